@@ -1,0 +1,714 @@
+"""The ``paylink`` command: parses arguments, calls one domain function, shows the result.
+
+Exit status, for every command: 0 on success; 1 when paylink refuses the input
+or cannot do the work (the message on stderr starts with ``Error:`` and says
+how to fix it, and nothing was written); 2 when the command line itself is
+wrong (an unknown option, a missing argument).
+"""
+
+import json
+import os
+import sqlite3
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from .errors import PaylinkError
+
+# --- shared plumbing -----------------------------------------------------------
+
+
+class Context:
+    """What every command may need, opened only when first asked for."""
+
+    def __init__(self, site_dir: str | None):
+        self.site_dir = site_dir
+        self._site = None
+        self._conn = None
+
+    @property
+    def site(self):
+        if self._site is None:
+            from .site import find_site
+
+            self._site = find_site(self.site_dir)
+            self._site.settings  # validate paylink.toml before any work
+        return self._site
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            from .storage import connect
+
+            self._conn = connect(self.site.db_path)
+        return self._conn
+
+    def pages(self):
+        from .pages import PageWriter
+
+        return PageWriter(self.site, self.conn)
+
+    def money(self, minor: int) -> str:
+        from .money import format_money
+
+        s = self.site.settings
+        return format_money(minor, s.currency, s.locale)
+
+    def major(self, minor: int) -> str:
+        from .money import major_string
+
+        return major_string(minor, self.site.settings.currency)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def json_option(func):
+    """Add ``--json``: print exactly one JSON document on stdout instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")(func)
+
+
+def emit(as_json: bool, document, text: str | list[str]) -> None:
+    """Print the JSON document or the human text."""
+    if as_json:
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        click.echo(text if isinstance(text, str) else "\n".join(text))
+
+
+def _first_upper(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+def friendly_errors(func):
+    """Turn domain and storage errors into one-line ``Error:`` messages, once, at the boundary."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PaylinkError as exc:
+            raise click.ClickException(_first_upper(str(exc))) from exc
+        except sqlite3.Error as exc:
+            raise click.ClickException(
+                f"The ledger could not be read or written ({exc}) — check the disk and that no other program holds it locked"
+            ) from exc
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''} — check the folder's permissions and free space") from exc
+
+    return wrapper
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(headers)] + [line(r) for r in rows]
+
+
+# --- the group -------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--site",
+    "site_dir",
+    metavar="DIR",
+    help="The site folder (default: $PAYLINK_SITE, else the current folder).",
+)
+@click.version_option(package_name="paylink", prog_name="paylink")
+@click.pass_context
+def cli(click_ctx: click.Context, site_dir: str | None) -> None:
+    """paylink: text each customer one link to a page that shows what they owe right now.
+
+    Start with `paylink init`, add customers, post charges and credits, give
+    each customer a link, and host build/ behind the edge (`paylink serve`).
+    """
+    ctx = Context(site_dir)
+    click_ctx.obj = ctx
+    click_ctx.call_on_close(ctx.close)
+
+
+# --- init ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", metavar="[DIR]", required=False)
+@click.option("--name", help="The business's name, as customers know it.")
+@click.option("--currency", default="USD", show_default=True, help="ISO 4217 currency code.")
+@click.option("--locale", default="en_US", show_default=True, help="Locale for money and dates, e.g. de_DE.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. America/Chicago.")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where customers' links point.")
+@click.option("--phone", help="The business's phone number, shown on every page.")
+@click.option("--email", help="The business's email address, shown on every page.")
+@json_option
+@pass_ctx
+@friendly_errors
+def init(ctx: Context, directory, name, currency, locale, timezone, base_url, phone, email, as_json) -> None:
+    """Create a new site in DIR (default: the current folder).
+
+    Refuses to touch a folder that already holds a site. Exit status: 0 done,
+    1 a setting is invalid or the site exists.
+    """
+    from .pages import PageWriter
+    from .site import Settings, init_site
+    from .storage import connect
+
+    root = Path(directory or ctx.site_dir or ".")
+    settings = Settings(
+        name=name or "My Business",
+        currency=currency,
+        locale=locale,
+        timezone=timezone,
+        base_url=base_url,
+        phone=phone,
+        email=email,
+    )
+    site = init_site(root, settings)
+    conn = connect(site.db_path)
+    try:
+        PageWriter(site, conn).build()
+    finally:
+        conn.close()
+    s = site.settings
+    emit(
+        as_json,
+        {"site": str(site.root), "name": s.name, "currency": s.currency, "locale": s.locale,
+         "timezone": s.timezone, "base_url": s.base_url, "phone": s.phone, "email": s.email},
+        [f"Created a paylink site for {s.name} in {site.root}"]
+        + ([] if name else ["(Set your business name with --name, or edit name in paylink.toml.)"])
+        + ["Next: paylink customer add \"Jane Doe\" --phone 555-0100"],
+    )
+
+
+# --- customers -------------------------------------------------------------------
+
+
+@cli.group()
+def customer() -> None:
+    """Add, list and show customers."""
+
+
+@customer.command("add")
+@click.argument("name")
+@click.option("--email", help="The customer's email address.")
+@click.option("--phone", help="The customer's phone number.")
+@click.option("--ref", help="Your own unique reference for the customer (not all digits).")
+@json_option
+@pass_ctx
+@friendly_errors
+def customer_add(ctx: Context, name, email, phone, ref, as_json) -> None:
+    """Add a customer called NAME.
+
+    Exit status: 0 added, 1 invalid input or a duplicate ref.
+    """
+    from .ledger import add_customer
+
+    c = add_customer(ctx.conn, name, email=email, phone=phone, ref=ref)
+    emit(
+        as_json,
+        {"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "ref": c.ref},
+        f"Added customer {c.id}: {c.name}" + (f" (ref {c.ref})" if c.ref else ""),
+    )
+
+
+def _customer_row(ctx: Context, cb) -> dict:
+    return {
+        "id": cb.customer.id,
+        "name": cb.customer.name,
+        "ref": cb.customer.ref,
+        "balance": ctx.major(cb.balance_minor),
+        "balance_minor": cb.balance_minor,
+        "state": cb.state,
+        "url": ctx.site.link_url(cb.link_nonce) if cb.link_nonce else None,
+    }
+
+
+@customer.command("list")
+@json_option
+@pass_ctx
+@friendly_errors
+def customer_list(ctx: Context, as_json) -> None:
+    """List every customer with their balance, state and link.
+
+    Exit status: 0 listed, 1 no site here.
+    """
+    from .ledger import customer_balances
+
+    balances = customer_balances(ctx.conn)
+    rows = [_customer_row(ctx, cb) for cb in balances]
+    if as_json:
+        emit(True, rows, "")
+        return
+    if not rows:
+        click.echo("No customers yet. Add one with: paylink customer add NAME")
+        return
+    table = [
+        [str(r["id"]), r["name"], r["ref"] or "", ctx.money(r["balance_minor"]), r["state"], r["url"] or "(no link)"]
+        for r in rows
+    ]
+    emit(False, None, _table(["ID", "NAME", "REF", "BALANCE", "STATE", "LINK"], table, right={0, 3}))
+
+
+@customer.command("show")
+@click.argument("customer_key", metavar="CUSTOMER")
+@json_option
+@pass_ctx
+@friendly_errors
+def customer_show(ctx: Context, customer_key, as_json) -> None:
+    """Show one customer (by id or ref): balance, link and the last 20 entries.
+
+    Exit status: 0 shown, 1 no such customer.
+    """
+    from .ledger import customer_balances, find_customer, recent_entries
+
+    c = find_customer(ctx.conn, customer_key)
+    row = _customer_row(ctx, customer_balances(ctx.conn, c.id)[0])
+    entries = recent_entries(ctx.conn, c.id)
+    row.update(
+        email=c.email,
+        phone=c.phone,
+        entries=[
+            {
+                "id": e.id,
+                "kind": "charge" if e.amount_minor > 0 else "credit",
+                "amount": ctx.major(e.amount_minor),
+                "amount_minor": e.amount_minor,
+                "description": e.description,
+                "posted_at": e.posted_at,
+                "voids_entry_id": e.voids_entry_id,
+            }
+            for e in entries
+        ],
+    )
+    lines = [
+        f"{c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''})",
+        f"  Email:   {c.email or '-'}",
+        f"  Phone:   {c.phone or '-'}",
+        f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
+        f"  Link:    {row['url'] or '(none — paylink link generate ' + str(c.id) + ')'}",
+        "",
+    ]
+    if entries:
+        lines += _table(
+            ["ENTRY", "POSTED", "AMOUNT", "DESCRIPTION"],
+            [[str(e.id), e.posted_at[:10], ctx.money(e.amount_minor), e.description] for e in entries],
+            right={0, 2},
+        )
+    else:
+        lines.append("No entries yet.")
+    emit(as_json, row, lines)
+
+
+# --- posting ---------------------------------------------------------------------
+
+
+def _posted_document(ctx: Context, posted) -> dict:
+    from .ledger import state_of
+
+    e = posted.entry
+    return {
+        "entry_id": e.id,
+        "customer_id": e.customer_id,
+        "amount": ctx.major(e.amount_minor),
+        "amount_minor": e.amount_minor,
+        "balance": ctx.major(posted.balance_minor),
+        "balance_minor": posted.balance_minor,
+        "state": state_of(posted.balance_minor),
+    }
+
+
+def _refresh_after_post(ctx: Context, customer_ids, what: str) -> None:
+    """Write the affected pages; if that fails, say the ledger change stands and how to finish."""
+    try:
+        ctx.pages().refresh(customer_ids)
+    except Exception as exc:  # the ledger change is committed: say so rather than hide it
+        raise click.ClickException(
+            f"{what} was saved, but the customer's page could not be updated ({exc}) — fix that and run `paylink build`"
+        ) from exc
+
+
+def _post(ctx: Context, customer_key, amount, description, date, key, sign: int, as_json: bool) -> None:
+    from .ledger import find_customer, parse_posting_date, post_entry
+    from .money import parse_amount
+
+    s = ctx.site.settings
+    minor = parse_amount(amount, s.currency) * sign
+    posted_at = parse_posting_date(date, s.timezone)
+    c = find_customer(ctx.conn, customer_key)
+    posted = post_entry(ctx.conn, c, minor, description, posted_at=posted_at, idempotency_key=key)
+    _refresh_after_post(ctx, [c.id], f"Entry {posted.entry.id}")
+    verb = "Charged" if sign > 0 else "Credited"
+    emit(
+        as_json,
+        _posted_document(ctx, posted),
+        f"{verb} {ctx.money(abs(minor))} to {c.name} (entry {posted.entry.id}). "
+        f"Balance: {ctx.money(posted.balance_minor)} ({_posted_document(ctx, posted)['state']}).",
+    )
+
+
+def posting_options(func):
+    func = click.option("--key", help="Idempotency key: a retry with the same key posts nothing and prints the first result.")(func)
+    func = click.option("--date", metavar="YYYY-MM-DD", help="The entry's date in the site's time zone (default: now).")(func)
+    return func
+
+
+@cli.command()
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.argument("amount")
+@click.argument("description")
+@posting_options
+@json_option
+@pass_ctx
+@friendly_errors
+def charge(ctx: Context, customer_key, amount, description, date, key, as_json) -> None:
+    """Post a charge of AMOUNT to CUSTOMER (id or ref).
+
+    AMOUNT is in major units, e.g. 12 or 12.50. The customer's page is updated
+    before this returns. Exit status: 0 posted (or an idempotent retry), 1
+    invalid input, unknown customer or a reused key with other details.
+    """
+    _post(ctx, customer_key, amount, description, date, key, +1, as_json)
+
+
+@cli.command()
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.argument("amount")
+@click.argument("description")
+@posting_options
+@json_option
+@pass_ctx
+@friendly_errors
+def credit(ctx: Context, customer_key, amount, description, date, key, as_json) -> None:
+    """Post a credit of AMOUNT to CUSTOMER: a payment received, a refund or a discount.
+
+    The customer's page is updated before this returns. Exit status: 0 posted
+    (or an idempotent retry), 1 invalid input, unknown customer or a reused key.
+    """
+    _post(ctx, customer_key, amount, description, date, key, -1, as_json)
+
+
+@cli.command()
+@click.argument("entry_id", type=click.IntRange(min=1), metavar="ENTRY_ID")
+@click.option("--reason", help="Why the entry is voided; shown on the customer's page.")
+@json_option
+@pass_ctx
+@friendly_errors
+def void(ctx: Context, entry_id, reason, as_json) -> None:
+    """Void entry ENTRY_ID by posting its reversing entry.
+
+    Entries are never edited or deleted. An entry can be voided once; a void
+    cannot be voided. Exit status: 0 voided, 1 no such entry or not voidable.
+    """
+    from .ledger import iso_utc, void_entry
+
+    import datetime as dt
+
+    posted = void_entry(ctx.conn, entry_id, reason=reason, posted_at=iso_utc(dt.datetime.now(dt.timezone.utc)))
+    _refresh_after_post(ctx, [posted.entry.customer_id], f"Void entry {posted.entry.id}")
+    doc = _posted_document(ctx, posted)
+    emit(
+        as_json,
+        doc,
+        f"Voided entry {entry_id} with entry {posted.entry.id}. Balance: {ctx.money(posted.balance_minor)} ({doc['state']}).",
+    )
+
+
+# --- links -----------------------------------------------------------------------
+
+
+@cli.group()
+def link() -> None:
+    """Give customers their link, show it, rotate it or turn it off."""
+
+
+@link.command("generate")
+@click.argument("customer_key", metavar="CUSTOMER", required=False)
+@click.option("--all", "all_customers", is_flag=True, help="Give every customer without a link a new one.")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
+    """Give CUSTOMER a link (or every customer with --all).
+
+    A customer who already has a link keeps it: it is printed unchanged. The
+    page is written before this returns. Exit status: 0 done, 1 unknown customer.
+    """
+    from .ledger import find_customer
+    from .links import generate_all_links, generate_link, live_links
+
+    if all_customers == bool(customer_key):
+        raise click.UsageError("give either CUSTOMER or --all")
+    if all_customers:
+        generate_all_links(ctx.conn)
+        _refresh_after_post(ctx, None, "The links")
+        docs = [{"customer_id": l.customer_id, "url": ctx.site.link_url(l.nonce)} for l in live_links(ctx.conn)]
+        emit(as_json, docs, [f"{d['customer_id']:>6}  {d['url']}" for d in docs] or ["No customers yet."])
+        return
+    c = find_customer(ctx.conn, customer_key)
+    created_link, _ = generate_link(ctx.conn, c)
+    _refresh_after_post(ctx, [c.id], "The link")
+    url = ctx.site.link_url(created_link.nonce)
+    emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+@link.command("show")
+@click.argument("customer_key", metavar="CUSTOMER")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_show(ctx: Context, customer_key, as_json) -> None:
+    """Print CUSTOMER's current link.
+
+    Exit status: 0 shown, 1 unknown customer or no link.
+    """
+    from .ledger import find_customer
+    from .links import require_link
+
+    c = find_customer(ctx.conn, customer_key)
+    url = ctx.site.link_url(require_link(ctx.conn, c).nonce)
+    emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if not yes:
+        click.confirm(question, abort=True, err=True)
+
+
+@link.command("rotate")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
+    """Give CUSTOMER a new link; the old one stops working before this returns.
+
+    Asks to confirm unless --yes. Exit status: 0 rotated, 1 unknown customer,
+    no link, or not confirmed.
+    """
+    from .ledger import find_customer
+    from .links import require_link, rotate_link
+
+    c = find_customer(ctx.conn, customer_key)
+    require_link(ctx.conn, c)
+    _confirm(f"Give {c.name} a new link? Their current link will stop working.", yes)
+    new = rotate_link(ctx.conn, c)
+    _refresh_after_post(ctx, [c.id], "The new link")
+    url = ctx.site.link_url(new.nonce)
+    emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+@link.command("revoke")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
+    """Turn off CUSTOMER's link; it stops working before this returns.
+
+    Asks to confirm unless --yes. Exit status: 0 revoked, 1 unknown customer,
+    no link, or not confirmed.
+    """
+    from .ledger import find_customer
+    from .links import require_link, revoke_link
+
+    c = find_customer(ctx.conn, customer_key)
+    require_link(ctx.conn, c)
+    _confirm(f"Turn off {c.name}'s link? It will stop working and they will have none.", yes)
+    revoke_link(ctx.conn, c)
+    _refresh_after_post(ctx, [c.id], "The revocation")
+    emit(as_json, {"customer_id": c.id, "url": None}, f"Revoked the link of {c.name} (customer {c.id}).")
+
+
+# --- imports ---------------------------------------------------------------------
+
+
+@cli.group("import")
+def import_() -> None:
+    """Import customers or entries from CSV files (all or nothing)."""
+
+
+@import_.command("customers")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_ctx
+@friendly_errors
+def import_customers_cmd(ctx: Context, file, as_json) -> None:
+    """Import customers from FILE, a CSV with the header name,email,phone,ref.
+
+    All or nothing: the first bad line stops the import and nothing is added.
+    Exit status: 0 imported, 1 a bad line (named in the message).
+    """
+    from .imports import import_customers
+
+    imported = import_customers(ctx.conn, file)
+    emit(as_json, {"imported": imported.count}, f"Imported {_count(imported.count, 'customer')}.")
+
+
+@import_.command("entries")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_ctx
+@friendly_errors
+def import_entries_cmd(ctx: Context, file, as_json) -> None:
+    """Import charges and credits from FILE, a CSV with the header customer,kind,amount,description,date.
+
+    customer is an id or ref; kind is charge or credit; date is YYYY-MM-DD
+    (empty means today). All or nothing. The affected pages are written before
+    this returns. Exit status: 0 imported, 1 a bad line (named in the message).
+    """
+    from .imports import import_entries
+
+    s = ctx.site.settings
+    imported = import_entries(ctx.conn, file, currency=s.currency, timezone=s.timezone)
+    _refresh_after_post(ctx, imported.customer_ids, f"{imported.count} entries")
+    emit(as_json, {"imported": imported.count}, f"Imported {imported.count} {'entry' if imported.count == 1 else 'entries'}.")
+
+
+# --- pages -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-render every page, not only what changed.")
+@json_option
+@pass_ctx
+@friendly_errors
+def build(ctx: Context, full, as_json) -> None:
+    """Make build/ match the ledger.
+
+    Writes pages whose ledger or link changed (also by other programs), removes
+    pages of links no longer live and leftovers of a crash, and re-renders every
+    page when templates or settings changed. Exit status: 0 done, 1 failed.
+    """
+    writer = ctx.pages()
+    if full and not as_json and sys.stderr.isatty():
+        with click.progressbar(length=writer.count_live(), label="Writing pages", file=sys.stderr) as bar:
+            result = writer.build(full=True, progress=bar.update)
+    else:
+        result = writer.build(full=full)
+    emit(
+        as_json,
+        {"written": result.written, "removed": result.removed},
+        f"Wrote {_count(result.written, 'page')}, removed {result.removed}.",
+    )
+
+
+@cli.command()
+@pass_ctx
+@friendly_errors
+def watch(ctx: Context) -> None:
+    """Keep build/ current until interrupted (Ctrl-C).
+
+    Rebuilds a customer's page within 2 seconds of any program changing their
+    entries, and every page when templates or paylink.toml change. A failed
+    build is reported and watching goes on. Exit status: 0 when interrupted.
+    """
+    from .watcher import watch_site
+
+    site = ctx.site
+    click.echo(f"Watching {site.root} (Ctrl-C to stop)", err=True)
+
+    def report(event: str, detail: str) -> None:
+        prefix = "Error: " if event == "error" else ""
+        click.echo(f"{prefix}{detail}", err=True)
+
+    try:
+        watch_site(site, report)
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@pass_ctx
+@friendly_errors
+def serve(ctx: Context, host, port) -> None:
+    """Serve build/ through the edge handler on this machine.
+
+    Builds first, then answers customers' links until interrupted. Exit status:
+    0 when interrupted, 1 if the site or port is unusable.
+    """
+    from edge.serve import run
+
+    site = ctx.site
+    ctx.pages().build()
+    click.echo(f"Serving {site.build_dir} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run(site.build_dir, _keys_for(site), host=host, port=port)
+
+
+def _keys_for(site) -> list[str]:
+    from .tokens import load_keys
+
+    return load_keys(site.key_path)
+
+
+@cli.command()
+@click.argument("directory", metavar="[DIR]", default="demo-site", required=False)
+@click.option("--no-serve", is_flag=True, help="Stop after building and printing the links.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+@pass_ctx
+@friendly_errors
+def demo(ctx: Context, directory, no_serve, port) -> None:
+    """Make a demo site in DIR (default ./demo-site), print its links and serve it.
+
+    The demo business has customers who owe nothing, have a credit, and owe
+    money (one with a long history). Exit status: 0 done, 1 DIR already holds a site.
+    """
+    from .demo import make_demo
+
+    site, links = make_demo(Path(directory), base_url=f"http://127.0.0.1:{port}")
+    click.echo(f"Demo site for {site.settings.name} in {site.root}\n")
+    width = max(len(name) for name, _, _ in links)
+    for name, state, url in links:
+        click.echo(f"  {name:<{width}}  {state:<11}  {url}")
+    if no_serve:
+        return
+    from edge.serve import run
+
+    click.echo(f"\nServing on http://127.0.0.1:{port}/ — open a link above (Ctrl-C to stop)", err=True)
+    run(site.build_dir, _keys_for(site), host="127.0.0.1", port=port)
+
+
+# --- entry point -----------------------------------------------------------------
+
+
+def main() -> None:
+    """Run the CLI; usage errors and failures become one ``Error:`` line on stderr."""
+    try:
+        cli.main(prog_name="paylink", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Error: Aborted — nothing was changed.", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # never a traceback for a business owner
+        if os.environ.get("PAYLINK_DEBUG"):
+            raise
+        click.echo(f"Error: unexpected failure ({type(exc).__name__}: {exc}) — set PAYLINK_DEBUG=1 for details", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""What can go wrong, in the business's words.
+
+Each error's message says what is wrong and how to fix it; the CLI prints it
+after ``Error:`` and exits non-zero. Nothing here prints.
+"""
+
+
+class PaylinkError(Exception):
+    """Something the user asked for cannot be done."""
+
+
+class SiteError(PaylinkError):
+    """The site folder is missing, already exists, or is misconfigured."""
+
+
+class SettingsError(SiteError):
+    """A value in paylink.toml (or given to init) is not valid."""
+
+
+class InvalidAmount(PaylinkError):
+    """An amount is not a positive decimal in the currency's units."""
+
+
+class InvalidInput(PaylinkError):
+    """A name, date, description, email or other value is not acceptable."""
+
+
+class CustomerNotFound(PaylinkError):
+    """No customer with that id or ref."""
+
+
+class DuplicateRef(PaylinkError):
+    """Another customer already has that ref."""
+
+
+class EntryNotFound(PaylinkError):
+    """No entry with that id."""
+
+
+class CannotVoid(PaylinkError):
+    """The entry is a void or has already been voided."""
+
+
+class IdempotencyConflict(PaylinkError):
+    """An idempotency key was reused with a different amount or description."""
+
+
+class LinkNotFound(PaylinkError):
+    """The customer has no live link."""
+
+
+class ImportFailed(PaylinkError):
+    """A CSV file could not be imported; nothing from it was written."""

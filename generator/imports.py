@@ -1,0 +1,143 @@
+"""CSV imports: all or nothing.
+
+Every row is checked before anything is written; the first bad row stops the
+import with its file name and line number, and the ledger is left as it was.
+The good case is one transaction and one ``executemany``.
+"""
+
+import csv
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ImportFailed, PaylinkError
+from .ledger import MAX_DESCRIPTION, MAX_NAME, clean_email, clean_line, clean_phone, clean_ref, parse_posting_date
+from .money import parse_amount
+from .storage import write_transaction
+
+CUSTOMER_COLUMNS = ("name", "email", "phone", "ref")
+ENTRY_COLUMNS = ("customer", "kind", "amount", "description", "date")
+
+
+@dataclass(frozen=True)
+class Imported:
+    """How many rows were imported, and which customers' ledgers changed."""
+
+    count: int
+    customer_ids: frozenset[int] = frozenset()
+
+
+def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
+    """Yield (line number, row dict) from a CSV with a header naming some of ``columns``."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ImportFailed(f"cannot read {path}: {exc.strerror} — check the file name") from exc
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise ImportFailed(f"{path.name} is empty — the first line must be the header {','.join(columns)}") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportFailed(f"{path.name} line 1: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
+        unknown = [h for h in header if h not in columns]
+        missing = [c for c in required if c not in header]
+        if unknown or missing or len(set(header)) != len(header):
+            raise ImportFailed(
+                f"{path.name} line 1: the header must be {','.join(columns)}"
+                + (f" (unknown column {unknown[0]!r})" if unknown else "")
+                + (f" (missing column {missing[0]!r})" if missing else "")
+            )
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise ImportFailed(f"{path.name} line {reader.line_num}: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
+            if not any(v.strip() for v in values):
+                continue  # blank lines are harmless
+            if len(values) != len(header):
+                raise ImportFailed(
+                    f"{path.name} line {reader.line_num}: {len(values)} values for {len(header)} columns — check the commas and quotes"
+                )
+            yield reader.line_num, dict(zip(header, values))
+
+
+def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
+    """Import customers from a CSV with columns name,email,phone,ref."""
+    rows = []
+    refs: dict[str, int] = {}
+    for line, row in _rows(path, CUSTOMER_COLUMNS, ("name",)):
+        try:
+            ref = clean_ref(row.get("ref"))
+            rows.append(
+                (
+                    clean_line(row["name"], "name", MAX_NAME),
+                    clean_email(row.get("email")),
+                    clean_phone(row.get("phone")),
+                    ref,
+                )
+            )
+        except PaylinkError as exc:
+            raise ImportFailed(f"{path.name} line {line}: {exc}") from exc
+        if ref is not None:
+            if ref in refs:
+                raise ImportFailed(f"{path.name} line {line}: ref {ref!r} also appears on line {refs[ref]} — refs must be unique")
+            refs[ref] = line
+    with write_transaction(conn):
+        if refs:
+            taken = _existing_refs(conn, list(refs))
+            if taken:
+                ref = min(taken, key=refs.get)
+                raise ImportFailed(f"{path.name} line {refs[ref]}: another customer already has ref {ref!r} — choose a different ref")
+        conn.executemany("INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)", rows)
+    return Imported(len(rows))
+
+
+def _existing_refs(conn: sqlite3.Connection, refs: list[str]) -> set[str]:
+    taken = set()
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        taken.update(r[0] for r in conn.execute(f"SELECT ref FROM customers WHERE ref IN ({marks})", chunk))
+    return taken
+
+
+def import_entries(conn: sqlite3.Connection, path: Path, *, currency: str, timezone: str) -> Imported:
+    """Import charges and credits from a CSV with columns customer,kind,amount,description,date."""
+    now = dt.datetime.now(dt.timezone.utc)
+    parsed = []
+    posted_cache: dict[str, str] = {}
+    for line, row in _rows(path, ENTRY_COLUMNS, ("customer", "kind", "amount", "description")):
+        try:
+            kind = row["kind"].strip().lower()
+            if kind not in ("charge", "credit"):
+                raise ImportFailed(f"kind {row['kind']!r} is not charge or credit — write charge or credit")
+            amount = parse_amount(row["amount"], currency)
+            description = clean_line(row["description"], "description", MAX_DESCRIPTION)
+            day = (row.get("date") or "").strip() or None
+            if day not in posted_cache:
+                posted_cache[day] = parse_posting_date(day, timezone, now)
+            customer = row["customer"].strip()
+            if not customer:
+                raise ImportFailed("the customer is empty — give a customer id or ref")
+        except PaylinkError as exc:
+            raise ImportFailed(f"{path.name} line {line}: {exc}") from exc
+        parsed.append((line, customer, amount if kind == "charge" else -amount, description, posted_cache[day]))
+    with write_transaction(conn):
+        ids = {int(r[0]) for r in conn.execute("SELECT id FROM customers")} if parsed else set()
+        refs = dict(conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL").fetchall()) if parsed else {}
+        rows = []
+        for line, customer, amount, description, posted_at in parsed:
+            customer_id = int(customer) if customer.isdigit() and int(customer) in ids else refs.get(customer)
+            if customer_id is None:
+                what = f"id {customer}" if customer.isdigit() else f"ref {customer!r}"
+                raise ImportFailed(f"{path.name} line {line}: No customer with {what} — import or add the customer first")
+            rows.append((customer_id, amount, description, posted_at))
+        conn.executemany(
+            "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)", rows
+        )
+    return Imported(len(rows), frozenset(r[0] for r in rows))

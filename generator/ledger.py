@@ -1,0 +1,323 @@
+"""The ledger: customers, their entries, and what each one owes.
+
+Money comes in as integer minor units and goes out the same way; the balance
+is always the sum of a customer's entries (charges positive, credits negative),
+never a stored number that could drift. Entries are appended, never changed: a
+mistake is undone by a void, the reversing entry.
+"""
+
+import datetime as dt
+import re
+import sqlite3
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from .errors import (
+    CannotVoid,
+    CustomerNotFound,
+    DuplicateRef,
+    EntryNotFound,
+    IdempotencyConflict,
+    InvalidInput,
+)
+from .storage import write_transaction
+
+RECENT_ENTRIES = 20
+MAX_NAME = 200
+MAX_DESCRIPTION = 500
+MAX_KEY = 200
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_PHONE_RE = re.compile(r"[0-9+() .\-]{3,40}\Z")
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer of the business."""
+
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a customer's ledger: a charge (> 0) or a credit (< 0)."""
+
+    id: int
+    customer_id: int
+    amount_minor: int
+    description: str
+    posted_at: str
+    voids_entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The result of posting an entry: the entry and the balance right after it."""
+
+    entry: Entry
+    balance_minor: int
+
+
+def state_of(balance_minor: int) -> str:
+    """Return "outstanding", "credit" or "zero" for a balance."""
+    if balance_minor > 0:
+        return "outstanding"
+    if balance_minor < 0:
+        return "credit"
+    return "zero"
+
+
+# --- input checks -----------------------------------------------------------
+
+
+def clean_line(value: str, what: str, max_length: int, *, required: bool = True) -> str:
+    """Return one line of text stripped, or raise InvalidInput."""
+    text = value.strip()
+    if required and not text:
+        raise InvalidInput(f"the {what} is empty — give a {what}")
+    if _CONTROL_RE.search(text):
+        raise InvalidInput(f"the {what} contains a control character (such as a newline) — use one plain line")
+    if len(text) > max_length:
+        raise InvalidInput(f"the {what} is longer than {max_length} characters — shorten it")
+    return text
+
+
+def clean_email(value: str | None) -> str | None:
+    """Return an email address or None, or raise InvalidInput."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _EMAIL_RE.match(text) or len(text) > 254:
+        raise InvalidInput(f"email {value!r} is not an email address — use one like name@example.com")
+    return text
+
+
+def clean_phone(value: str | None) -> str | None:
+    """Return a phone number or None, or raise InvalidInput."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _PHONE_RE.match(text) or not any(c.isdigit() for c in text):
+        raise InvalidInput(f"phone {value!r} is not a phone number — use digits, spaces, +, -, ( and )")
+    return text
+
+
+def clean_ref(value: str | None) -> str | None:
+    """Return a customer ref or None; a ref may not be all digits (those are ids)."""
+    if value is None or not value.strip():
+        return None
+    text = clean_line(value, "ref", 100)
+    if text.isdigit():
+        raise InvalidInput(f"ref {value!r} is all digits, which would read as a customer id — add a letter, e.g. C-{text}")
+    return text
+
+
+def parse_posting_date(text: str | None, timezone: str, now: dt.datetime | None = None) -> str:
+    """Return the ``posted_at`` (ISO 8601 UTC) for an entry dated YYYY-MM-DD in the site's time zone.
+
+    No date means now. Today's date also means now, so entries posted today keep
+    their order; an earlier day is stamped at noon local time, which stays on that
+    day in any daylight-saving change. A date in the future is refused.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if text is None:
+        return iso_utc(now)
+    zone = ZoneInfo(timezone)
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"date {text!r} is not a date — write it as YYYY-MM-DD, e.g. 2026-03-31") from exc
+    today = now.astimezone(zone).date()
+    if day > today:
+        raise InvalidInput(f"date {text} is in the future — use today ({today.isoformat()}) or an earlier day")
+    if day == today:
+        return iso_utc(now)
+    return iso_utc(dt.datetime.combine(day, dt.time(12, 0), tzinfo=zone))
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """Format a moment as ISO 8601 UTC to the second: 2026-11-24T21:05:00Z."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- customers ----------------------------------------------------------------
+
+
+def add_customer(
+    conn: sqlite3.Connection,
+    name: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    ref: str | None = None,
+) -> Customer:
+    """Add a customer and return it."""
+    name = clean_line(name, "name", MAX_NAME)
+    email, phone, ref = clean_email(email), clean_phone(phone), clean_ref(ref)
+    with write_transaction(conn):
+        if ref is not None and conn.execute("SELECT 1 FROM customers WHERE ref = ?", (ref,)).fetchone():
+            raise DuplicateRef(f"another customer already has ref {ref!r} — choose a different ref")
+        cursor = conn.execute(
+            "INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)",
+            (name, email, phone, ref),
+        )
+    return Customer(cursor.lastrowid, name, email, phone, ref)
+
+
+def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
+    """Return the customer with that numeric id or ref, or raise CustomerNotFound."""
+    key = str(id_or_ref).strip()
+    if key.isdigit():
+        row = conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE id = ?", (int(key),)).fetchone()
+        what = f"id {key}"
+    else:
+        row = conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE ref = ?", (key,)).fetchone()
+        what = f"ref {key!r}"
+    if row is None:
+        raise CustomerNotFound(f"No customer with {what} — see `paylink customer list`")
+    return Customer(*row)
+
+
+def balance_minor(conn: sqlite3.Connection, customer_id: int, *, through_entry: int | None = None) -> int:
+    """Return the customer's balance (charges minus credits), optionally as it stood right after one entry."""
+    if through_entry is None:
+        row = conn.execute(
+            "SELECT TOTAL(amount_minor) FROM entries WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT TOTAL(amount_minor) FROM entries WHERE customer_id = ? AND id <= ?",
+            (customer_id, through_entry),
+        ).fetchone()
+    return int(row[0])
+
+
+def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECENT_ENTRIES) -> list[Entry]:
+    """Return the customer's newest entries, newest first."""
+    rows = conn.execute(
+        "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries"
+        " WHERE customer_id = ? ORDER BY posted_at DESC, id DESC LIMIT ?",
+        (customer_id, limit),
+    ).fetchall()
+    return [Entry(*row) for row in rows]
+
+
+def last_change(conn: sqlite3.Connection, customer_id: int) -> str:
+    """Return when the balance last changed (the newest entry's posted_at, else when the customer was added)."""
+    row = conn.execute(
+        "SELECT COALESCE((SELECT MAX(posted_at) FROM entries WHERE customer_id = ?),"
+        " (SELECT created_at FROM customers WHERE id = ?))",
+        (customer_id, customer_id),
+    ).fetchone()
+    return row[0]
+
+
+# --- entries ------------------------------------------------------------------
+
+
+def post_entry(
+    conn: sqlite3.Connection,
+    customer: Customer,
+    amount_minor: int,
+    description: str,
+    *,
+    posted_at: str,
+    idempotency_key: str | None = None,
+) -> Posted:
+    """Post a charge (amount > 0) or credit (amount < 0) in one transaction.
+
+    With an idempotency key already used for this customer, nothing is posted and
+    the first result is returned again; the same key with another amount or
+    description raises IdempotencyConflict.
+    """
+    description = clean_line(description, "description", MAX_DESCRIPTION)
+    if idempotency_key is not None:
+        idempotency_key = clean_line(idempotency_key, "idempotency key", MAX_KEY)
+    with write_transaction(conn):
+        if idempotency_key is not None:
+            earlier = conn.execute(
+                "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries"
+                " WHERE customer_id = ? AND idempotency_key = ?",
+                (customer.id, idempotency_key),
+            ).fetchone()
+            if earlier is not None:
+                entry = Entry(*earlier)
+                if entry.amount_minor != amount_minor or entry.description != description:
+                    raise IdempotencyConflict(
+                        f"key {idempotency_key!r} was already used for entry {entry.id} with another"
+                        " amount or description — use a new key for a new entry"
+                    )
+                return Posted(entry, balance_minor(conn, customer.id, through_entry=entry.id))
+        cursor = conn.execute(
+            "INSERT INTO entries (customer_id, amount_minor, description, posted_at, idempotency_key)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (customer.id, amount_minor, description, posted_at, idempotency_key),
+        )
+        entry = Entry(cursor.lastrowid, customer.id, amount_minor, description, posted_at)
+        return Posted(entry, balance_minor(conn, customer.id))
+
+
+def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, posted_at: str) -> Posted:
+    """Post the reversing entry of an entry; an entry can be voided once, and a void never."""
+    reason = clean_line(reason, "reason", MAX_DESCRIPTION, required=False) if reason else ""
+    with write_transaction(conn):
+        row = conn.execute(
+            "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries WHERE id = ?",
+            (entry_id,),
+        ).fetchone()
+        if row is None:
+            raise EntryNotFound(f"No entry with id {entry_id} — see `paylink customer show CUSTOMER`")
+        original = Entry(*row)
+        if original.voids_entry_id is not None:
+            raise CannotVoid(f"entry {entry_id} is itself a void — post a new charge or credit instead")
+        voided_by = conn.execute("SELECT id FROM entries WHERE voids_entry_id = ?", (entry_id,)).fetchone()
+        if voided_by is not None:
+            raise CannotVoid(f"entry {entry_id} was already voided by entry {voided_by[0]} — nothing to do")
+        description = f"Void of entry {entry_id}: {original.description}"
+        if reason:
+            description += f" ({reason})"
+        description = description[:MAX_DESCRIPTION]
+        cursor = conn.execute(
+            "INSERT INTO entries (customer_id, amount_minor, description, posted_at, voids_entry_id)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (original.customer_id, -original.amount_minor, description, posted_at, entry_id),
+        )
+        entry = Entry(cursor.lastrowid, original.customer_id, -original.amount_minor, description, posted_at, entry_id)
+        return Posted(entry, balance_minor(conn, original.customer_id))
+
+
+# --- listings -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    """A customer with their balance and live link (if any)."""
+
+    customer: Customer
+    balance_minor: int
+    link_nonce: str | None
+
+    @property
+    def state(self) -> str:
+        return state_of(self.balance_minor)
+
+
+def customer_balances(conn: sqlite3.Connection, customer_id: int | None = None) -> list[CustomerBalance]:
+    """Return every customer (or one) with balance and live link nonce, by id."""
+    where = "WHERE c.id = ?" if customer_id is not None else ""
+    rows = conn.execute(
+        f"""
+        SELECT c.id, c.name, c.email, c.phone, c.ref,
+               (SELECT TOTAL(amount_minor) FROM entries e WHERE e.customer_id = c.id),
+               (SELECT nonce FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL)
+        FROM customers c {where} ORDER BY c.id
+        """,
+        (customer_id,) if customer_id is not None else (),
+    ).fetchall()
+    return [CustomerBalance(Customer(*row[:5]), int(row[5]), row[6]) for row in rows]

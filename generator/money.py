@@ -1,0 +1,98 @@
+"""Money: integer minor units inside, Decimal only to parse input and format output.
+
+A currency's minor units come from Babel's ISO 4217 data (2 for USD, 0 for JPY,
+3 for KWD). No float ever touches an amount.
+"""
+
+import re
+from decimal import Decimal
+from functools import lru_cache
+
+from .errors import InvalidAmount, SettingsError
+
+MAX_MAJOR_UNITS = 1_000_000_000
+_AMOUNT_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\Z")
+
+
+@lru_cache(maxsize=None)
+def minor_digits(currency: str) -> int:
+    """Return how many decimal places the currency has (USD 2, JPY 0, KWD 3)."""
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency)
+
+
+def check_currency(currency: str) -> str:
+    """Return the ISO 4217 code in upper case, or raise SettingsError if Babel does not know it."""
+    from babel.numbers import list_currencies
+
+    code = currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code) or code not in list_currencies():
+        raise SettingsError(
+            f"unknown currency {currency!r} — use an ISO 4217 code such as USD, EUR or JPY"
+        )
+    return code
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Parse a positive amount in major units (``12``, ``12.5``, ``12.50``) into minor units.
+
+    ASCII digits only; no sign, exponent or thousands separator; no more
+    decimals than the currency has; not zero; at most 1,000,000,000 major units.
+    """
+    digits = minor_digits(currency)
+    raw = text.strip()
+    match = _AMOUNT_RE.match(raw)
+    if not match:
+        raise InvalidAmount(
+            f"amount {_shown(text)} is not a decimal number — write it like 12 or 12.50, "
+            "with no sign, currency symbol or thousands separator"
+        )
+    whole, fraction = match.group(1).lstrip("0") or "0", match.group(2) or ""
+    if len(fraction) > digits:
+        places = "no decimals" if digits == 0 else f"at most {digits} decimal places"
+        raise InvalidAmount(f"amount {_shown(text)} has too many decimals — {currency} takes {places}")
+    # Checked on the digits first so a 5,000-digit amount never reaches int().
+    too_large = len(whole) > len(str(MAX_MAJOR_UNITS))
+    minor = 0 if too_large else int(whole) * 10**digits + int(fraction.ljust(digits, "0") or "0")
+    if minor == 0 and not too_large:
+        raise InvalidAmount(f"amount {_shown(text)} is zero — give an amount above zero")
+    if too_large or minor > MAX_MAJOR_UNITS * 10**digits:
+        raise InvalidAmount(
+            f"amount {_shown(text)} is too large — the most is {MAX_MAJOR_UNITS:,} {currency}"
+        )
+    return minor
+
+
+def to_decimal(minor: int, currency: str) -> Decimal:
+    """Return the amount in major units as an exact Decimal."""
+    return Decimal(minor).scaleb(-minor_digits(currency))
+
+
+def major_string(minor: int, currency: str) -> str:
+    """Return the plain decimal string used in JSON: 1250 USD -> "12.50", -5 USD -> "-0.05"."""
+    digits = minor_digits(currency)
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**digits)
+    return f"{sign}{whole}.{fraction:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+@lru_cache(maxsize=65536)
+def format_money(minor: int, currency: str, locale: str) -> str:
+    """Format an amount for people, in the site's locale: 123450 USD en_US -> "$1,234.50".
+
+    Cached per value: a page repeats amounts, and a full build repeats them across pages.
+    """
+    from babel.numbers import format_currency
+
+    return format_currency(to_decimal(minor, currency), currency, locale=locale)
+
+
+def tip_minor(balance_minor: int, percent: int) -> int:
+    """Tip on a positive balance, rounded half-up to the currency's minor unit."""
+    return (balance_minor * percent + 50) // 100
+
+
+def _shown(text: str) -> str:
+    """Quote user input for an error message, cut short so one line stays one line."""
+    return repr(text if len(text) <= 24 else text[:20] + "…")

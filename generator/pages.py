@@ -1,0 +1,211 @@
+"""The page writer: keeps one snapshot per live link in ``build/`` exactly as the ledger says.
+
+Every page is written while this process holds the ledger's write lock, after
+reading the ledger inside that same transaction. Writers (posting commands,
+``build``, ``watch``) therefore take turns in commit order, and a page can only
+ever be replaced by one rendered from a newer ledger. The bookkeeping rows
+(``pending_pages``, ``retired_snapshots``) are deleted in the transaction that
+did the work, after the files are synced: a crash at any point leaves them for
+the next ``build``.
+"""
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+from . import layout, snapshots
+from .ledger import balance_minor, last_change, recent_entries
+from .render import Renderer, Statement
+from .site import Site
+from .storage import write_transaction
+
+BATCH = 500
+Progress = Callable[[int], None]
+
+
+@dataclass
+class BuildResult:
+    """How many pages a run wrote and removed."""
+
+    written: int = 0
+    removed: int = 0
+
+    def __iadd__(self, other: "BuildResult") -> "BuildResult":
+        self.written += other.written
+        self.removed += other.removed
+        return self
+
+
+class PageWriter:
+    """Writes and removes a site's snapshots."""
+
+    def __init__(self, site: Site, conn: sqlite3.Connection):
+        self.site = site
+        self.conn = conn
+        self.pages_dir = site.build_dir / layout.SNAPSHOT_DIR
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(self.site.settings, self.site.templates_dir)
+
+    # --- what the posting commands call ---------------------------------------
+
+    def refresh(self, customer_ids: Iterable[int] | None = None) -> BuildResult:
+        """Remove retired snapshots and re-render pending pages (only these customers' if given)."""
+        self._ensure_folders()
+        self._ensure_assets()
+        wanted = None if customer_ids is None else sorted(set(customer_ids))
+        result = BuildResult()
+        while True:
+            with write_transaction(self.conn):
+                retired = [r[0] for r in self.conn.execute("SELECT snapshot FROM retired_snapshots LIMIT ?", (BATCH,))]
+                if wanted is None:
+                    pending = [r[0] for r in self.conn.execute("SELECT customer_id FROM pending_pages LIMIT ?", (BATCH,))]
+                else:
+                    chunk, wanted = wanted[:BATCH], wanted[BATCH:]
+                    marks = ",".join("?" * len(chunk))
+                    pending = [
+                        r[0]
+                        for r in self.conn.execute(f"SELECT customer_id FROM pending_pages WHERE customer_id IN ({marks})", chunk)
+                    ]
+                if not retired and not pending and not wanted:
+                    return result
+                result.removed += sum(snapshots.remove(self.pages_dir, name) for name in retired)
+                result.written += self._write_pages(pending)
+                snapshots.sync(self.site.build_dir)
+                self.conn.executemany("DELETE FROM retired_snapshots WHERE snapshot = ?", [(n,) for n in retired])
+                self.conn.executemany("DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in pending])
+
+    # --- paylink build ----------------------------------------------------------
+
+    def build(self, *, full: bool = False, progress: Progress | None = None) -> BuildResult:
+        """Make ``build/`` match the ledger; re-render everything if asked or if templates or settings changed."""
+        self._ensure_folders()
+        fingerprint = self.renderer.fingerprint
+        full = full or self._state("fingerprint") != fingerprint
+        result = BuildResult()
+        if full:
+            self._write_static()
+            result += self._write_all(progress)
+        else:
+            self._ensure_assets()
+        result += self.refresh()
+        result.removed += self._sweep(force=full)
+        if full:
+            with write_transaction(self.conn):
+                self._set_state("fingerprint", fingerprint)
+        return result
+
+    def count_live(self) -> int:
+        """How many pages a full build writes."""
+        return self.conn.execute("SELECT COUNT(*) FROM links WHERE retired_at IS NULL").fetchone()[0]
+
+    # --- the work ---------------------------------------------------------------
+
+    def _write_all(self, progress: Progress | None) -> BuildResult:
+        """Re-render every live link's page, a batch per transaction, streaming by customer id."""
+        result = BuildResult()
+        after = 0
+        while True:
+            with write_transaction(self.conn):
+                ids = [
+                    r[0]
+                    for r in self.conn.execute(
+                        "SELECT customer_id FROM links WHERE retired_at IS NULL AND customer_id > ?"
+                        " ORDER BY customer_id LIMIT ?",
+                        (after, BATCH),
+                    )
+                ]
+                if not ids:
+                    return result
+                written = self._write_pages(ids)
+                snapshots.sync(self.site.build_dir)
+                self.conn.executemany("DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in ids])
+            result.written += written
+            after = ids[-1]
+            if progress:
+                progress(len(ids))
+
+    def _write_pages(self, customer_ids: list[int]) -> int:
+        """Render and write the pages of these customers (those with a live link); return how many."""
+        written = 0
+        for customer_id in customer_ids:
+            row = self.conn.execute(
+                "SELECT c.name, l.snapshot FROM customers c JOIN links l ON l.customer_id = c.id"
+                " WHERE c.id = ? AND l.retired_at IS NULL",
+                (customer_id,),
+            ).fetchone()
+            if row is None:
+                continue
+            statement = Statement(
+                customer_name=row[0],
+                balance_minor=balance_minor(self.conn, customer_id),
+                entries=recent_entries(self.conn, customer_id),
+                last_change=last_change(self.conn, customer_id),
+            )
+            html = self.renderer.page(statement)
+            snapshots.write_atomic(self.pages_dir, row[1], html.encode("utf-8"))
+            written += 1
+        return written
+
+    def _write_static(self) -> None:
+        """Write the pages and files every request may need: assets, 404, 410, robots.txt."""
+        build = self.site.build_dir
+        for name, data in self.renderer.assets.items():
+            snapshots.write_atomic(build / layout.ASSETS_DIR, name, data)
+        snapshots.write_atomic(build, layout.NOT_FOUND_PAGE, self.renderer.not_found_page().encode("utf-8"))
+        snapshots.write_atomic(build, layout.GONE_PAGE, self.renderer.gone_page().encode("utf-8"))
+        snapshots.write_atomic(build, layout.ROBOTS, self.renderer.robots().encode("utf-8"))
+        snapshots.sync(build)
+
+    def _ensure_assets(self) -> None:
+        """Make sure the assets and error pages the current templates refer to exist."""
+        build = self.site.build_dir
+        missing = [n for n in self.renderer.assets if not (build / layout.ASSETS_DIR / n).exists()]
+        static_missing = any(not (build / n).exists() for n in (layout.NOT_FOUND_PAGE, layout.GONE_PAGE, layout.ROBOTS))
+        if missing or static_missing:
+            self._write_static()
+
+    def _ensure_folders(self) -> None:
+        (self.site.build_dir / layout.ASSETS_DIR).mkdir(parents=True, exist_ok=True)
+        self.pages_dir.mkdir(parents=True, exist_ok=True)
+
+    def _sweep(self, *, force: bool) -> int:
+        """Remove leftover temp files, snapshots of links no longer live, and unused assets.
+
+        Skipped when the snapshot folder has not changed since the last sweep, so a
+        no-op build does not list 100,000 files.
+        """
+        mtime = str(os.stat(self.pages_dir).st_mtime_ns)
+        if not force and self._state("swept_mtime") == mtime:
+            return 0
+        removed = 0
+        with write_transaction(self.conn):
+            # Under the write lock no other paylink process is mid-write, so any temp file is a leftover.
+            live = {r[0] for r in self.conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")}
+            with os.scandir(self.pages_dir) as listing:
+                for item in listing:
+                    if item.name.startswith(layout.TEMP_PREFIX):
+                        snapshots.remove(self.pages_dir, item.name)
+                    elif item.name not in live:
+                        removed += snapshots.remove(self.pages_dir, item.name)
+            assets_dir = self.site.build_dir / layout.ASSETS_DIR
+            current = set(self.renderer.assets)
+            for item in os.scandir(assets_dir):
+                if item.name not in current:
+                    snapshots.remove(assets_dir, item.name)
+            for item in os.scandir(self.site.build_dir):
+                if item.name.startswith(layout.TEMP_PREFIX):
+                    snapshots.remove(self.site.build_dir, item.name)
+            snapshots.sync(self.site.build_dir)
+            self._set_state("swept_mtime", str(os.stat(self.pages_dir).st_mtime_ns))
+        return removed
+
+    def _state(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM build_state WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def _set_state(self, name: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO build_state (name, value) VALUES (?, ?)", (name, value))

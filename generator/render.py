@@ -1,0 +1,214 @@
+"""The renderer: a customer's ledger in, the page's HTML out (a string; it writes nothing).
+
+Numbers and dates arrive in the templates already formatted for the site's
+locale and time zone; templates hold markup only. Autoescape is on for every
+``.html`` template, and a site may override any template or asset by putting a
+file of the same name in ``<site>/site_templates/``.
+"""
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import layout
+from .ledger import Entry, state_of
+from .money import format_money, tip_minor
+from .site import Settings
+
+TIP_PERCENTS = (0, 18, 20, 25)
+ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
+# What counts as a template when deciding whether every page must be re-rendered.
+TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
+
+
+def builtin_templates_dir() -> Path:
+    """The templates that ship with paylink."""
+    import site_templates
+
+    return Path(site_templates.__file__).parent
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What one customer's page shows: read from the ledger, not yet formatted."""
+
+    customer_name: str
+    balance_minor: int
+    entries: list[Entry]
+    last_change: str  # ISO 8601 UTC
+
+
+class Renderer:
+    """Renders a site's pages with its settings and templates."""
+
+    def __init__(self, settings: Settings, override_dir: Path | None = None):
+        self.settings = settings
+        self.template_dirs = [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
+        self.zone = ZoneInfo(settings.timezone)
+
+    # --- templates and assets -------------------------------------------------
+
+    @cached_property
+    def env(self):
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+        return Environment(
+            loader=FileSystemLoader([str(d) for d in self.template_dirs]),
+            autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    def source(self, name: str) -> bytes:
+        """Return the bytes of a template or asset file, the site's own first."""
+        for folder in self.template_dirs:
+            path = folder / name
+            if path.is_file():
+                return path.read_bytes()
+        raise FileNotFoundError(f"template {name} not found in {', '.join(map(str, self.template_dirs))}")
+
+    @cached_property
+    def assets(self) -> dict[str, bytes]:
+        """Content-hashed asset file names (inside ``assets/``) and their bytes."""
+        named = {}
+        for file_name in ASSET_FILES:
+            data = self.source(file_name)
+            stem, _, ext = file_name.rpartition(".")
+            named[f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}.{ext}"] = data
+        return named
+
+    @cached_property
+    def asset_urls(self) -> dict[str, str]:
+        urls = {}
+        for hashed in self.assets:
+            key = {"css": "css", "js": "js", "svg": "icon"}[hashed.rpartition(".")[2]]
+            urls[key] = f"/{layout.ASSETS_DIR}/{hashed}"
+        return urls
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of everything that shapes every page: templates, assets and settings."""
+        from . import __version__
+
+        digest = hashlib.sha256(__version__.encode())
+        digest.update(repr(sorted(vars(self.settings).items())).encode())
+        for folder in self.template_dirs:
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and path.suffix in TEMPLATE_SUFFIXES:
+                    digest.update(f"{path}\0".encode() + path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+    # --- pages ----------------------------------------------------------------
+
+    @cached_property
+    def _common(self) -> dict:
+        s = self.settings
+        return {
+            "lang": s.locale.replace("_", "-"),
+            "business": {
+                "name": s.name,
+                "phone": s.phone,
+                "email": s.email,
+                "phone_href": "tel:" + re.sub(r"[^0-9+]", "", s.phone) if s.phone else None,
+                "email_href": f"mailto:{s.email}" if s.email else None,
+            },
+            "assets": self.asset_urls,
+        }
+
+    def page(self, statement: Statement) -> str:
+        """Return the HTML of a customer's page."""
+        s = self.settings
+        balance = statement.balance_minor
+        state = state_of(balance)
+        money = lambda minor: format_money(minor, s.currency, s.locale)  # noqa: E731
+        tips = []
+        if state == "outstanding":
+            for percent in TIP_PERCENTS:
+                tip = tip_minor(balance, percent)
+                tips.append(
+                    {
+                        "percent": percent,
+                        "label": "No tip" if percent == 0 else f"{percent}%",
+                        "amount": money(tip),
+                        "total": money(balance + tip),
+                        "total_minor": balance + tip,
+                        "checked": percent == 0,
+                    }
+                )
+        context = {
+            **self._common,
+            "customer": {"name": statement.customer_name},
+            "state": state,
+            "balance": money(abs(balance)),
+            "total": money(balance) if state == "outstanding" else money(0),
+            "tips": tips,
+            "entries": [self._entry(e, money) for e in statement.entries],
+            "as_of": self._moment(statement.last_change),
+        }
+        return self.env.get_template("page.html").render(context)
+
+    def gone_page(self) -> str:
+        """Return the 410 page: the link was replaced or turned off."""
+        return self.env.get_template("gone.html").render(self._common)
+
+    def not_found_page(self) -> str:
+        """Return the 404 page."""
+        return self.env.get_template("not_found.html").render(self._common)
+
+    def robots(self) -> str:
+        """Return robots.txt."""
+        return self.source("robots.txt").decode("utf-8")
+
+    # --- formatting -----------------------------------------------------------
+
+    def _entry(self, entry: Entry, money) -> dict:
+        moment = parse_utc(entry.posted_at)
+        if moment is None:
+            date_text, date_iso = entry.posted_at, ""
+        else:
+            local = moment.astimezone(self.zone).date()
+            date_text, date_iso = _format_date(local, self.settings.locale), local.isoformat()
+        return {
+            "date": date_text,
+            "date_iso": date_iso,
+            "description": entry.description,
+            "amount": money(entry.amount_minor),
+            "kind": "charge" if entry.amount_minor > 0 else "credit",
+        }
+
+    def _moment(self, posted_at: str) -> dict:
+        moment = parse_utc(posted_at)
+        if moment is None:
+            return {"text": posted_at, "iso": ""}
+        local = moment.astimezone(self.zone)
+        return {"text": _format_moment(local, self.settings.locale), "iso": local.isoformat()}
+
+
+def parse_utc(text: str) -> dt.datetime | None:
+    """Parse an ISO 8601 time written by paylink or another program; naive means UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+@lru_cache(maxsize=4096)
+def _format_date(day: dt.date, locale: str) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, "medium", locale=locale)
+
+
+def _format_moment(local: dt.datetime, locale: str) -> str:
+    from babel.dates import format_datetime, format_time, get_datetime_format
+
+    joined = get_datetime_format("medium", locale=locale)
+    text = joined.replace("{1}", _format_date(local.date(), locale)).replace(
+        "{0}", format_time(local, "short", tzinfo=local.tzinfo, locale=locale)
+    )
+    return f"{text} {format_datetime(local, 'z', tzinfo=local.tzinfo, locale=locale)}"

@@ -1,0 +1,114 @@
+"""The ledger's schema, as sqlite-utils migrations.
+
+Public interface (CONTRACT §5), stable for other programs on the machine:
+``customers(id, name, email, phone, ref)`` and
+``entries(id, customer_id, amount_minor, description, posted_at)``. Every
+other column has a default, so ``INSERT INTO entries (customer_id,
+amount_minor, description, posted_at)`` works from any program, and the
+triggers below notice it.
+"""
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .storage import SCHEMA_VERSION
+
+NOW_UTC = "(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+
+migrations = Migrations("paylink")
+
+
+@migrations()
+def m001_ledger(db: Database) -> None:
+    """Customers, the append-only entries, links, and the page bookkeeping."""
+    _execute_each(
+        db,
+        f"""
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT,
+            phone TEXT,
+            ref TEXT UNIQUE,
+            created_at TEXT NOT NULL DEFAULT {NOW_UTC}
+        );
+
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            amount_minor INTEGER NOT NULL,
+            description TEXT NOT NULL,
+            posted_at TEXT NOT NULL DEFAULT {NOW_UTC},
+            voids_entry_id INTEGER UNIQUE REFERENCES entries(id),
+            idempotency_key TEXT,
+            UNIQUE (customer_id, idempotency_key)
+        );
+        -- a customer's balance and newest entries come from this index alone
+        CREATE INDEX entries_by_customer ON entries(customer_id, posted_at, id, amount_minor);
+
+        -- Entries are never edited or deleted, by paylink or by anyone: a mistake is voided.
+        CREATE TRIGGER entries_refuse_update BEFORE UPDATE ON entries
+        BEGIN SELECT RAISE(ABORT, 'entries are append-only: post a void instead of editing'); END;
+        CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
+        BEGIN SELECT RAISE(ABORT, 'entries are append-only: post a void instead of deleting'); END;
+
+        -- One row per link ever issued. `nonce` is the random part of the token;
+        -- `snapshot` the page's file name in build/p (a digest of the nonce).
+        CREATE TABLE links (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            nonce TEXT NOT NULL UNIQUE,
+            snapshot TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL DEFAULT {NOW_UTC},
+            retired_at TEXT,
+            retired_because TEXT CHECK (retired_because IN ('rotated', 'revoked'))
+        );
+        CREATE UNIQUE INDEX links_live ON links(customer_id) WHERE retired_at IS NULL;
+
+        -- Work for the page writer, recorded by triggers in the same transaction
+        -- as the change, whichever program made it; drained by `paylink build`.
+        CREATE TABLE pending_pages (customer_id INTEGER PRIMARY KEY);
+        CREATE TABLE retired_snapshots (snapshot TEXT PRIMARY KEY);
+        CREATE TABLE build_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TRIGGER entries_mark_page AFTER INSERT ON entries
+        BEGIN INSERT OR IGNORE INTO pending_pages VALUES (NEW.customer_id); END;
+        CREATE TRIGGER customers_mark_page AFTER UPDATE ON customers
+        BEGIN INSERT OR IGNORE INTO pending_pages VALUES (NEW.id); END;
+        CREATE TRIGGER links_mark_page AFTER INSERT ON links
+        BEGIN INSERT OR IGNORE INTO pending_pages VALUES (NEW.customer_id); END;
+        CREATE TRIGGER links_retire AFTER UPDATE OF retired_at ON links
+        WHEN OLD.retired_at IS NULL AND NEW.retired_at IS NOT NULL
+        BEGIN INSERT OR IGNORE INTO retired_snapshots VALUES (OLD.snapshot); END;
+        CREATE TRIGGER links_delete AFTER DELETE ON links
+        BEGIN INSERT OR IGNORE INTO retired_snapshots VALUES (OLD.snapshot); END;
+        """
+    )
+
+
+def _execute_each(db: Database, script: str) -> None:
+    """Run a script statement by statement.
+
+    ``executescript`` would COMMIT the caller's transaction first; a migration
+    must stay inside it so the schema and its record land together.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement[:60]!r}")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply pending migrations inside the caller's write transaction."""
+    db = Database(conn, execute_plugins=False, recursive_triggers=False)
+    migrations.apply(db)
+    applied = len(migrations.applied(db))
+    if applied != SCHEMA_VERSION:
+        raise RuntimeError(f"schema has {applied} migrations applied but SCHEMA_VERSION is {SCHEMA_VERSION}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
