@@ -121,7 +121,35 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozense
 # --- the group -------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class PaylinkGroup(click.Group):
+    """The command group, with one way of reporting every failure: a single ``Error:`` line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message().rstrip('.')}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Error: Aborted — nothing was changed.", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except Exception as exc:  # never a traceback for a business owner
+            if os.environ.get("PAYLINK_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected failure ({type(exc).__name__}: {exc}) — set PAYLINK_DEBUG=1 for details", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=PaylinkGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--site",
     "site_dir",
@@ -483,8 +511,16 @@ def link_show(ctx: Context, customer_key, as_json) -> None:
 
 
 def _confirm(question: str, yes: bool) -> None:
-    if not yes:
-        click.confirm(question, abort=True, err=True)
+    """Ask before a destructive act, unless --yes; a "no" (or no answer) changes nothing."""
+    if yes:
+        return
+    try:
+        agreed = click.confirm(question, err=True)
+    except click.Abort:
+        click.echo("", err=True)
+        agreed = False
+    if not agreed:
+        raise click.ClickException("Not confirmed, so nothing was changed — answer y, or pass --yes")
 
 
 @link.command("rotate")
@@ -688,26 +724,8 @@ def demo(ctx: Context, directory, no_serve, port) -> None:
 
 
 def main() -> None:
-    """Run the CLI; usage errors and failures become one ``Error:`` line on stderr."""
-    try:
-        cli.main(prog_name="paylink", standalone_mode=False)
-    except click.UsageError as exc:
-        hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("Error: Aborted — nothing was changed.", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # never a traceback for a business owner
-        if os.environ.get("PAYLINK_DEBUG"):
-            raise
-        click.echo(f"Error: unexpected failure ({type(exc).__name__}: {exc}) — set PAYLINK_DEBUG=1 for details", err=True)
-        sys.exit(1)
+    """Run the ``paylink`` console script."""
+    cli.main(prog_name="paylink")
 
 
 if __name__ == "__main__":

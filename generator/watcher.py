@@ -1,0 +1,111 @@
+"""The watcher: keeps ``build/`` current while other programs write the ledger or templates change.
+
+watchdog wakes it on changes to the ledger files, ``paylink.toml`` and the
+template folders (never ``build/``, whose churn would wake it for its own
+work). A burst of events is let settle briefly, then one ``build`` runs: it
+drains the rows that triggers recorded for any program's changes and
+re-renders everything if templates or settings changed. ``PRAGMA
+data_version`` tells another program's commit from the watcher's own, and a
+one-second poll of it covers file systems that send no events.
+"""
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .pages import PageWriter
+from .render import builtin_templates_dir
+from .site import DB_FILE, SETTINGS_FILE, Site
+from .storage import connect
+
+SETTLE_S = 0.2  # quiet time that ends a burst of events
+MAX_WAIT_S = 0.8  # a steady stream of events still gets a build this often
+POLL_S = 1.0
+
+Report = Callable[[str, str], None]
+
+
+def watch_site(site: Site, report: Report, *, stop: threading.Event | None = None) -> None:
+    """Watch until ``stop`` is set (or KeyboardInterrupt); report ("built"|"error", text) as it goes."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    stop = stop or threading.Event()
+    wake = threading.Event()
+    looks_changed = threading.Event()  # templates or settings may have changed
+    ledger_names = {DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-journal"}
+    template_dirs = [site.templates_dir, builtin_templates_dir()]
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            for raw in (event.src_path, getattr(event, "dest_path", "") or ""):
+                if not raw:
+                    continue
+                path = Path(raw)
+                if path.name in ledger_names and path.parent == site.root:
+                    wake.set()
+                elif path.name == SETTINGS_FILE and path.parent == site.root:
+                    looks_changed.set()
+                    wake.set()
+                elif any(path == d or d in path.parents for d in template_dirs) and "__pycache__" not in path.parts:
+                    looks_changed.set()
+                    wake.set()
+
+    observer = Observer()
+    handler = Handler()
+    observer.schedule(handler, str(site.root), recursive=False)
+    watched: set[Path] = set()
+
+    def watch_templates() -> None:
+        for folder in template_dirs:
+            if folder not in watched and folder.is_dir():
+                observer.schedule(handler, str(folder), recursive=True)
+                watched.add(folder)
+
+    watch_templates()
+    observer.start()
+    conn = connect(site.db_path)
+    try:
+        last_version = None
+        while not stop.is_set():
+            version = _data_version(conn)
+            if version != last_version or looks_changed.is_set():
+                looks_changed.clear()
+                last_version = version
+                watch_templates()  # a site_templates/ folder may have appeared
+                _build_once(site, conn, report)
+            woke = wake.wait(POLL_S)
+            if woke:
+                _settle(wake)
+    finally:
+        observer.stop()
+        observer.join(timeout=5)
+        conn.close()
+
+
+def _settle(wake: threading.Event) -> None:
+    """Wait for a burst of events to go quiet, but not longer than MAX_WAIT_S."""
+    deadline = time.monotonic() + MAX_WAIT_S
+    while time.monotonic() < deadline:
+        wake.clear()
+        if not wake.wait(min(SETTLE_S, max(0.0, deadline - time.monotonic()))):
+            return
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _build_once(site: Site, conn: sqlite3.Connection, report: Report) -> None:
+    """Run one build with freshly read settings; a failure is reported, never fatal."""
+    try:
+        result = PageWriter(Site(site.root), conn).build()
+    except Exception as exc:  # keep watching: the next change may fix it
+        report("error", f"build failed: {exc}")
+        return
+    if result.written or result.removed:
+        report("built", f"Wrote {result.written} page(s), removed {result.removed}.")
