@@ -29,6 +29,11 @@ ASSET_RE = re.compile(r"/assets/[a-z0-9-]+\.[0-9a-f]{16}\.(css|js|svg)\Z", re.AS
 # that hand over the raw target (gunicorn's RAW_URI) let us refuse a path that
 # would only match after decoding, instead of trusting the decoder.
 HOSTILE_RAW_RE = re.compile(r"%(?:2f|5c|00|2e)|\\|//|\.\.", re.IGNORECASE)
+# A 32-byte HMAC in unpadded base64url is 43 characters and the last one holds
+# 4 bits plus 2 zero bits. itsdangerous decodes before comparing, so the three
+# variants with non-zero spare bits verify too: one link, four URLs. Only the
+# canonical spelling is accepted, so any mutation of a token is a 404.
+CANONICAL_LAST_CHARS = frozenset("AEIMQUYcgkosw048")
 # Runs that could be (part of) a token, for scrubbing stray paths in the log.
 TOKEN_LIKE_RE = re.compile(r"[A-Za-z0-9_.-]{16,}")
 
@@ -55,8 +60,14 @@ SECURITY_HEADERS = [
     ("Cross-Origin-Resource-Policy", "same-origin"),
 ]
 # Used only when the builder has not written its own pages (yet).
-FALLBACK_404 = b'<!doctype html><html lang="en"><meta charset="utf-8"><title>Not found</title><h1>Not found</h1><p>There is no page at this address.</p></html>\n'
-FALLBACK_410 = b'<!doctype html><html lang="en"><meta charset="utf-8"><title>Link no longer works</title><h1>This link no longer works</h1><p>Please contact the business for a new link.</p></html>\n'
+FALLBACK_404 = (
+    b'<!doctype html><html lang="en"><meta charset="utf-8"><title>Not found</title>'
+    b"<h1>Not found</h1><p>There is no page at this address.</p></html>\n"
+)
+FALLBACK_410 = (
+    b'<!doctype html><html lang="en"><meta charset="utf-8"><title>Link no longer works</title>'
+    b"<h1>This link no longer works</h1><p>Please contact the business for a new link.</p></html>\n"
+)
 FALLBACK_ROBOTS = b"User-agent: *\nDisallow: /\n"
 
 log = logging.getLogger("paylink.edge")
@@ -80,6 +91,13 @@ def loggable_path(path: str) -> str:
     return TOKEN_LIKE_RE.sub(lambda m: f"{token_fingerprint(m.group())}…", escaped)[:300]
 
 
+def _send(environ, start_response, status: int, body: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """Start the response with the security headers; return the body to send (none for HEAD)."""
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [("Content-Length", str(len(body))), *headers, *SECURITY_HEADERS])
+    return b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+
 def _no_follow(path: str, flags: int) -> int:
     # A symlink planted in build/ must not lead outside it: refuse to follow one.
     return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -100,12 +118,8 @@ class Edge:
             status, body, headers = self.respond(environ)
         except Exception:  # answer with our headers, not the server's bare 500
             log.exception("error serving %s", loggable_path(environ.get("PATH_INFO", "")))
-            status, body, headers = self.plain(500, b"Internal error\n")
-        sent = b"" if method == "HEAD" else body
-        start_response(
-            f"{status} {HTTPStatus(status).phrase}",
-            [("Content-Length", str(len(body))), *headers, *SECURITY_HEADERS],
-        )
+            status, body, headers = self.page(500, b"Internal error\n", "txt")
+        sent = _send(environ, start_response, status, body, headers)
         log.info(
             "%s %s %d %d %.1fms",
             method.encode("unicode_escape").decode("ascii")[:16],
@@ -119,16 +133,16 @@ class Edge:
     def respond(self, environ) -> tuple[int, bytes, list[tuple[str, str]]]:
         """Return (status, body, headers) for a request; the order of checks is part of the contract."""
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            status, body, headers = self.plain(405, b"Method not allowed\n")
+            status, body, headers = self.page(405, b"Method not allowed\n", "txt")
             return status, body, [("Allow", "GET, HEAD"), *headers]
         # A GET has no body. Content-Length with Transfer-Encoding is the request
         # smuggling pattern; some servers (granian/hyper) drop Content-Length before
         # we see it, so any Transfer-Encoding at all is refused.
         if "HTTP_TRANSFER_ENCODING" in environ:
-            return self.plain(400, b"Bad request\n")
+            return self.page(400, b"Bad request\n", "txt")
         path = environ.get("PATH_INFO", "")
         if len(path) > MAX_PATH_LENGTH:
-            return self.plain(414, b"URI too long\n")
+            return self.page(414, b"URI too long\n", "txt")
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if raw is not None and HOSTILE_RAW_RE.search(raw.partition("?")[0]):
             return self.not_found()
@@ -148,7 +162,7 @@ class Edge:
     def link_page(self, token: str):
         """200 with the snapshot of a live link, 410 for a rotated/revoked one, 404 for anything not ours."""
         link_id = self.signer.verify(token)  # checks TOKEN_RE before any HMAC
-        if link_id is None:
+        if link_id is None or token[-1] not in CANONICAL_LAST_CHARS:
             return self.not_found()
         snapshot = self.read(layout.SNAPSHOT_DIR, layout.snapshot_name(link_id))
         if snapshot is None:
@@ -164,15 +178,12 @@ class Edge:
     def page(status: int, body: bytes, kind: str):
         return status, body, [("Content-Type", CONTENT_TYPES[kind]), ("Cache-Control", NO_STORE)]
 
-    @staticmethod
-    def plain(status: int, body: bytes):
-        return Edge.page(status, body, "txt")
-
     def read(self, *parts: str) -> bytes | None:
         """Return a file of build/ whole (pages are a few KB), or None if it does not exist.
 
         ``parts`` are our own constants or names matched by an allowlist regex,
-        never raw request text. One open() per call, no directory listing.
+        never raw request text. No directory listing; one open() per request,
+        two for a 410 (the missing snapshot, then the 410 page).
         """
         try:
             with open(self.build_dir.joinpath(*parts), "rb", opener=_no_follow) as file:
@@ -218,7 +229,7 @@ def configure_access_log() -> None:
         log.propagate = False
 
 
-class _ConfiguredFromEnv:
+class EnvConfiguredApplication:
     """``edge.app:application``: builds the edge from the environment on the first request.
 
     Importing this module never fails, so any WSGI server can load it; a bad
@@ -231,20 +242,22 @@ class _ConfiguredFromEnv:
         self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        if self._edge is None:
-            with self._lock:
-                if self._edge is None:
-                    try:
-                        build_dir, keys = config_from_env()
-                    except EdgeConfigError as exc:
-                        print(f"paylink edge: not configured: {exc}", file=sys.stderr, flush=True)
-                        status, body, headers = Edge.page(500, b"Edge not configured\n", "txt")
-                        start_response("500 Internal Server Error",
-                                       [("Content-Length", str(len(body))), *headers, *SECURITY_HEADERS])
-                        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
-                    configure_access_log()
-                    self._edge = make_application(build_dir, keys)
-        return self._edge(environ, start_response)
+        edge = self._edge or self._configure()
+        if edge is None:
+            return [_send(environ, start_response, *Edge.page(500, b"Edge not configured\n", "txt"))]
+        return edge(environ, start_response)
+
+    def _configure(self) -> Edge | None:
+        with self._lock:  # threads of one worker may all arrive first
+            if self._edge is None:
+                try:
+                    build_dir, keys = config_from_env()
+                except EdgeConfigError as exc:
+                    print(f"paylink edge: not configured: {exc}", file=sys.stderr, flush=True)
+                    return None
+                configure_access_log()
+                self._edge = make_application(build_dir, keys)
+            return self._edge
 
 
-application = _ConfiguredFromEnv()
+application = EnvConfiguredApplication()

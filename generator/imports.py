@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ImportFailed, PaylinkError
-from .ledger import MAX_DESCRIPTION, MAX_NAME, clean_email, clean_line, clean_phone, clean_ref, parse_posting_date
+from .ledger import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    clean_email,
+    clean_line,
+    clean_phone,
+    clean_ref,
+    looks_like_id,
+    parse_posting_date,
+)
 from .money import parse_amount
 from .storage import write_transaction
 
@@ -132,9 +141,10 @@ def import_entries(conn: sqlite3.Connection, path: Path, *, currency: str, timez
         refs = dict(conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL").fetchall()) if parsed else {}
         rows = []
         for line, customer, amount, description, posted_at in parsed:
-            customer_id = int(customer) if customer.isdigit() and int(customer) in ids else refs.get(customer)
+            is_id = looks_like_id(customer)
+            customer_id = (int(customer) if int(customer) in ids else None) if is_id else refs.get(customer)
             if customer_id is None:
-                what = f"id {customer}" if customer.isdigit() else f"ref {customer!r}"
+                what = f"id {customer}" if is_id else f"ref {customer!r}"
                 raise ImportFailed(f"{path.name} line {line}: No customer with {what} — import or add the customer first")
             rows.append((customer_id, amount, description, posted_at))
         conn.executemany(

@@ -26,6 +26,8 @@ RECENT_ENTRIES = 20
 MAX_NAME = 200
 MAX_DESCRIPTION = 500
 MAX_KEY = 200
+# SQLite's largest INTEGER: a bigger number cannot be an id, and sqlite3 refuses to bind it.
+MAX_ROW_ID = 2**63 - 1
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _PHONE_RE = re.compile(r"[0-9+() .\-]{3,40}\Z")
@@ -116,6 +118,11 @@ def clean_ref(value: str | None) -> str | None:
     return text
 
 
+def looks_like_id(text: str) -> bool:
+    """Return whether a CUSTOMER argument is an id: ASCII digits only (``²`` or ``١٢`` are not ids)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_posting_date(text: str | None, timezone: str, now: dt.datetime | None = None) -> str:
     """Return the ``posted_at`` (ISO 8601 UTC) for an entry dated YYYY-MM-DD in the site's time zone.
 
@@ -173,8 +180,13 @@ def add_customer(
 def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
     """Return the customer with that numeric id or ref, or raise CustomerNotFound."""
     key = str(id_or_ref).strip()
-    if key.isdigit():
-        row = conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE id = ?", (int(key),)).fetchone()
+    if looks_like_id(key):
+        number = int(key)
+        row = (
+            conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE id = ?", (number,)).fetchone()
+            if number <= MAX_ROW_ID
+            else None
+        )
         what = f"id {key}"
     else:
         row = conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE ref = ?", (key,)).fetchone()
@@ -185,14 +197,17 @@ def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
 
 
 def balance_minor(conn: sqlite3.Connection, customer_id: int, *, through_entry: int | None = None) -> int:
-    """Return the customer's balance (charges minus credits), optionally as it stood right after one entry."""
+    """Return the customer's balance (charges minus credits), optionally as it stood right after one entry.
+
+    SUM, not TOTAL: TOTAL adds in floating point and loses cents above 2**53 minor units.
+    """
     if through_entry is None:
         row = conn.execute(
-            "SELECT TOTAL(amount_minor) FROM entries WHERE customer_id = ?", (customer_id,)
+            "SELECT COALESCE(SUM(amount_minor), 0) FROM entries WHERE customer_id = ?", (customer_id,)
         ).fetchone()
     else:
         row = conn.execute(
-            "SELECT TOTAL(amount_minor) FROM entries WHERE customer_id = ? AND id <= ?",
+            "SELECT COALESCE(SUM(amount_minor), 0) FROM entries WHERE customer_id = ? AND id <= ?",
             (customer_id, through_entry),
         ).fetchone()
     return int(row[0])
@@ -267,10 +282,14 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
     """Post the reversing entry of an entry; an entry can be voided once, and a void never."""
     reason = clean_line(reason, "reason", MAX_DESCRIPTION, required=False) if reason else ""
     with write_transaction(conn):
-        row = conn.execute(
-            "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries WHERE id = ?",
-            (entry_id,),
-        ).fetchone()
+        row = (
+            conn.execute(
+                "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries WHERE id = ?",
+                (entry_id,),
+            ).fetchone()
+            if entry_id <= MAX_ROW_ID
+            else None
+        )
         if row is None:
             raise EntryNotFound(f"No entry with id {entry_id} — see `paylink customer show CUSTOMER`")
         original = Entry(*row)
@@ -314,7 +333,7 @@ def customer_balances(conn: sqlite3.Connection, customer_id: int | None = None) 
     rows = conn.execute(
         f"""
         SELECT c.id, c.name, c.email, c.phone, c.ref,
-               (SELECT TOTAL(amount_minor) FROM entries e WHERE e.customer_id = c.id),
+               (SELECT COALESCE(SUM(amount_minor), 0) FROM entries e WHERE e.customer_id = c.id),
                (SELECT nonce FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL)
         FROM customers c {where} ORDER BY c.id
         """,

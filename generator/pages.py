@@ -146,7 +146,8 @@ class PageWriter:
                 last_change=last_change(self.conn, customer_id),
             )
             html = self.renderer.page(statement)
-            snapshots.write_atomic(self.pages_dir, row[1], html.encode("utf-8"))
+            # Counted as written when the page is now current, whether or not its bytes changed.
+            snapshots.write_if_changed(self.pages_dir, row[1], html.encode("utf-8"))
             written += 1
         return written
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from . import layout
@@ -40,6 +41,40 @@ class Statement:
     balance_minor: int
     entries: list[Entry]
     last_change: str  # ISO 8601 UTC
+
+
+# What the templates see. Named tuples rather than dicts: Jinja tries attribute
+# access first, and a dict makes it fail and retry for every field of every row.
+
+
+class Business(NamedTuple):
+    name: str
+    phone: str | None
+    email: str | None
+    phone_href: str | None
+    email_href: str | None
+
+
+class Moment(NamedTuple):
+    text: str
+    iso: str
+
+
+class EntryLine(NamedTuple):
+    date: str
+    date_iso: str
+    description: str
+    amount: str
+    kind: str
+
+
+class TipChoice(NamedTuple):
+    percent: int
+    label: str
+    amount: str
+    total: str
+    total_minor: int
+    checked: bool
 
 
 class Renderer:
@@ -109,13 +144,13 @@ class Renderer:
         s = self.settings
         return {
             "lang": s.locale.replace("_", "-"),
-            "business": {
-                "name": s.name,
-                "phone": s.phone,
-                "email": s.email,
-                "phone_href": "tel:" + re.sub(r"[^0-9+]", "", s.phone) if s.phone else None,
-                "email_href": f"mailto:{s.email}" if s.email else None,
-            },
+            "business": Business(
+                name=s.name,
+                phone=s.phone,
+                email=s.email,
+                phone_href="tel:" + re.sub(r"[^0-9+]", "", s.phone) if s.phone else None,
+                email_href=f"mailto:{s.email}" if s.email else None,
+            ),
             "assets": self.asset_urls,
         }
 
@@ -130,18 +165,18 @@ class Renderer:
             for percent in TIP_PERCENTS:
                 tip = tip_minor(balance, percent)
                 tips.append(
-                    {
-                        "percent": percent,
-                        "label": "No tip" if percent == 0 else f"{percent}%",
-                        "amount": money(tip),
-                        "total": money(balance + tip),
-                        "total_minor": balance + tip,
-                        "checked": percent == 0,
-                    }
+                    TipChoice(
+                        percent=percent,
+                        label="No tip" if percent == 0 else f"{percent}%",
+                        amount=money(tip),
+                        total=money(balance + tip),
+                        total_minor=balance + tip,
+                        checked=percent == 0,
+                    )
                 )
         context = {
             **self._common,
-            "customer": {"name": statement.customer_name},
+            "customer": {"name": statement.customer_name},  # one field, read once
             "state": state,
             "balance": money(abs(balance)),
             "total": money(balance) if state == "outstanding" else money(0),
@@ -165,27 +200,27 @@ class Renderer:
 
     # --- formatting -----------------------------------------------------------
 
-    def _entry(self, entry: Entry, money) -> dict:
+    def _entry(self, entry: Entry, money) -> EntryLine:
         moment = parse_utc(entry.posted_at)
         if moment is None:
             date_text, date_iso = entry.posted_at, ""
         else:
             local = moment.astimezone(self.zone).date()
             date_text, date_iso = _format_date(local, self.settings.locale), local.isoformat()
-        return {
-            "date": date_text,
-            "date_iso": date_iso,
-            "description": entry.description,
-            "amount": money(entry.amount_minor),
-            "kind": "charge" if entry.amount_minor > 0 else "credit",
-        }
+        return EntryLine(
+            date=date_text,
+            date_iso=date_iso,
+            description=entry.description,
+            amount=money(entry.amount_minor),
+            kind="charge" if entry.amount_minor > 0 else "credit",
+        )
 
-    def _moment(self, posted_at: str) -> dict:
+    def _moment(self, posted_at: str) -> Moment:
         moment = parse_utc(posted_at)
         if moment is None:
-            return {"text": posted_at, "iso": ""}
+            return Moment(text=posted_at, iso="")
         local = moment.astimezone(self.zone)
-        return {"text": _format_moment(local, self.settings.locale), "iso": local.isoformat()}
+        return Moment(text=_format_moment(local, self.settings.locale), iso=local.isoformat())
 
 
 def parse_utc(text: str) -> dt.datetime | None:

@@ -33,6 +33,23 @@ def write_atomic(folder: Path, name: str, data: bytes) -> None:
         raise
 
 
+def write_if_changed(folder: Path, name: str, data: bytes) -> bool:
+    """Write ``folder/name`` atomically unless it already holds exactly ``data``; return whether it wrote.
+
+    Reading a few KB back is far cheaper than replacing a file on most disks,
+    and an unchanged page keeps its mtime, so syncing build/ to a static host
+    only moves what changed.
+    """
+    try:
+        with open(folder / name, "rb") as existing:
+            if os.fstat(existing.fileno()).st_size == len(data) and existing.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    write_atomic(folder, name, data)
+    return True
+
+
 def remove(folder: Path, name: str) -> bool:
     """Remove ``folder/name``; return whether it was there."""
     try:
