@@ -679,18 +679,20 @@ def serve(ctx: Context, host, port) -> None:
     Builds first, then answers customers' links until interrupted. Exit status:
     0 when interrupted, 1 if the site or port is unusable.
     """
-    from edge.serve import run
-
     site = ctx.site
     ctx.pages().build()
     click.echo(f"Serving {site.build_dir} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    run(site.build_dir, _keys_for(site), host=host, port=port)
+    _serve(site, host, port)
 
 
-def _keys_for(site) -> list[str]:
-    from .tokens import load_keys
+def _serve(site, host: str, port: int) -> None:
+    """Run the edge over the site's build/ until interrupted; a server that cannot start is an Error: line."""
+    from edge.serve import CannotServe, run
 
-    return load_keys(site.key_path)
+    try:
+        run(site.build_dir, site.signer_keys(), host=host, port=port)
+    except CannotServe as exc:
+        raise click.ClickException(_first_upper(str(exc))) from exc
 
 
 @cli.command()
@@ -714,10 +716,8 @@ def demo(ctx: Context, directory, no_serve, port) -> None:
         click.echo(f"  {name:<{width}}  {state:<11}  {url}")
     if no_serve:
         return
-    from edge.serve import run
-
     click.echo(f"\nServing on http://127.0.0.1:{port}/ — open a link above (Ctrl-C to stop)", err=True)
-    run(site.build_dir, _keys_for(site), host="127.0.0.1", port=port)
+    _serve(site, "127.0.0.1", port)
 
 
 # --- entry point -----------------------------------------------------------------

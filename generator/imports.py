@@ -5,8 +5,10 @@ import with its file name and line number, and the ledger is left as it was.
 The good case is one transaction and one ``executemany``.
 """
 
+import codecs
 import csv
 import datetime as dt
+import io
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,18 +40,32 @@ class Imported:
 
 
 def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
-    """Yield (line number, row dict) from a CSV with a header naming some of ``columns``."""
+    """Yield (line number, row dict) from a CSV with a header naming some of ``columns``.
+
+    The file is decoded whole before any row is read, so a byte that is not UTF-8
+    is reported on its own line (a streaming decoder fails a whole buffer at once,
+    on whichever line the reader happens to be).
+    """
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        data = path.read_bytes()
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror} — check the file name") from exc
-    with handle:
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]  # Excel's "CSV UTF-8" starts with one
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFailed(
+            f"{path.name} line {line}: byte {data[exc.start]:#04x} is not UTF-8 text — save the file as UTF-8 CSV"
+        ) from exc
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = [h.strip().lower() for h in next(reader)]
         except StopIteration:
             raise ImportFailed(f"{path.name} is empty — the first line must be the header {','.join(columns)}") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise ImportFailed(f"{path.name} line 1: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
         unknown = [h for h in header if h not in columns]
         missing = [c for c in required if c not in header]
@@ -64,7 +80,7 @@ def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
                 values = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except csv.Error as exc:
                 raise ImportFailed(f"{path.name} line {reader.line_num}: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
             if not any(v.strip() for v in values):
                 continue  # blank lines are harmless

@@ -5,6 +5,7 @@ A currency's minor units come from Babel's ISO 4217 data (2 for USD, 0 for JPY,
 """
 
 import re
+import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 
@@ -83,10 +84,31 @@ def format_money(minor: int, currency: str, locale: str) -> str:
 
 
 def babel_money(minor: int, currency: str, locale: str) -> str:
-    """Format an amount with Babel itself (the reference ``format_money`` must agree with)."""
-    from babel.numbers import format_currency
+    """Format an amount with Babel itself (the reference ``format_money`` must agree with).
 
-    return format_currency(to_decimal(minor, currency), currency, locale=locale)
+    Babel leaves out CLDR's currency spacing ("KWD1.234"), so it is added here.
+    """
+    from babel.numbers import format_currency, get_currency_symbol
+
+    text = format_currency(to_decimal(minor, currency), currency, locale=locale)
+    return _currency_spacing(text, get_currency_symbol(currency, locale=locale))
+
+
+def _currency_spacing(text: str, symbol: str) -> str:
+    """Put a no-break space between a letter-like currency symbol and the digits: "KWD1.234" -> "KWD 1.234".
+
+    CLDR's currencySpacing rule, which Babel does not apply: a symbol such as
+    "$" or "€" touches the number, a code such as "KWD" or "CHF" does not.
+    """
+    at = text.find(symbol)
+    if not symbol or at < 0:
+        return text
+    end = at + len(symbol)
+    if end < len(text) and text[end].isdigit() and not unicodedata.category(symbol[-1]).startswith("S"):
+        text = text[:end] + "\xa0" + text[end:]
+    if at > 0 and text[at - 1].isdigit() and not unicodedata.category(symbol[0]).startswith("S"):
+        text = text[:at] + "\xa0" + text[at:]
+    return text
 
 
 @lru_cache(maxsize=64)

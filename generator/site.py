@@ -176,13 +176,17 @@ class Site:
         except SettingsError as exc:
             raise SettingsError(f"{self.settings_path}: {exc}") from exc
 
-    @cached_property
-    def signer(self) -> tokens.LinkSigner:
-        """Signs and verifies this site's link tokens (PAYLINK_SECRET_KEY overrides the key file)."""
+    def signer_keys(self) -> list[str]:
+        """This site's signing keys, newest last (PAYLINK_SECRET_KEY overrides the key file)."""
         try:
-            return tokens.LinkSigner(tokens.load_keys(self.key_path))
+            return tokens.load_keys(self.key_path)
         except tokens.NoSigningKey as exc:
             raise SiteError(f"{exc} — the key file holds one key per line, newest last") from exc
+
+    @cached_property
+    def signer(self) -> tokens.LinkSigner:
+        """Signs and verifies this site's link tokens."""
+        return tokens.LinkSigner(self.signer_keys())
 
     def link_url(self, nonce: str) -> str:
         """The customer-facing URL for a link."""

@@ -22,8 +22,10 @@ LINK_SALT = "paylink.link"
 KEY_ENV = "PAYLINK_SECRET_KEY"
 LINK_ID_BYTES = 16  # 128 random bits
 
-# link id (22 chars of base64url) "." signature (43 chars of base64url, SHA-256, unpadded)
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\Z", re.ASCII)
+# link id (22 chars of base64url) "." signature (43 chars of base64url, SHA-256, unpadded).
+# The last character of each carries padding bits that must be zero: without this, base64
+# decoding would accept four spellings of one signature, and a link would have four URLs.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z", re.ASCII)
 
 
 class NoSigningKey(Exception):

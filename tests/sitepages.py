@@ -8,6 +8,7 @@ Entries "from another program" are written with plain sqlite3, as the contract
 
 import datetime as dt
 import os
+import re
 import sqlite3
 from contextlib import closing
 from decimal import ROUND_HALF_UP, Decimal
@@ -66,10 +67,10 @@ def parse(html: str) -> BeautifulSoup:
 
 
 def text_of(soup: BeautifulSoup, selector: str) -> str:
-    """The text of the one element matching selector (whitespace runs collapsed)."""
+    """The text of the one element matching selector (ASCII whitespace runs collapsed; no-break spaces kept)."""
     found = soup.select(selector)
     assert len(found) == 1, f"expected one {selector!r}, found {len(found)}"
-    return " ".join(found[0].get_text().split())
+    return re.sub(r"[ \t\r\n]+", " ", found[0].get_text()).strip(" \t\r\n")
 
 
 def balance_text(site: Path, customer_id: int) -> str | None:

@@ -480,6 +480,24 @@ def test_edge_refuses_to_start_without_build_dir_or_key(tmp_path):
     assert no_dir.returncode != 0 and f"Error: build folder {missing} does not exist" in no_dir.stderr
 
 
+def test_second_server_on_a_busy_port_refuses_to_start(server, site):
+    """granian binds with SO_REUSEPORT; without the check two sites would share one port."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), PAYLINK_SECRET_KEY=new_key())
+    second = subprocess.Popen(
+        [sys.executable, "-m", "edge.serve", "--build-dir", str(site.build), "--port", str(server.port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _, stderr = second.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        stop_server(second)  # it started: stop it gracefully so its workers go too
+        second.communicate()
+        pytest.fail("a second edge server started on a port already in use")
+    assert second.returncode != 0
+    assert stderr.startswith(f"Error: cannot listen on 127.0.0.1:{server.port}")
+    assert request(server.port, f"/p/{site.live}").status == 200  # the first one still answers alone
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_server_stops_cleanly_on_signal(site, tmp_path, sig):
     srv = start_server(site, tmp_path / "edge.log")

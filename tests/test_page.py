@@ -1,0 +1,381 @@
+"""The customer page (CONTRACT §4): what each state shows, its hooks, its safety and its formatting.
+
+Pages are built by the real CLI into a real site and read back from build/p,
+found through the ledger's ``links`` table, and parsed with BeautifulSoup.
+"""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from babel.numbers import format_currency
+from conftest import Paylink, make_site
+from sitepages import build_files, half_up, insert_entry, parse, read_page, snapshot_path, text_of
+
+TIP_PERCENTS = ["0", "18", "20", "25"]
+
+
+def usd(amount: str) -> str:
+    return format_currency(Decimal(amount), "USD", locale="en_US")
+
+
+def add_customer(paylink: Paylink, name: str, *entries: tuple[str, str, str, str], link: bool = True) -> int:
+    """Add a customer, post (kind, amount, description, date) entries, give them a link; return the id."""
+    customer_id = paylink.json("customer", "add", name)["id"]
+    for kind, amount, description, date in entries:
+        paylink.ok(kind, str(customer_id), amount, description, "--date", date)
+    if link:
+        paylink.ok("link", "generate", str(customer_id))
+    return customer_id
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> dict:
+    """One site (USD, en_US, UTC, with phone and email) with a customer in every state."""
+    root = make_site(tmp_path_factory.mktemp("page") / "site", "--phone", "(555) 010-0100", "--email", "billing@example.com")
+    paylink = Paylink(root)
+    ids = {
+        "outstanding": add_customer(paylink, "Olive Owens", ("charge", "10.05", "Drain repair", "2025-03-01")),
+        "zero": add_customer(
+            paylink,
+            "Zed Zimmer",
+            ("charge", "40.00", "Boiler check", "2025-03-02"),
+            ("credit", "40.00", "Paid in cash", "2025-03-03"),
+        ),
+        "credit": add_customer(
+            paylink,
+            "Cora Cole",
+            ("charge", "20.00", "Tap washer", "2025-03-01"),
+            ("credit", "27.25", "Overpayment", "2025-03-04"),
+        ),
+        "half": add_customer(paylink, "Hal Hart", ("charge", "10.10", "Valve", "2025-03-01")),
+        "fresh": add_customer(paylink, "Fern Fresh"),
+    }
+    # 25 entries in one import; every fifth is a credit.
+    many = paylink.json("customer", "add", "Manny Many")["id"]
+    lines = ["customer,kind,amount,description,date"]
+    for i in range(1, 26):
+        kind = "credit" if i % 5 == 0 else "charge"
+        lines.append(f"{many},{kind},{i}.50,Visit {i:02d},2025-01-{i:02d}")
+    csv = root.parent / "many.csv"
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert paylink.json("import", "entries", str(csv)) == {"imported": 25}
+    paylink.ok("link", "generate", str(many))
+    ids["many"] = many
+    return {"root": root, "ids": ids}
+
+
+def page_of(shop: dict, key: str):
+    return read_page(shop["root"], shop["ids"][key])
+
+
+# --- each state ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "state", "balance"),
+    [("outstanding", "outstanding", "$10.05"), ("zero", "zero", "$0.00"), ("credit", "credit", "$7.25")],
+)
+def test_main_carries_the_state_and_balance_is_the_formatted_amount(shop, key, state, balance):
+    soup = page_of(shop, key)
+    mains = soup.select("main")
+    assert len(mains) == 1 and mains[0]["data-state"] == state
+    assert text_of(soup, "#balance") == balance
+
+
+def test_zero_balance_shows_success_and_no_payment(shop):
+    soup = page_of(shop, "zero")
+    main_text = " ".join(soup.main.get_text().split()).lower()
+    assert "nothing is owed" in main_text
+    assert soup.select("input[name=tip]") == []
+    assert soup.select("form#payment-form") == []
+    assert soup.select("form") == []
+
+
+def test_credit_names_the_credit_and_shows_no_payment(shop):
+    soup = page_of(shop, "credit")
+    balance = soup.select_one("#balance")
+    sentence = " ".join(balance.find_parent(["h1", "h2", "p"]).get_text().split())
+    assert "credit" in sentence.lower() and "$7.25" in sentence, sentence
+    assert "-" not in balance.get_text() and "\u2212" not in balance.get_text()
+    assert soup.select("input[name=tip]") == []
+    assert soup.select("form#payment-form") == []
+
+
+def test_customer_with_no_entries_has_zero_balance_and_empty_table(shop):
+    soup = page_of(shop, "fresh")
+    assert soup.main["data-state"] == "zero"
+    assert text_of(soup, "#balance") == "$0.00"
+    assert soup.select("details#recent-charges tbody tr") == []
+
+
+def test_outstanding_offers_tips_with_half_up_amounts(shop):
+    soup = page_of(shop, "outstanding")
+    radios = soup.select("input[type=radio][name=tip]")
+    assert [r["value"] for r in radios] == TIP_PERCENTS
+    assert [r.has_attr("checked") for r in radios] == [True, False, False, False]
+    # 10.05 x 18% = 1.809 -> 1.81; x 20% = 2.01; x 25% = 2.5125 -> 2.51
+    assert [int(r["data-total-minor"]) for r in radios] == [1005, 1186, 1206, 1256]
+    for radio in radios:
+        tip = half_up(1005, int(radio["value"]))
+        assert int(radio["data-total-minor"]) == 1005 + tip
+        label = soup.select_one(f'label[for="{radio["id"]}"]')
+        assert usd(str(Decimal(tip) / 100)) in label.get_text(), label
+    assert text_of(soup, "#total") == "$10.05"
+
+
+def test_tip_rounds_half_up_not_to_even(shop):
+    """10.10 x 25% = 2.525: half-up gives 2.53 where banker's rounding would give 2.52."""
+    soup = page_of(shop, "half")
+    radio = soup.select_one("input[name=tip][value='25']")
+    assert int(radio["data-total-minor"]) == 1010 + 253
+    assert "$2.53" in soup.select_one(f'label[for="{radio["id"]}"]').get_text()
+    for r in soup.select("input[name=tip]"):
+        assert int(r["data-total-minor"]) == 1010 + half_up(1010, int(r["value"]))
+
+
+def test_payment_form_has_unchecked_consents_disabled_submit_and_coming_soon(shop):
+    soup = page_of(shop, "outstanding")
+    forms = soup.select("form#payment-form")
+    assert len(forms) == 1
+    form = forms[0]
+    save = form.select("input[type=checkbox][name=save_card]")
+    sms = form.select("input[type=checkbox][name=sms_consent]")
+    assert len(save) == 1 and len(sms) == 1
+    assert not save[0].has_attr("checked") and not sms[0].has_attr("checked")
+    save_label = " ".join(form.select_one(f'label[for="{save[0]["id"]}"]').get_text().split())
+    assert save_label == "Save card for future payments"
+    consent = " ".join(form.select_one(f'label[for="{sms[0]["id"]}"]').get_text().split())
+    assert "Test Plumbing" in consent
+    assert "STOP" in consent
+    assert "message and data rates" in consent.lower()
+    submits = form.select("button[type=submit], input[type=submit]")
+    assert len(submits) == 1 and submits[0].has_attr("disabled")
+    assert "coming soon" in form.get_text().lower()
+
+
+def test_recent_charges_lists_last_twenty_newest_first_with_signed_amounts(shop):
+    soup = page_of(shop, "many")
+    details = soup.select("details#recent-charges")
+    assert len(details) == 1
+    assert details[0].summary.get_text().strip() == "View recent charges"
+    rows = details[0].select("tbody tr")
+    assert len(rows) == 20
+    expected = []
+    for i in range(25, 5, -1):
+        sign = "-" if i % 5 == 0 else ""
+        expected.append((f"2025-01-{i:02d}", f"Jan {i}, 2025", f"Visit {i:02d}", usd(f"{sign}{i}.50")))
+    seen = []
+    for row in rows:
+        cells = row.select("td")
+        assert len(cells) == 3
+        seen.append((cells[0].time["datetime"], *(c.get_text().strip() for c in cells)))
+    assert seen == expected
+    assert seen[0][3] == "-$25.50"  # a credit shows a minus
+
+
+def test_credit_row_shows_a_minus(shop):
+    rows = page_of(shop, "credit").select("details#recent-charges tbody tr")
+    assert [[c.get_text().strip() for c in r.select("td")][1:] for r in rows] == [
+        ["Overpayment", "-$27.25"],
+        ["Tap washer", "$20.00"],
+    ]
+
+
+@pytest.mark.parametrize("key", ["outstanding", "zero", "credit"])
+def test_privacy_note_and_meta(shop, key):
+    soup = page_of(shop, key)
+    assert "anyone with this link" in soup.get_text().lower()
+    assert len(soup.select('meta[name="robots"][content="noindex"]')) == 1
+    assert len(soup.select('meta[name="referrer"][content="no-referrer"]')) == 1
+    assert soup.html["lang"] == "en-US"
+    assert soup.select("header") and soup.select("footer")
+
+
+@pytest.mark.parametrize("key", ["outstanding", "zero", "credit", "many"])
+def test_no_inline_script_style_or_handlers(shop, key):
+    html = snapshot_path(shop["root"], shop["ids"][key]).read_text(encoding="utf-8")
+    soup = parse(html)
+    for script in soup.find_all("script"):
+        assert script.get("src"), "a script without src"
+        assert not script.get_text().strip(), "an inline script body"
+    assert soup.find_all("style") == []
+    for tag in soup.find_all(True):
+        assert "style" not in tag.attrs, tag
+        assert not [a for a in tag.attrs if a.lower().startswith("on")], tag
+    assert "javascript:" not in html.lower()
+
+
+def _references(soup) -> list[str]:
+    return [tag[attr] for tag in soup.find_all(True) for attr in ("src", "href", "action", "formaction") if tag.has_attr(attr)]
+
+
+@pytest.mark.parametrize("key", ["outstanding", "zero", "credit"])
+def test_every_reference_is_same_origin_and_exists(shop, key):
+    root = shop["root"]
+    soup = page_of(shop, key)
+    refs = _references(soup)
+    assert any(r.startswith("/assets/") for r in refs)
+    assert "tel:5550100100" in refs and "mailto:billing@example.com" in refs
+    for ref in refs:
+        if ref.startswith(("tel:", "mailto:")):
+            continue
+        assert ref.startswith("/") and not ref.startswith("//"), ref
+        assert (root / "build" / ref.lstrip("/")).is_file(), f"{ref} is not in build/"
+
+
+@pytest.mark.parametrize("name", ["404.html", "410.html"])
+def test_error_pages_are_same_origin_and_noindex(shop, name):
+    root = shop["root"]
+    soup = parse((root / "build" / name).read_text(encoding="utf-8"))
+    assert len(soup.select('meta[name="robots"][content="noindex"]')) == 1
+    assert "Test Plumbing" in soup.get_text()
+    for ref in _references(soup):
+        if not ref.startswith(("tel:", "mailto:")):
+            assert ref.startswith("/") and not ref.startswith("//") and (root / "build" / ref.lstrip("/")).is_file(), ref
+
+
+def test_every_input_has_a_label(shop):
+    soup = page_of(shop, "outstanding")
+    for field in soup.select("input, select, textarea"):
+        assert field.get("id") and soup.select_one(f'label[for="{field["id"]}"]'), field
+
+
+# --- time zone -------------------------------------------------------------------
+
+
+def test_as_of_and_dates_are_in_the_sites_time_zone(tmp_path):
+    root = make_site(tmp_path / "ny", "--timezone", "America/New_York")
+    paylink = Paylink(root)
+    winter = add_customer(paylink, "Winnie", ("charge", "5.00", "Winter job", "2025-01-15"))
+    summer = add_customer(paylink, "Sunny", ("charge", "5.00", "Summer job", "2025-07-15"))
+    # 03:30 UTC on the 16th is 22:30 on the 15th in New York.
+    insert_entry(root, winter, 100, "Late call", posted_at="2025-01-16T03:30:00Z")
+    paylink.ok("build")
+
+    soup = read_page(root, winter)
+    as_of = soup.select_one("#as-of time")
+    assert as_of["datetime"] == "2025-01-15T22:30:00-05:00"
+    assert as_of.get_text() == "Jan 15, 2025, 10:30\u202fPM EST"
+    first = soup.select_one("details#recent-charges tbody tr td time")
+    assert (first["datetime"], first.get_text()) == ("2025-01-15", "Jan 15, 2025")
+
+    soup = read_page(root, summer)
+    as_of = soup.select_one("#as-of time")
+    assert as_of["datetime"] == "2025-07-15T12:00:00-04:00"
+    assert as_of.get_text() == "Jul 15, 2025, 12:00\u202fPM EDT"
+
+
+# --- hostile text ------------------------------------------------------------------
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "' onmouseover='x",
+    "{{7*7}}",
+    "</textarea><b>bold</b>",
+    "abc\u202edcba.exe",
+]
+HOSTILE_BUSINESS = "<script>alert(1)</script> \"Bob's\" & <i>Sons</i>"
+
+
+def _assert_only_text(html: str, soup, literals: list[str]) -> None:
+    text = soup.get_text()
+    for literal in literals:
+        assert literal in text, f"{literal!r} is not shown as text"
+    assert "<script>alert" not in html
+    assert "<img" not in html and "<b>" not in html and "<i>" not in html and "</textarea>" not in html
+    assert soup.find_all(["img", "b", "i", "textarea"]) == []
+    for script in soup.find_all("script"):
+        assert script.get("src", "").startswith("/assets/") and not script.get_text().strip()
+    for tag in soup.find_all(True):
+        assert not [a for a in tag.attrs if a.lower().startswith("on")], tag
+
+
+def test_hostile_names_and_descriptions_are_only_text(tmp_path):
+    root = make_site(tmp_path / "hostile", "--name", HOSTILE_BUSINESS)
+    paylink = Paylink(root)
+    for i, name in enumerate(HOSTILE):
+        description = HOSTILE[(i + 1) % len(HOSTILE)]
+        customer_id = add_customer(paylink, name, ("charge", "12.00", description, "2025-02-01"))
+        path = snapshot_path(root, customer_id)
+        html = path.read_text(encoding="utf-8")
+        soup = parse(html)
+        _assert_only_text(html, soup, [name, description, HOSTILE_BUSINESS])
+        assert soup.title.get_text().startswith(HOSTILE_BUSINESS)
+        consent = soup.select_one(f'label[for="{soup.select_one("input[name=sms_consent]")["id"]}"]')
+        assert HOSTILE_BUSINESS in consent.get_text()
+    for name in ("404.html", "410.html"):
+        html = (root / "build" / name).read_text(encoding="utf-8")
+        _assert_only_text(html, parse(html), [HOSTILE_BUSINESS])
+
+
+# --- locale ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "amount", "shown", "lang", "tip25_minor"),
+    [
+        ("en_US", "USD", "1234.50", "$1,234.50", "en-US", 30863),  # 308.625 -> 308.63
+        ("de_DE", "EUR", "1234.50", "1.234,50\u00a0€", "de-DE", 30863),
+        ("ja_JP", "JPY", "1250", "￥1,250", "ja-JP", 313),  # 312.5 -> 313
+    ],
+)
+def test_money_is_formatted_for_the_locale(tmp_path, locale, currency, amount, shown, lang, tip25_minor):
+    assert format_currency(Decimal(amount), currency, locale=locale) == shown
+    root = make_site(tmp_path / locale, "--currency", currency, "--locale", locale)
+    paylink = Paylink(root)
+    customer_id = add_customer(paylink, "Lou", ("charge", amount, "Work", "2025-01-15"))
+    soup = read_page(root, customer_id)
+    assert soup.html["lang"] == lang
+    assert text_of(soup, "#balance") == shown
+    assert text_of(soup, "#total") == shown
+    tip = soup.select_one("input[name=tip][value='25']")
+    balance_minor = int(tip["data-total-minor"]) - tip25_minor
+    assert str(Decimal(balance_minor).scaleb(-len(amount.partition(".")[2]))) == amount
+    tip_text = format_currency(Decimal(tip25_minor).scaleb(-len(amount.partition(".")[2])), currency, locale=locale)
+    assert tip_text in soup.select_one(f'label[for="{tip["id"]}"]').get_text()
+    row_amount = soup.select_one("details#recent-charges tbody tr td.amount, details#recent-charges tbody tr td:last-child")
+    assert row_amount.get_text().strip() == shown
+
+
+# --- determinism -----------------------------------------------------------------
+
+
+def _same_ledger(root: Path) -> list[int]:
+    paylink = Paylink(root)
+    return [
+        add_customer(paylink, "Ann", ("charge", "10.05", "Repair", "2025-01-10")),
+        add_customer(paylink, "Ben", ("charge", "4.00", "Part", "2025-01-11"), ("credit", "4.00", "Cash", "2025-01-12")),
+        add_customer(paylink, "Cat", ("credit", "3.00", "Refund", "2025-01-13")),
+    ]
+
+
+def test_full_build_twice_is_byte_identical(shop):
+    paylink = Paylink(shop["root"])
+    paylink.ok("build", "--full")
+    first = build_files(shop["root"])
+    assert paylink.json("build", "--full")["written"] == len(shop["ids"])
+    assert build_files(shop["root"]) == first
+
+
+def test_two_sites_with_the_same_ledger_build_the_same_bytes(tmp_path):
+    one, two = make_site(tmp_path / "one"), make_site(tmp_path / "two")
+    ids_one, ids_two = _same_ledger(one), _same_ledger(two)
+    assert ids_one == ids_two
+    for customer_id in ids_one:
+        a, b = snapshot_path(one, customer_id), snapshot_path(two, customer_id)
+        assert a.name != b.name  # different links...
+        assert a.read_bytes() == b.read_bytes()  # ...same page
+    files_one, files_two = build_files(one), build_files(two)
+    assert sorted(k for k in files_one if not k.startswith("p/")) == sorted(k for k in files_two if not k.startswith("p/"))
+    for name in ("404.html", "410.html", "robots.txt"):
+        assert files_one[name] == files_two[name]
+
+
+def test_page_shows_no_trace_of_when_it_was_rendered(shop):
+    """A page read from build/ shows no trace of when it was rendered: only ledger times appear."""
+    html = snapshot_path(shop["root"], shop["ids"]["outstanding"]).read_text(encoding="utf-8")
+    years = set(re.findall(r"\b20\d\d\b", html))
+    assert years == {"2025"}, years

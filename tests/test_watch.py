@@ -1,0 +1,214 @@
+"""`paylink watch` (CONTRACT §5) as a separate process: it follows another program's inserts,
+template edits and settings edits, survives a broken paylink.toml, and stops cleanly on Ctrl-C.
+
+Every wait is bounded. The contract promises a page within 2 s of a change; the
+asserts allow 4 s so a loaded CI machine does not make them flaky, and report
+the time actually observed.
+"""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Paylink
+from sitepages import insert_entry, live_customer_ids, parse, snapshot_path
+
+import site_templates
+
+BUILTIN = Path(site_templates.__file__).parent
+PAYLINK = shutil.which("paylink") or "paylink"
+PROMISED_S = 2.0
+ALLOWED_S = 4.0  # the contract's 2 s plus room for a busy machine
+WAIT_S = 10.0  # the most any poll waits before the test fails
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S) -> float:
+    """Poll check() until true; return the seconds it took, or fail after timeout."""
+    start = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.02)
+
+
+def default_sigint() -> None:
+    """In the child: take Ctrl-C's default even if this test run was started with SIGINT ignored
+    (as a shell does for background jobs), so the SIGINT the tests send reaches watch."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Watcher:
+    """`paylink --site SITE watch` in its own process, stderr to a file."""
+
+    def __init__(self, site: Path, log: Path):
+        self.site = site
+        self.log = log
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(log, "wb") as err:
+            self.proc = subprocess.Popen(
+                [PAYLINK, "--site", str(site), "watch"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+                preexec_fn=default_sigint,
+            )
+
+    def stderr(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_started(self) -> None:
+        wait_for("`Watching` on stderr", lambda: "Watching" in self.stderr() or self.proc.poll() is not None)
+        assert self.proc.poll() is None, f"watch exited: {self.stderr()}"
+
+    def stop(self) -> int:
+        """Interrupt as Ctrl-C does and return the exit status (killed after 10 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_watch(tmp_path: Path):
+    """Start watchers; any still running at the end are interrupted (and killed if they hang)."""
+    started: list[Watcher] = []
+
+    def start(site: Path) -> Watcher:
+        watcher = Watcher(site, tmp_path / f"watch-{len(started)}.log")
+        started.append(watcher)
+        watcher.wait_started()
+        return watcher
+
+    yield start
+    for watcher in started:
+        watcher.stop()
+
+
+def assert_clean_exit(watcher: Watcher) -> None:
+    status = watcher.stop()
+    err = watcher.stderr()
+    assert status == 0, f"watch exited {status}: {err}"
+    assert "Traceback" not in err
+    assert err.rstrip().endswith("Stopped watching."), err
+
+
+@pytest.fixture
+def customers(paylink: Paylink) -> list[int]:
+    ids = []
+    for name in ("Ann", "Ben", "Cat"):
+        customer_id = paylink.json("customer", "add", name)["id"]
+        paylink.ok("charge", str(customer_id), "10.00", "Work")
+        paylink.ok("link", "generate", str(customer_id))
+        ids.append(customer_id)
+    return ids
+
+
+def page_balance(path: Path) -> str | None:
+    """The #balance text of the page at path (or None if it has none)."""
+    element = parse(path.read_text(encoding="utf-8")).select_one("#balance")
+    return element.get_text().strip() if element else None
+
+
+def pages_all(site: Path, check: Callable) -> Callable[[], bool]:
+    """A check that holds when check(soup) holds for every live customer's page.
+
+    The pages are looked up in the ledger once: polling the ledger itself would
+    keep waking the watcher (a reader's close looks like a write to inotify).
+    """
+    paths = [snapshot_path(site, c) for c in live_customer_ids(site)]
+    assert paths
+
+    def all_pages() -> bool:
+        return all(check(parse(path.read_text(encoding="utf-8"))) for path in paths)
+
+    return all_pages
+
+
+def test_watch_rewrites_a_page_when_another_program_posts(site, customers, start_watch):
+    watcher = start_watch(site)
+    paths = [snapshot_path(site, c) for c in customers]
+    timings = []
+    for n, (amount_minor, expected) in enumerate([(250, "$12.50"), (125, "$13.75")]):
+        insert_entry(site, customers[1], amount_minor, f"Till sale {n}")
+        elapsed = wait_for(f"page to show {expected}", lambda e=expected: page_balance(paths[1]) == e)
+        timings.append(elapsed)
+        assert elapsed < ALLOWED_S, f"page followed the ledger after {elapsed:.2f} s (promised {PROMISED_S} s)"
+    print(f"\nwatch: another program's insert reached the page after {', '.join(f'{t:.2f} s' for t in timings)}")
+    assert [page_balance(p) for p in paths] == ["$10.00", "$13.75", "$10.00"]
+    assert watcher.proc.poll() is None
+    assert_clean_exit(watcher)
+
+
+def test_watch_rerenders_every_page_when_templates_change(site, customers, start_watch):
+    watcher = start_watch(site)
+    override = site / "site_templates"
+    override.mkdir()
+    css = (BUILTIN / "paylink.css").read_bytes() + b"\n.privacy-note { font-style: italic; }\n"
+    (override / "paylink.css").write_bytes(css)
+    href = f"/assets/paylink.{hashlib.sha256(css).hexdigest()[:16]}.css"
+    elapsed = wait_for(
+        "every page to use the new stylesheet",
+        pages_all(site, lambda soup: [x["href"] for x in soup.select('link[rel="stylesheet"]')] == [href]),
+    )
+    assert elapsed < ALLOWED_S, f"{elapsed:.2f} s"
+    assert (site / "build" / href.lstrip("/")).read_bytes() == css
+
+    page = (BUILTIN / "page.html").read_text(encoding="utf-8")
+    (override / "page.html").write_text(page.replace("Amount due", "Amount owing"), encoding="utf-8")
+    owing = pages_all(site, lambda soup: "Amount owing" in soup.get_text())
+    elapsed2 = wait_for("every page to use the edited page.html", owing)
+    assert elapsed2 < ALLOWED_S, f"{elapsed2:.2f} s"
+
+    (override / "page.html").unlink()
+    due = pages_all(site, lambda soup: "Amount due" in soup.get_text())
+    elapsed3 = wait_for("every page to go back to the builtin page.html", due)
+    assert elapsed3 < ALLOWED_S, f"{elapsed3:.2f} s"
+    print(f"\nwatch: css override {elapsed:.2f} s, page.html override {elapsed2:.2f} s, override removed {elapsed3:.2f} s")
+    assert_clean_exit(watcher)
+
+
+def test_watch_survives_broken_settings_and_follows_the_fix(site, customers, start_watch):
+    watcher = start_watch(site)
+    paths = [snapshot_path(site, c) for c in customers]
+    settings = site / "paylink.toml"
+    good = settings.read_text(encoding="utf-8")
+    assert 'currency = "USD"' in good
+    settings.write_text(good.replace('currency = "USD"', 'currency = "XXQ"'), encoding="utf-8")
+    wait_for("an Error: line", lambda: any(line.startswith("Error:") for line in watcher.stderr().splitlines()))
+    error_lines = [line for line in watcher.stderr().splitlines() if line.startswith("Error:")]
+    assert "XXQ" in error_lines[0], error_lines
+    time.sleep(0.5)
+    assert watcher.proc.poll() is None, "watch stopped on a bad paylink.toml"
+    assert [page_balance(p) for p in paths] == ["$10.00"] * 3  # the pages stay as they were
+
+    insert_entry(site, customers[0], 500, "Posted while settings were broken")
+    settings.write_text(good.replace('name = "Test Plumbing"', 'name = "Fixed Plumbing"'), encoding="utf-8")
+    fixed = pages_all(site, lambda soup: "Fixed Plumbing" in soup.get_text())
+    elapsed = wait_for("pages to follow the fixed settings", lambda: fixed() and page_balance(paths[0]) == "$15.00")
+    assert elapsed < ALLOWED_S, f"{elapsed:.2f} s"
+    print(f"\nwatch: fixed settings reached every page after {elapsed:.2f} s")
+    assert_clean_exit(watcher)
+
+
+def test_watch_without_a_site_fails_with_one_error_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    result = subprocess.run(
+        [PAYLINK, "--site", str(tmp_path / "nowhere"), "watch"], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
