@@ -82,10 +82,6 @@ def emit(as_json: bool, document, text: str | list[str]) -> None:
         click.echo(text if isinstance(text, str) else "\n".join(text))
 
 
-def _first_upper(message: str) -> str:
-    return message[:1].upper() + message[1:]
-
-
 def friendly_errors(func):
     """Turn domain and storage errors into one-line ``Error:`` messages, once, at the boundary."""
 
@@ -94,7 +90,7 @@ def friendly_errors(func):
         try:
             return func(*args, **kwargs)
         except PaylinkError as exc:
-            raise click.ClickException(_first_upper(str(exc))) from exc
+            raise click.ClickException(_sentence(str(exc))) from exc
         except sqlite3.Error as exc:
             raise click.ClickException(
                 f"The ledger could not be read or written ({exc}) — check the disk and that no other program holds it locked"
@@ -107,6 +103,14 @@ def friendly_errors(func):
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _sentence(message: str) -> str:
+    """Start an error message with a capital letter, unless it starts with a file name (``entries.csv line 3: ...``)."""
+    first_word = message.split(" ", 1)[0]
+    if "." in first_word.rstrip(".:"):
+        return message
+    return message[:1].upper() + message[1:]
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
@@ -692,7 +696,7 @@ def _serve(site, host: str, port: int) -> None:
     try:
         run(site.build_dir, site.signer_keys(), host=host, port=port)
     except CannotServe as exc:
-        raise click.ClickException(_first_upper(str(exc))) from exc
+        raise click.ClickException(_sentence(str(exc))) from exc
 
 
 @cli.command()

@@ -92,7 +92,10 @@ class PageWriter:
         else:
             self._ensure_assets()
         result += self.refresh()
-        result.removed += self._sweep(force=full)
+        removed, missing = self._sweep(force=full)
+        result.removed += removed
+        if missing:
+            result += self.refresh()
         if full:
             with write_transaction(self.conn):
                 self._set_state("fingerprint", fingerprint)
@@ -173,25 +176,35 @@ class PageWriter:
         (self.site.build_dir / layout.ASSETS_DIR).mkdir(parents=True, exist_ok=True)
         self.pages_dir.mkdir(parents=True, exist_ok=True)
 
-    def _sweep(self, *, force: bool) -> int:
-        """Remove leftover temp files, snapshots of links no longer live, and unused assets.
+    def _sweep(self, *, force: bool) -> tuple[int, int]:
+        """Make build/p hold exactly the live links' snapshots; return (removed, missing).
 
-        Skipped when the snapshot folder has not changed since the last sweep, so a
-        no-op build does not list 100,000 files.
+        Removes leftover temp files, snapshots of links no longer live and unused
+        assets; a live link whose snapshot is missing is marked pending. Skipped
+        when the snapshot folder has not changed since the last sweep, so a no-op
+        build does not list 100,000 files.
         """
         mtime = str(os.stat(self.pages_dir).st_mtime_ns)
         if not force and self._state("swept_mtime") == mtime:
-            return 0
+            return 0, 0
         removed = 0
         with write_transaction(self.conn):
             # Under the write lock no other paylink process is mid-write, so any temp file is a leftover.
             live = {r[0] for r in self.conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")}
+            present = set()
             with os.scandir(self.pages_dir) as listing:
                 for item in listing:
                     if item.name.startswith(layout.TEMP_PREFIX):
                         snapshots.remove(self.pages_dir, item.name)
-                    elif item.name not in live:
+                    elif item.name in live:
+                        present.add(item.name)
+                    else:
                         removed += snapshots.remove(self.pages_dir, item.name)
+            missing = live - present
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO pending_pages SELECT customer_id FROM links WHERE snapshot = ?",
+                [(name,) for name in missing],
+            )
             assets_dir = self.site.build_dir / layout.ASSETS_DIR
             current = set(self.renderer.assets)
             for item in os.scandir(assets_dir):
@@ -202,7 +215,7 @@ class PageWriter:
                     snapshots.remove(self.site.build_dir, item.name)
             snapshots.sync(self.site.build_dir)
             self._set_state("swept_mtime", str(os.stat(self.pages_dir).st_mtime_ns))
-        return removed
+        return removed, len(missing)
 
     def _state(self, name: str) -> str | None:
         row = self.conn.execute("SELECT value FROM build_state WHERE name = ?", (name,)).fetchone()

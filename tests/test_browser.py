@@ -132,7 +132,7 @@ class Problems:
 
     def __init__(self, page):
         self.seen: list[str] = []
-        page.on("console", lambda m: self.seen.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("console", lambda m: self.seen.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self.seen.append(f"pageerror: {e}"))
         page.on("requestfailed", lambda r: self.seen.append(f"requestfailed: {r.url} {r.failure}"))
         page.on("response", lambda r: self.seen.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
