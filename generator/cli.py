@@ -40,9 +40,7 @@ class Context:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            from .storage import connect
-
-            self._conn = connect(self.site.db_path)
+            self._conn = self.site.open_ledger()
         return self._conn
 
     def pages(self):

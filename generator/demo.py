@@ -30,7 +30,7 @@ def make_demo(root: Path, *, base_url: str) -> tuple[Site, list[tuple[str, str, 
             _fill(conn)
         finally:
             conn.close()
-    conn = connect(site.db_path)
+    conn = site.open_ledger()
     try:
         generate_all_links(conn)
         PageWriter(site, conn).build()

@@ -80,7 +80,8 @@ def clean_line(value: str, what: str, max_length: int, *, required: bool = True)
     """Return one line of text stripped, or raise InvalidInput."""
     text = value.strip()
     if required and not text:
-        raise InvalidInput(f"the {what} is empty — give a {what}")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise InvalidInput(f"the {what} is empty — give {article} {what}")
     if _CONTROL_RE.search(text):
         raise InvalidInput(f"the {what} contains a control character (such as a newline) — use one plain line")
     if len(text) > max_length:
@@ -217,7 +218,7 @@ def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECE
     """Return the customer's newest entries, newest first."""
     rows = conn.execute(
         "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries"
-        " WHERE customer_id = ? ORDER BY posted_at DESC, id DESC LIMIT ?",
+        " WHERE customer_id = ? ORDER BY julianday(posted_at) DESC, id DESC LIMIT ?",
         (customer_id, limit),
     ).fetchall()
     return [Entry(*row) for row in rows]
@@ -226,7 +227,8 @@ def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECE
 def last_change(conn: sqlite3.Connection, customer_id: int) -> str:
     """Return when the balance last changed (the newest entry's posted_at, else when the customer was added)."""
     row = conn.execute(
-        "SELECT COALESCE((SELECT MAX(posted_at) FROM entries WHERE customer_id = ?),"
+        "SELECT COALESCE((SELECT posted_at FROM entries WHERE customer_id = ?"
+        " ORDER BY julianday(posted_at) DESC, id DESC LIMIT 1),"
         " (SELECT created_at FROM customers WHERE id = ?))",
         (customer_id, customer_id),
     ).fetchone()

@@ -12,6 +12,7 @@ the next ``build``.
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,7 +22,10 @@ from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
 
-BATCH = 500
+BATCH = 1000
+# A run with at least this many pages renders half of each batch in a helper process
+# (on a machine with more than one core): start-up costs ~0.3 s, a page ~0.4 ms.
+PARALLEL_MIN_PAGES = 3000
 Progress = Callable[[int], None]
 
 
@@ -50,6 +54,40 @@ class PageWriter:
     def renderer(self) -> Renderer:
         return Renderer(self.site.settings, self.site.templates_dir)
 
+    _helper = None  # a one-process pool, only during a large run
+
+    @contextmanager
+    def _helper_for(self, pages: int):
+        """Lend a helper process for a run of ``pages`` pages, if it is large enough to pay off.
+
+        The helper renders and writes its half of a batch while this process,
+        which holds the write lock for that batch, does the other half; the
+        lock is released only after both halves are written and synced, so the
+        ordering promise holds exactly as with one process.
+        """
+        if pages < PARALLEL_MIN_PAGES or (os.cpu_count() or 1) < 2 or self._helper is not None:
+            yield
+            return
+        import multiprocessing
+
+        # spawn, not fork: `paylink watch` runs threads, and a forked copy of them is unsafe.
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1, initializer=_helper_start, initargs=(str(self.site.root),)) as pool:
+            self._helper = pool
+            try:
+                yield
+            finally:
+                self._helper = None
+
+    def _write_batch(self, customer_ids: list[int]) -> int:
+        """Write these customers' pages, half in the helper process when there is one."""
+        if self._helper is None or len(customer_ids) < 2:
+            return self._write_pages(customer_ids)
+        half = len(customer_ids) // 2
+        theirs = self._helper.apply_async(_helper_write, (customer_ids[half:],))
+        mine = self._write_pages(customer_ids[:half])
+        return mine + theirs.get()
+
     # --- what the posting commands call ---------------------------------------
 
     def refresh(self, customer_ids: Iterable[int] | None = None) -> BuildResult:
@@ -57,6 +95,14 @@ class PageWriter:
         self._ensure_folders()
         self._ensure_assets()
         wanted = None if customer_ids is None else sorted(set(customer_ids))
+        expected = len(wanted) if wanted is not None else self._pending_count()
+        with self._helper_for(expected):
+            return self._drain(wanted)
+
+    def _pending_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM pending_pages").fetchone()[0]
+
+    def _drain(self, wanted: list[int] | None) -> BuildResult:
         result = BuildResult()
         while True:
             with write_transaction(self.conn):
@@ -73,7 +119,7 @@ class PageWriter:
                 if not retired and not pending and not wanted:
                     return result
                 result.removed += sum(snapshots.remove(self.pages_dir, name) for name in retired)
-                result.written += self._write_pages(pending)
+                result.written += self._write_batch(pending)
                 snapshots.sync(self.site.build_dir)
                 self.conn.executemany("DELETE FROM retired_snapshots WHERE snapshot = ?", [(n,) for n in retired])
                 self.conn.executemany("DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in pending])
@@ -88,7 +134,8 @@ class PageWriter:
         result = BuildResult()
         if full:
             self._write_static()
-            result += self._write_all(progress)
+            with self._helper_for(self.count_live()):
+                result += self._write_all(progress)
         else:
             self._ensure_assets()
         result += self.refresh()
@@ -123,7 +170,7 @@ class PageWriter:
                 ]
                 if not ids:
                     return result
-                written = self._write_pages(ids)
+                written = self._write_batch(ids)
                 snapshots.sync(self.site.build_dir)
                 self.conn.executemany("DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in ids])
             result.written += written
@@ -223,3 +270,22 @@ class PageWriter:
 
     def _set_state(self, name: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO build_state (name, value) VALUES (?, ?)", (name, value))
+
+
+# --- the helper process ---------------------------------------------------------
+
+_helper_writer: PageWriter | None = None
+
+
+def _helper_start(site_root: str) -> None:
+    """Open the site in the helper process, with its own connection (read-only use)."""
+    global _helper_writer
+    from pathlib import Path
+
+    site = Site(Path(site_root))
+    _helper_writer = PageWriter(site, site.open_ledger())
+
+
+def _helper_write(customer_ids: list[int]) -> int:
+    """Render and write pages in the helper; the parent holds the write lock meanwhile."""
+    return _helper_writer._write_pages(customer_ids)

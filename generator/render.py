@@ -95,6 +95,9 @@ class Renderer:
             loader=FileSystemLoader([str(d) for d in self.template_dirs]),
             autoescape=select_autoescape(["html"], default_for_string=True, default=True),
             undefined=StrictUndefined,
+            # A renderer lives for one run; `watch` makes a new one per build. Not
+            # re-checking every template file's mtime on each page saves 4 stats a page.
+            auto_reload=False,
             keep_trailing_newline=True,
         )
 
@@ -201,12 +204,7 @@ class Renderer:
     # --- formatting -----------------------------------------------------------
 
     def _entry(self, entry: Entry, money) -> EntryLine:
-        moment = parse_utc(entry.posted_at)
-        if moment is None:
-            date_text, date_iso = entry.posted_at, ""
-        else:
-            local = moment.astimezone(self.zone).date()
-            date_text, date_iso = _format_date(local, self.settings.locale), local.isoformat()
+        date_text, date_iso = self._entry_date(entry.posted_at)
         return EntryLine(
             date=date_text,
             date_iso=date_iso,
@@ -214,6 +212,15 @@ class Renderer:
             amount=money(entry.amount_minor),
             kind="charge" if entry.amount_minor > 0 else "credit",
         )
+
+    @lru_cache(maxsize=8192)  # noqa: B019 — one renderer per run; entries share dates
+    def _entry_date(self, posted_at: str) -> tuple[str, str]:
+        """The entry's local date, formatted and as ISO, or the raw text if it is not a time."""
+        moment = parse_utc(posted_at)
+        if moment is None:
+            return posted_at, ""
+        local = moment.astimezone(self.zone).date()
+        return _format_date(local, self.settings.locale), local.isoformat()
 
     def _moment(self, posted_at: str) -> Moment:
         moment = parse_utc(posted_at)

@@ -45,8 +45,10 @@ def m001_ledger(db: Database) -> None:
             idempotency_key TEXT,
             UNIQUE (customer_id, idempotency_key)
         );
-        -- a customer's balance and newest entries come from this index alone
-        CREATE INDEX entries_by_customer ON entries(customer_id, posted_at, id, amount_minor);
+        -- A customer's balance and newest entries come from this index alone. Time is
+        -- compared as julianday(), not text: other programs may write posted_at as
+        -- "2026-01-15 12:00:00" or with "+00:00", which sort wrongly as strings.
+        CREATE INDEX entries_by_customer ON entries(customer_id, julianday(posted_at), id, amount_minor);
 
         -- Entries are never edited or deleted, by paylink or by anyone: a mistake is voided.
         CREATE TRIGGER entries_refuse_update BEFORE UPDATE ON entries

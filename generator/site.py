@@ -188,6 +188,16 @@ class Site:
         """Signs and verifies this site's link tokens."""
         return tokens.LinkSigner(self.signer_keys())
 
+    def open_ledger(self):
+        """Open this site's ledger; a missing ledger is an error, never silently a new empty one."""
+        from . import storage
+
+        if not self.db_path.is_file():
+            raise SiteError(
+                f"{self.db_path} is missing — restore it from a backup, or run `paylink init` in a new folder"
+            )
+        return storage.connect(self.db_path)
+
     def link_url(self, nonce: str) -> str:
         """The customer-facing URL for a link."""
         return f"{self.settings.base_url}/p/{self.signer.sign(nonce)}"

@@ -7,8 +7,8 @@ records the work as done, so a power cut can lose the work but never the
 record that it is still to do.
 """
 
+import itertools
 import os
-import tempfile
 from pathlib import Path
 
 from . import layout
@@ -16,13 +16,25 @@ from . import layout
 _libc_syncfs = None
 
 
+_temp_counter = itertools.count()
+
+
 def write_atomic(folder: Path, name: str, data: bytes) -> None:
-    """Write ``folder/name`` whole or not at all."""
-    fd, temp = tempfile.mkstemp(prefix=layout.TEMP_PREFIX, dir=folder)
+    """Write ``folder/name`` whole or not at all.
+
+    The temp name is unique to this process (pid and a counter) and created
+    with O_EXCL, readable by a static host (0644 less the umask).
+    """
+    temp = folder / f"{layout.TEMP_PREFIX}{os.getpid()}-{next(_temp_counter)}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        # mkstemp makes 0600 files; a static host must be able to read pages.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as out:
+        fd = os.open(temp, flags, 0o644)
+    except FileExistsError:
+        # Left by a crashed process that had our pid; nothing live writes under our name.
+        os.unlink(temp)
+        fd = os.open(temp, flags, 0o644)
+    try:
+        with open(fd, "wb", closefd=True) as out:
             out.write(data)
         os.replace(temp, folder / name)
     except BaseException:

@@ -18,7 +18,6 @@ from pathlib import Path
 from .pages import PageWriter
 from .render import builtin_templates_dir
 from .site import DB_FILE, SETTINGS_FILE, Site
-from .storage import connect
 
 SETTLE_S = 0.2  # quiet time that ends a burst of events
 MAX_WAIT_S = 0.8  # a steady stream of events still gets a build this often
@@ -68,7 +67,7 @@ def watch_site(site: Site, report: Report, *, stop: threading.Event | None = Non
 
     watch_templates()
     observer.start()
-    conn = connect(site.db_path)
+    conn = site.open_ledger()
     try:
         last_version = None
         while not stop.is_set():

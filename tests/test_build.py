@@ -90,11 +90,6 @@ def test_full_build_restores_a_deleted_page(paylink, site, three):
     assert text_of(parse(path.read_text(encoding="utf-8")), "#balance") == "$10.00"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: plain `paylink build` does not re-create a live link's page that is missing from build/p "
-    "(PageWriter._sweep lists the folder but only removes; missing live snapshots are never rendered)",
-)
 def test_plain_build_restores_a_deleted_page(paylink, site, three):
     path = snapshot_path(site, three[1])
     path.unlink()
@@ -102,10 +97,6 @@ def test_plain_build_restores_a_deleted_page(paylink, site, three):
     assert path.is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after `rm -rf build`, plain `paylink build` writes assets and error pages but no customer page",
-)
 def test_plain_build_after_build_folder_was_deleted_writes_every_page(paylink, site, three):
     shutil.rmtree(site / "build")
     assert paylink.json("build")["written"] == 3

@@ -6,12 +6,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-
-from conftest import Paylink
 
 PROCESSES = 6
 TIMEOUT_S = 60
@@ -60,12 +59,12 @@ def assert_all_succeeded(results: list[subprocess.CompletedProcess]) -> None:
 
 
 def entries(site: Path) -> list[tuple[int, int, int]]:
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         return conn.execute("SELECT id, customer_id, amount_minor FROM entries ORDER BY id").fetchall()
 
 
 def page_soup(site: Path, customer_id: int) -> BeautifulSoup:
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         (snapshot,) = conn.execute(
             "SELECT snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
         ).fetchone()

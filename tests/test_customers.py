@@ -1,10 +1,12 @@
 """Customers through the CLI (CONTRACT §2): `customer add`, `customer list`, `customer show`."""
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from conftest import Paylink, make_site
 from generator.ledger import find_customer, post_entry
 from generator.storage import connect
 
@@ -13,7 +15,7 @@ LIST_KEYS = {"id", "name", "ref", "balance", "balance_minor", "state", "url"}
 
 def dump(site: Path) -> list[str]:
     """The whole ledger as SQL: equal before and after means nothing was written."""
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         return list(conn.iterdump())
 
 
@@ -55,8 +57,17 @@ BAD_CUSTOMERS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Paylink:
+    """One site for tests that change nothing (each proves it): Jane (1, ref JANE)."""
+    paylink = Paylink(make_site(tmp_path_factory.mktemp("customers") / "site"))
+    paylink.ok("customer", "add", "Jane", "--ref", "JANE")
+    return paylink
+
+
 @pytest.mark.parametrize(("args", "message"), BAD_CUSTOMERS, ids=[m for _, m in BAD_CUSTOMERS])
-def test_bad_customer_is_refused_and_nothing_written(site, paylink, args, message):
+def test_bad_customer_is_refused_and_nothing_written(shared, args, message):
+    paylink, site = shared, shared.site
     before = dump(site)
     result = paylink.fails("customer", "add", *args)
     assert result.stderr.startswith(message)
@@ -160,8 +171,8 @@ UNKNOWN = [
 
 
 @pytest.mark.parametrize(("args", "message"), UNKNOWN, ids=[" ".join(a) for a, _ in UNKNOWN])
-def test_unknown_customer(site, paylink, args, message):
-    paylink.ok("customer", "add", "Jane", "--ref", "JANE")
+def test_unknown_customer(shared, args, message):
+    paylink, site = shared, shared.site
     before = dump(site)
     result = paylink.fails(*args)
     assert result.stderr.startswith(message + " — ")

@@ -3,6 +3,7 @@
 import base64
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,12 @@ def signer(site: Path) -> LinkSigner:
 
 def links(site: Path) -> list[tuple]:
     """Every link ever issued: (customer_id, nonce, snapshot, retired_because)."""
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         return conn.execute("SELECT customer_id, nonce, snapshot, retired_because FROM links ORDER BY id").fetchall()
 
 
 def live_nonce(site: Path, customer_id: int) -> str | None:
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         row = conn.execute(
             "SELECT nonce FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
         ).fetchone()
@@ -85,7 +86,7 @@ def test_link_url_follows_base_url(tmp_path):
 
 
 def test_token_carries_only_128_random_bits(site, paylink):
-    with sqlite3.connect(site / "paylink.db") as conn:  # a customer id that would stand out in a token
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:  # a customer id that would stand out in a token
         conn.execute("INSERT INTO customers (id, name) VALUES (987654, 'Big Id')")
     for name in ("A", "B", "C", "D", "E"):
         paylink.ok("customer", "add", name)

@@ -267,11 +267,6 @@ def test_as_of_and_dates_are_in_the_sites_time_zone(tmp_path):
     assert as_of.get_text() == "Jul 15, 2025, 12:00\u202fPM EDT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: entries are ordered and 'as of' is taken by posted_at as text, so another program's "
-    "'2025-01-15 12:00:00' (SQLite's own datetime format, UTC) sorts before '2025-01-15T10:00:00Z'",
-)
 def test_newest_first_and_as_of_follow_time_not_text(site, paylink):
     customer_id = add_customer(paylink, "Tess")
     insert_entry(site, customer_id, 100, "Morning", posted_at="2025-01-15T10:00:00Z")

@@ -7,6 +7,7 @@ database refuses UPDATE and DELETE on entries, and accepts a direct INSERT.
 import datetime as dt
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,17 +20,17 @@ POSTED_KEYS = {"entry_id", "customer_id", "amount", "amount_minor", "balance", "
 
 
 def entry_count(site: Path) -> int:
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         return conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
 
 
 def dump(site: Path) -> list[str]:
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         return list(conn.iterdump())
 
 
 def page_path(site: Path, customer_id: int) -> Path:
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         (snapshot,) = conn.execute(
             "SELECT snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
         ).fetchone()
@@ -134,10 +135,19 @@ BAD_AMOUNTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def linked_site(tmp_path_factory) -> Paylink:
+    """One site for tests that change nothing (each proves it): Jane (1, ref JANE) with a link."""
+    paylink = Paylink(make_site(tmp_path_factory.mktemp("posting") / "site"))
+    paylink.ok("customer", "add", "Jane", "--ref", "JANE")
+    paylink.ok("link", "generate", "JANE")
+    return paylink
+
+
 @pytest.mark.parametrize("kind", ["charge", "credit"])
 @pytest.mark.parametrize(("amount", "problem"), BAD_AMOUNTS, ids=[repr(a) for a, _ in BAD_AMOUNTS])
-def test_bad_amount_is_refused_and_nothing_written(site, paylink, jane, kind, amount, problem):
-    paylink.ok("link", "generate", "JANE")
+def test_bad_amount_is_refused_and_nothing_written(linked_site, kind, amount, problem):
+    paylink, site, jane = linked_site, linked_site.site, 1
     page = page_path(site, jane).read_bytes()
     before = dump(site)
 
@@ -306,6 +316,17 @@ def test_same_key_on_another_customer_is_independent(site, paylink, jane):
     assert entry_count(site) == 3
 
 
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("", "Error: The idempotency key is empty — give an idempotency key"), ("k" * 201, "Error: The idempotency key is longer than 200 characters")],
+    ids=["empty", "too-long"],
+)
+def test_bad_key_is_refused(site, paylink, jane, key, message):
+    result = paylink.fails("charge", "JANE", "10", "Job", "--key", key)
+    assert result.stderr.startswith(message)
+    assert entry_count(site) == 0
+
+
 def test_a_bad_retry_is_still_checked_before_the_key(site, paylink, jane):
     paylink.ok("charge", "JANE", "10", "Job", "--key", "k1")
     result = paylink.fails("charge", "JANE", "abc", "Job", "--key", "k1")
@@ -331,7 +352,7 @@ def test_void_posts_the_reversing_entry(site, paylink, jane):
         "balance_minor": 400,
         "state": "outstanding",
     }
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         original = conn.execute("SELECT amount_minor, description FROM entries WHERE id = 1").fetchone()
     assert original == (1250, "Wrong job")  # the original stays as it was
 
@@ -420,7 +441,7 @@ def test_database_refuses_to_edit_or_delete_entries(site, paylink, jane, stateme
 def test_another_program_may_insert_entries(site, paylink, jane):
     paylink.ok("link", "generate", "JANE")
     paylink.ok("charge", "JANE", "10", "Job")
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         conn.execute(
             "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
             (jane, -250, "Paid at the till", "2026-01-02T09:30:00Z"),
@@ -438,7 +459,7 @@ def test_another_program_may_insert_entries(site, paylink, jane):
 
 def test_balance_is_exact_beyond_float_precision(site, paylink, jane):
     """Balances are summed as integers: a float sum would lose the last cent above 2**53."""
-    with sqlite3.connect(site / "paylink.db") as conn:
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
         conn.executemany(
             "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
             [(jane, 2**53, "Huge", "2026-01-01T00:00:00Z"), (jane, 1, "One cent", "2026-01-02T00:00:00Z")],

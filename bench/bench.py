@@ -1,0 +1,500 @@
+"""paylink's bench: every figure beside its floor or peer, measured in one run on this machine.
+
+    bench/run [--quick] [--only build,noop,...] [--workdir DIR] [--keep] [--profile]
+
+Creates its own sites in a fresh temp folder (a small and a large one, 25
+entries per customer, every customer linked), measures, prints a table with
+PASS/MISS per row and then one JSON line (``{"bench": "paylink", ...}``).
+A measurement that fails is reported as ERROR on its rows; the others go on.
+Exit status 0 whenever the bench itself ran, whatever the figures.
+"""
+
+import argparse
+import datetime as dt
+import hashlib
+import hmac
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(1, str(REPO))  # the in-process measurements use this checkout's generator
+
+import http_load  # noqa: E402
+from data import BenchSite, make_site, write_entries_csv  # noqa: E402
+from procs import Summary, hyperfine, run_timed, time_interleaved  # noqa: E402
+from report import Row, Target, json_line, table  # noqa: E402
+
+from generator import tokens  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big and how long: the full bench, or a quick smoke run."""
+
+    name: str
+    small: int  # customers in the small site
+    large: int  # customers in the large site
+    import_rows: int
+    wrk_seconds: int
+    build_runs: int
+    floor_runs: int
+    cli_runs: int  # timed runs per command (charge, no-op build, --help, python -c pass)
+    posts: int  # in-process posts timed
+
+
+FULL = Scale("full", small=100, large=100_000, import_rows=1_000_000, wrk_seconds=10,
+             build_runs=2, floor_runs=3, cli_runs=15, posts=300)
+QUICK = Scale("quick", small=1_000, large=10_000, import_rows=100_000, wrk_seconds=3,
+              build_runs=2, floor_runs=3, cli_runs=10, posts=200)
+IMPORT_TARGET_S = 15.0  # for 1,000,000 rows; scaled to the rows imported in a quick run
+
+
+def make_rows(scale: Scale) -> dict[str, Row]:
+    """The rows of the report, in order: what each measures, against what, and its target."""
+    n = f"{scale.large:,}"
+    rows = [
+        Row("full_build_time", f"full build, {n} customers", "s", Target("ratio", "<=", 2.5),
+            floor_title="plain atomic writes, same files"),
+        Row("full_build_rate", "full build, pages/s", "pages/s", Target("figure", ">=", 5000, "pages/s")),
+        Row("full_build_rss", "full build, peak RSS (process tree)", "MB", Target("figure", "<=", 120, "MB")),
+        Row("noop_build", f"no-op build, {n} customers", "s", Target("excess", "<=", 0.3, "s"),
+            floor_title="paylink --help"),
+        Row("charge_scale", f"charge, {n} customers", "ms", Target("ratio", "<=", 1.2),
+            floor_title=f"charge, {scale.small:,} customers"),
+        Row("charge_vs_python", f"charge, {n} customers", "ms", Target("ratio", "<=", 10),
+            floor_title="python -c pass"),
+        Row("post_refresh", "post + page rewrite, in-process", "ms", Target("figure", "<=", 3, "ms")),
+        Row("edge_rps", "edge, live link, requests/s", "req/s", Target("ratio", ">=", 0.4),
+            floor_title="nginx, same file"),
+        Row("edge_p99", "edge, live link, p99 latency", "ms", Target("figure", "<=", 20, "ms")),
+        Row("token_verify", "token verification", "µs", Target("figure", "<=", 10, "µs"),
+            floor_title="one HMAC-SHA256"),
+        Row("import_entries", f"import entries, {scale.import_rows:,} rows", "s",
+            Target("figure", "<=", round(IMPORT_TARGET_S * scale.import_rows / 1_000_000, 2), "s")),
+    ]
+    return {row.id: row for row in rows}
+
+
+class Bench:
+    """One bench run: its scale, its temp folder, the paylink under test, its sites and its rows."""
+
+    def __init__(self, scale: Scale, workdir: Path, paylink: Path):
+        self.scale = scale
+        self.workdir = workdir
+        self.paylink = [str(paylink)]
+        self.python = interpreter_of(paylink)
+        self.rows = make_rows(scale)
+        self.small: BenchSite | None = None
+        self.large: BenchSite | None = None
+        self.rng = random.Random(7)
+
+    def site_cmd(self, site: BenchSite, *args: str) -> list[str]:
+        return [*self.paylink, "--site", str(site.root), *args]
+
+    # --- the measurements -----------------------------------------------------------
+
+    def full_build(self) -> None:
+        """`paylink build --full` of the large site into an empty build/p, against a plain Python
+        loop writing the same files (same names, same sizes, same order) atomically into a fresh folder."""
+        site, runs = self.large, []
+        for n in range(self.scale.build_runs):
+            self._empty_pages(site, f"pages-{n}")
+            run = run_timed(self.site_cmd(site, "build", "--full", "--json"), track_memory=True)
+            written = run.json()["written"]
+            if written != site.customers:
+                raise RuntimeError(f"build wrote {written} pages, expected {site.customers}")
+            runs.append(run)
+        files = snapshot_files(site)
+        floor = Summary([self._floor_once(files, f"floor-{n}") for n in range(self.scale.floor_runs)])
+        synced = self._floor_once(files, "floor-synced", sync_every=500)
+        build = Summary([r.seconds for r in runs])
+        self.rows["full_build_time"].fill(
+            build.median, floor.median, build=build.as_dict(), floor=floor.as_dict(),
+            floor_with_syncfs_per_500_s=round(synced, 3), pages=len(files),
+            mean_page_bytes=round(sum(s for _, s in files) / len(files)),
+        )
+        self.rows["full_build_rate"].fill(site.customers / build.median, best=round(site.customers / build.min))
+        self.rows["full_build_rss"].fill(
+            max(r.peak_rss_mb for r in runs),
+            sampled_tree_peak_mb=round(max(r.peak_tree_rss_mb for r in runs), 1),
+            kernel_maxrss_single_process_mb=round(max(r.maxrss_single_mb for r in runs), 1),
+        )
+
+    def _empty_pages(self, site: BenchSite, trash_name: str) -> None:
+        """Move build/p out of the way (untimed) so the next build writes every page afresh."""
+        pages = site.build_dir / "p"
+        if pages.exists():
+            trash = self.workdir / "trash" / trash_name
+            trash.parent.mkdir(exist_ok=True)
+            pages.rename(trash)
+            shutil.rmtree(trash)
+        os.sync()  # so no measurement pays for flushing another one's writes
+
+    def _floor_once(self, files: list[tuple[str, int]], name: str, sync_every: int = 0) -> float:
+        folder = self.workdir / name
+        os.sync()
+        seconds = write_files_atomically(folder, files, sync_every=sync_every)
+        shutil.rmtree(folder)
+        return seconds
+
+    def noop_build(self) -> None:
+        """A `paylink build` with nothing to do, against `paylink --help` (hyperfine, no shell)."""
+        doc = run_timed(self.site_cmd(self.large, "build", "--json")).json()
+        times = hyperfine(
+            {"noop": self.site_cmd(self.large, "build", "--json"), "help": [*self.paylink, "--help"]},
+            runs=self.scale.cli_runs, warmup=3, export=self.workdir / "hyperfine-noop.json",
+        )
+        self.rows["noop_build"].fill(
+            times["noop"].median, times["help"].median, noop=times["noop"].as_dict(), help=times["help"].as_dict(),
+            first_noop_wrote=doc["written"],
+        )
+
+    def charge(self) -> None:
+        """`paylink charge --json` to a random customer of the large site, of the small one, and
+        `python -c pass`, timed round-robin so drift hits all three alike."""
+        for site in (self.small, self.large):
+            doc = run_timed(self._charge_argv(site)).json()
+            if "entry_id" not in doc:
+                raise RuntimeError(f"charge printed no entry_id: {doc}")
+        times = time_interleaved(
+            {"large": lambda: self._charge_argv(self.large), "small": lambda: self._charge_argv(self.small),
+             "python": lambda: [self.python, "-c", "pass"]},
+            runs=self.scale.cli_runs, warmup=3,
+        )
+        ms = {name: s.as_dict(scale=1000, digits=2) for name, s in times.items()}
+        self.rows["charge_scale"].fill(times["large"].median * 1000, times["small"].median * 1000,
+                                       large=ms["large"], small=ms["small"])
+        self.rows["charge_vs_python"].fill(times["large"].median * 1000, times["python"].median * 1000,
+                                           python=ms["python"], interpreter=self.python)
+
+    def _charge_argv(self, site: BenchSite) -> list[str]:
+        customer = self.rng.randrange(1, site.customers + 1)
+        amount = f"{self.rng.randrange(1, 900)}.{self.rng.randrange(100):02d}"
+        return self.site_cmd(site, "charge", str(customer), amount, "Bench call-out", "--json")
+
+    def post_refresh(self) -> None:
+        """In one process: generator.ledger.post_entry, then PageWriter.refresh([customer]), on the large site.
+
+        The figure reuses one PageWriter, as a long-running writer would; the
+        detail ``fresh_writer`` builds a new PageWriter per post (its templates
+        are compiled again each time), as a one-shot command does.
+        """
+        from generator.pages import PageWriter
+        from generator.site import Site
+        from generator.storage import connect
+
+        site = Site(self.large.root)
+        conn = connect(site.db_path)
+        try:
+            writer = PageWriter(site, conn)
+            self._posts(conn, lambda: writer, 20)  # warm-up
+            post, rewrite, total = self._posts(conn, lambda: writer, self.scale.posts)
+            fresh = self._posts(conn, lambda: PageWriter(site, conn), 30)[2]
+        finally:
+            conn.close()
+        self.rows["post_refresh"].fill(
+            total.median * 1000, total=total.as_dict(1000, 3), post_entry=post.as_dict(1000, 3),
+            refresh=rewrite.as_dict(1000, 3), fresh_writer=fresh.as_dict(1000, 3),
+        )
+
+    def _posts(self, conn, new_writer, count: int) -> tuple[Summary, Summary, Summary]:
+        """Post ``count`` charges to random customers, each followed by its page rewrite; return the
+        timings of the posts, of the rewrites and of both together."""
+        from generator.ledger import find_customer, iso_utc, post_entry
+
+        post, rewrite, total = Summary(), Summary(), Summary()
+        for _ in range(count):
+            customer = find_customer(conn, self.rng.randrange(1, self.large.customers + 1))
+            posted_at = iso_utc(dt.datetime.now(dt.timezone.utc))
+            writer = new_writer()
+            started = time.perf_counter()
+            post_entry(conn, customer, self.rng.randrange(100, 90000), "Bench call-out", posted_at=posted_at)
+            posted = time.perf_counter()
+            written = writer.refresh([customer.id]).written
+            done = time.perf_counter()
+            if written != 1:
+                raise RuntimeError(f"refresh wrote {written} pages for customer {customer.id}, expected 1")
+            post.samples.append(posted - started)
+            rewrite.samples.append(done - posted)
+            total.samples.append(done - started)
+        return post, rewrite, total
+
+    def token_verify(self) -> None:
+        """LinkSigner(keys).verify over 1,000 valid tokens, against one HMAC-SHA256 of each token (timeit)."""
+        keys = tokens.load_keys(self.large.root / "paylink.key")
+        signer = tokens.LinkSigner(keys)
+        valid = [signer.sign(tokens.new_link_id()) for _ in range(1000)]
+        if not all(signer.verify(t) for t in valid):
+            raise RuntimeError("a freshly signed token did not verify")
+        key, raw = keys[-1].encode(), [t.encode() for t in valid]
+
+        def verify_all():
+            for token in valid:
+                signer.verify(token)
+
+        def hmac_all():
+            for token in raw:
+                hmac.new(key, token, hashlib.sha256).digest()
+
+        def per_token_us(func) -> Summary:
+            number = 20
+            return Summary([t / (number * len(valid)) * 1e6 for t in timeit.repeat(func, number=number, repeat=7)])
+
+        verify, floor = per_token_us(verify_all), per_token_us(hmac_all)
+        forged = [t[:-2] + ("AA" if t[-2:] != "AA" else "BA") for t in valid]
+        forged_us = min(timeit.repeat(lambda: [signer.verify(t) for t in forged], number=5, repeat=5)) / (5 * 1000) * 1e6
+        self.rows["token_verify"].fill(verify.median, floor.median, verify_us=verify.as_dict(digits=3),
+                                       hmac_us=floor.as_dict(digits=3), forged_token_best_us=round(forged_us, 3))
+
+    def edge(self) -> None:
+        """`wrk -t2 -c50` on a live link through `paylink serve`, against nginx serving its snapshot file."""
+        customer = self.large.customers // 2
+        token, snapshot = self.large.live_link(customer)
+        rps, p99 = self.rows["edge_rps"], self.rows["edge_p99"]
+        try:
+            with http_load.nginx(self.workdir / "nginx", self.large.build_dir, f"/p/{snapshot}") as base:
+                peer = self._load(f"{base}/p/{snapshot}")
+            rps.details["nginx"] = peer.as_dict()
+        except Exception as exc:  # the edge's own figures still count without the peer
+            peer = None
+            rps.fail(f"nginx: {exc}")
+        with http_load.paylink_edge(self.paylink, self.large.root, self.workdir / "edge.log", f"/p/{token}") as base:
+            load = self._load(f"{base}/p/{token}")
+        if load.errors:
+            raise RuntimeError(f"the edge gave {load.errors} errors or non-2xx answers under load")
+        if peer is not None:
+            rps.fill(load.requests_per_s, peer.requests_per_s, edge=load.as_dict())
+        else:
+            rps.details["edge"] = load.as_dict()
+        p99.fill(load.p99_ms, p50_ms=load.p50_ms, nginx_p99_ms=peer.p99_ms if peer else None)
+
+    def _load(self, url: str) -> http_load.Load:
+        http_load.wrk(url, seconds=max(1, self.scale.wrk_seconds // 3))  # warm-up
+        load = http_load.wrk(url, seconds=self.scale.wrk_seconds)
+        if load.errors:
+            raise RuntimeError(f"{load.errors} socket errors or non-2xx answers from {url.split('/p/')[0]}")
+        return load
+
+    def import_entries(self) -> None:
+        """`paylink import entries` of a CSV spread over every customer of the large site (by id and by ref)."""
+        rows = self.scale.import_rows
+        csv_path = self.workdir / "entries.csv"
+        write_entries_csv(csv_path, rows, self.large.customers)
+        before = self.large.count("entries")
+        os.sync()
+        run = run_timed(self.site_cmd(self.large, "import", "entries", str(csv_path), "--json"), track_memory=True)
+        imported = run.json()["imported"]
+        added = self.large.count("entries") - before
+        if imported != rows or added != rows:
+            raise RuntimeError(f"imported {imported}, entries rose by {added}, expected {rows}")
+        self.rows["import_entries"].fill(run.seconds, rows=rows, csv_mb=round(csv_path.stat().st_size / 2**20, 1),
+                                         peak_rss_mb=round(run.peak_rss_mb, 1), runs=1)
+
+    def profile_build(self) -> Path:
+        """Run the large site's full build once more under pyinstrument; return the text report's path."""
+        self._empty_pages(self.large, "pages-profile")
+        report = self.workdir / "profile-build.txt"
+        run_timed([self.python, "-m", "pyinstrument", "--no-color", "-r", "text", "-o", str(report),
+                   *self.paylink, "--site", str(self.large.root), "build", "--full", "--json"]).check()
+        return report
+
+
+# Which measurements there are, in the order they run, and the rows each fills.
+MEASUREMENTS = {
+    "build": (Bench.full_build, ["full_build_time", "full_build_rate", "full_build_rss"]),
+    "noop": (Bench.noop_build, ["noop_build"]),
+    "charge": (Bench.charge, ["charge_scale", "charge_vs_python"]),
+    "post": (Bench.post_refresh, ["post_refresh"]),
+    "token": (Bench.token_verify, ["token_verify"]),
+    "edge": (Bench.edge, ["edge_rps", "edge_p99"]),
+    "import": (Bench.import_entries, ["import_entries"]),
+}
+
+
+def write_files_atomically(folder: Path, files: list[tuple[str, int]], *, sync_every: int = 0) -> float:
+    """The floor: a plain loop writing each (name, size) file atomically, a temp file in the same
+    folder then os.replace, into a fresh folder; return the seconds it took. With ``sync_every``,
+    also syncfs every that many files, as the build does per batch."""
+    os.mkdir(folder)
+    where = str(folder)
+    filler = (b"<tr><td>Mar 4, 2026</td><td>Lawn mowing</td><td>$45.00</td></tr>\n" * 200)[: max(s for _, s in files)]
+    started = time.perf_counter()
+    for n, (name, size) in enumerate(files, 1):
+        fd, temp = tempfile.mkstemp(dir=where)
+        with os.fdopen(fd, "wb") as out:
+            out.write(filler[:size])
+        os.replace(temp, os.path.join(where, name))
+        if sync_every and n % sync_every == 0:
+            _syncfs(where)
+    if sync_every:
+        _syncfs(where)
+    return time.perf_counter() - started
+
+
+def _syncfs(folder: str) -> None:
+    import ctypes
+
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        ctypes.CDLL(None, use_errno=True).syncfs(fd)
+    finally:
+        os.close(fd)
+
+
+def snapshot_files(site: BenchSite) -> list[tuple[str, int]]:
+    """(file name, size) of every live link's snapshot, in customer-id order, as the build writes them."""
+    with sqlite3.connect(site.db_path) as conn:
+        names = [r[0] for r in conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL ORDER BY customer_id")]
+    pages = site.build_dir / "p"
+    return [(name, os.stat(pages / name).st_size) for name in names]
+
+
+def find_paylink() -> Path:
+    """The `paylink` console script itself (beside this interpreter if there, else on PATH), not a
+    version manager's shim, whose own start-up would be timed with every command."""
+    beside = Path(sys.executable).parent / "paylink"
+    found = beside if beside.exists() else shutil.which("paylink")
+    if not found:
+        sys.exit("Error: `paylink` is not installed — run bench/run, which installs it")
+    return Path(found)
+
+
+def interpreter_of(script: Path) -> str:
+    """The Python a console script runs (its #! line), for `python -c pass` with the same interpreter."""
+    first = script.read_bytes()[:300].split(b"\n", 1)[0]
+    if first.startswith(b"#!") and b"python" in first:
+        return first[2:].decode().strip().split()[0]
+    return sys.executable
+
+
+def machine_facts(paylink: Path, python: str) -> dict:
+    """What this run ran on, and which paylink it measured."""
+
+    def output(argv: list[str], stream: str = "stdout") -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd="/")
+            return (getattr(done, stream) or done.stdout or done.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return "?"
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    commit = output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = output(["git", "-C", str(REPO), "status", "--porcelain", "--", "generator", "edge", "site_templates"])
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "interpreter": python,
+        "sqlite": sqlite3.sqlite_version,
+        "paylink": str(paylink),
+        "paylink_code": output([python, "-c", "import generator; print(generator.__file__)"]),
+        "git": commit + (" (generator/edge/templates modified)" if dirty not in ("", "?") else ""),
+        "nginx": output(["nginx", "-v"], "stderr"),
+        "wrk": output(["wrk", "-v"]).split(" [")[0],
+        "hyperfine": output(["hyperfine", "--version"]),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1,000 and 10,000 customers, 100,000 imported rows, 3 s of wrk")
+    parser.add_argument("--only", metavar="NAMES", default=",".join(MEASUREMENTS),
+                        help=f"comma-separated measurements to run (default all: {','.join(MEASUREMENTS)})")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()),
+                        help="where to make the run's temp folder (default /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (sites, logs) afterwards")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one more full build with pyinstrument and print the report (kept)")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in args.only if name not in MEASUREMENTS]
+    if unknown:
+        parser.error(f"unknown measurement {unknown[0]!r}; choose from {','.join(MEASUREMENTS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scale = QUICK if args.quick else FULL
+    paylink = find_paylink()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="paylink-bench-", dir=args.workdir))
+    bench = Bench(scale, workdir, paylink)
+    started = time.perf_counter()
+    facts = machine_facts(paylink, bench.python)
+    print(f"paylink bench ({scale.name})")
+    for key, value in facts.items():
+        print(f"  {key:<12} {value}")
+    if args.quick:
+        print("quick mode: 1,000 and 10,000 customers, 100,000 imported rows (import target scaled to 1.5 s),"
+              " 3 s of wrk; figures are indicative only", flush=True)
+    print(f"workdir {workdir}", flush=True)
+    try:
+        setup = prepare_sites(bench, args.only)
+        for name in args.only:
+            measure, row_ids = MEASUREMENTS[name]
+            print(f"… {name}", flush=True)
+            step = time.perf_counter()
+            try:
+                measure(bench)
+            except Exception as exc:
+                traceback.print_exc(file=sys.stderr)
+                for row_id in row_ids:
+                    if bench.rows[row_id].figure is None and not bench.rows[row_id].error:
+                        bench.rows[row_id].fail(f"{type(exc).__name__}: {exc}")
+            print(f"  {name} took {time.perf_counter() - step:.1f} s", flush=True)
+        if args.profile:
+            report = bench.profile_build()
+            print(f"\npyinstrument profile of one full build ({report}):")
+            print("\n".join(report.read_text().splitlines()[:80]))
+    finally:
+        if not (args.keep or args.profile):
+            shutil.rmtree(workdir, ignore_errors=True)
+    rows = [row for row in bench.rows.values() if any(row.id in MEASUREMENTS[n][1] for n in args.only)]
+    print()
+    print(table(rows))
+    total = time.perf_counter() - started
+    print(f"\nbench took {total:.0f} s (setup {setup['seconds']:.0f} s)")
+    print(json_line(rows, mode=scale.name, machine=facts, sizes={"small": scale.small, "large": scale.large,
+                    "entries_per_customer": 25, "import_rows": scale.import_rows}, setup=setup,
+                    seconds=round(total, 1)))
+    return 0
+
+
+def prepare_sites(bench: Bench, only: list[str]) -> dict:
+    """Create the sites the chosen measurements need; build them unless the full build is measured."""
+    started = time.perf_counter()
+    setup: dict = {}
+    if "charge" in only:
+        bench.small = make_site(bench.paylink, bench.workdir / "small", bench.scale.small)
+        run_timed(bench.site_cmd(bench.small, "build", "--json")).check()
+    t = time.perf_counter()
+    bench.large = make_site(bench.paylink, bench.workdir / "large", bench.scale.large)
+    setup["large_site_s"] = round(time.perf_counter() - t, 1)
+    print(f"  made {bench.scale.large:,} customers × 25 entries in {setup['large_site_s']} s", flush=True)
+    if "build" not in only:
+        run_timed(bench.site_cmd(bench.large, "build", "--json")).check()
+    setup["seconds"] = round(time.perf_counter() - started, 1)
+    return setup
+
+
+if __name__ == "__main__":
+    sys.exit(main())
