@@ -48,7 +48,7 @@ class Row:
     details: dict = field(default_factory=dict)
     error: str | None = None
 
-    def fill(self, figure: float, floor: float | None = None, **details) -> None:
+    def fill(self, figure: float, floor: float | None = None, /, **details) -> None:
         self.figure, self.floor = figure, floor
         self.details.update(details)
 

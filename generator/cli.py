@@ -525,6 +525,19 @@ def _confirm(question: str, yes: bool) -> None:
         raise click.ClickException("Not confirmed, so nothing was changed — answer y, or pass --yes")
 
 
+def _change_link(ctx: Context, customer_key, yes: bool, question: str, change):
+    """Confirm, then rotate or revoke a customer's link; its old page is gone when this returns."""
+    from .ledger import find_customer
+    from .links import require_link
+
+    c = find_customer(ctx.conn, customer_key)
+    require_link(ctx.conn, c)
+    _confirm(question.format(name=c.name), yes)
+    outcome = change(ctx.conn, c)
+    _refresh_after_post(ctx, [c.id], "The link change")
+    return c, outcome
+
+
 @link.command("rotate")
 @click.argument("customer_key", metavar="CUSTOMER")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -537,14 +550,9 @@ def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
     Asks to confirm unless --yes. Exit status: 0 rotated, 1 unknown customer,
     no link, or not confirmed.
     """
-    from .ledger import find_customer
-    from .links import require_link, rotate_link
+    from .links import rotate_link
 
-    c = find_customer(ctx.conn, customer_key)
-    require_link(ctx.conn, c)
-    _confirm(f"Give {c.name} a new link? Their current link will stop working.", yes)
-    new = rotate_link(ctx.conn, c)
-    _refresh_after_post(ctx, [c.id], "The new link")
+    c, new = _change_link(ctx, customer_key, yes, "Give {name} a new link? Their current link will stop working.", rotate_link)
     url = ctx.site.link_url(new.nonce)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
@@ -561,14 +569,9 @@ def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
     Asks to confirm unless --yes. Exit status: 0 revoked, 1 unknown customer,
     no link, or not confirmed.
     """
-    from .ledger import find_customer
-    from .links import require_link, revoke_link
+    from .links import revoke_link
 
-    c = find_customer(ctx.conn, customer_key)
-    require_link(ctx.conn, c)
-    _confirm(f"Turn off {c.name}'s link? It will stop working and they will have none.", yes)
-    revoke_link(ctx.conn, c)
-    _refresh_after_post(ctx, [c.id], "The revocation")
+    c, _ = _change_link(ctx, customer_key, yes, "Turn off {name}'s link? It will stop working and they will have none.", revoke_link)
     emit(as_json, {"customer_id": c.id, "url": None}, f"Revoked the link of {c.name} (customer {c.id}).")
 
 

@@ -14,16 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ImportFailed, PaylinkError
-from .ledger import (
-    MAX_DESCRIPTION,
-    MAX_NAME,
-    clean_email,
-    clean_line,
-    clean_phone,
-    clean_ref,
-    looks_like_id,
-    parse_posting_date,
-)
+from .checks import clean_email, clean_line, clean_phone, clean_ref
+from .ledger import MAX_DESCRIPTION, MAX_NAME, looks_like_id, parse_posting_date
 from .money import parse_amount
 from .storage import write_transaction
 

@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 
 from . import tokens
-from .errors import SettingsError, SiteError
+from .checks import clean_email, clean_line, clean_phone
+from .errors import InvalidInput, SettingsError, SiteError
 from .money import check_currency
 
 SETTINGS_FILE = "paylink.toml"
@@ -25,8 +26,6 @@ TEMPLATES_DIR = "site_templates"
 SITE_ENV = "PAYLINK_SITE"
 
 _URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,11 @@ class Settings:
 
     def validated(self) -> "Settings":
         """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
-        name = clean_text(self.name, "business name", max_length=120)
-        if not name:
-            raise SettingsError("the business name is empty — set name in paylink.toml or pass --name")
+        try:
+            name = clean_line(self.name, "business name", 120)
+            phone, email = clean_phone(self.phone), clean_email(self.email)
+        except InvalidInput as exc:
+            raise SettingsError(str(exc)) from exc
         return replace(
             self,
             name=name,
@@ -53,8 +54,8 @@ class Settings:
             locale=check_locale(self.locale),
             timezone=check_timezone(self.timezone),
             base_url=check_base_url(self.base_url),
-            phone=clean_text(self.phone, "phone", max_length=40) or None,
-            email=check_email(self.email) if self.email else None,
+            phone=phone,
+            email=email,
         )
 
     def to_toml(self) -> str:
@@ -63,21 +64,9 @@ class Settings:
         for key, value in asdict(self).items():
             if value is not None:
                 # A JSON string with ensure_ascii=False is a valid TOML basic string here:
-                # clean_text has already refused the control characters TOML forbids raw.
+                # clean_line has already refused the control characters TOML forbids raw.
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
         return "\n".join(lines) + "\n"
-
-
-def clean_text(value: str | None, what: str, *, max_length: int) -> str:
-    """Strip a one-line text value; refuse control characters and overlong text."""
-    if value is None:
-        return ""
-    text = value.strip()
-    if _CONTROL_RE.search(text):
-        raise SettingsError(f"the {what} contains a control character (such as a newline) — use one plain line")
-    if len(text) > max_length:
-        raise SettingsError(f"the {what} is longer than {max_length} characters — shorten it")
-    return text
 
 
 def check_locale(locale: str) -> str:
@@ -113,14 +102,6 @@ def check_base_url(url: str) -> str:
         raise SettingsError(
             f"base URL {url!r} is not an http(s) address — use one like https://pay.example.com"
         )
-    return text
-
-
-def check_email(email: str) -> str:
-    """Return the email address stripped, or raise SettingsError."""
-    text = email.strip()
-    if not _EMAIL_RE.match(text) or len(text) > 254:
-        raise SettingsError(f"email {email!r} is not an email address — use one like name@example.com")
     return text
 
 
