@@ -10,6 +10,7 @@ Exit status 0 whenever the bench itself ran, whatever the figures.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ import platform
 import random
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(REPO))  # the in-process measurements use this checkout's generator
 
 import http_load  # noqa: E402
-from data import BenchSite, make_site, write_entries_csv  # noqa: E402
+from data import ENTRIES_PER_CUSTOMER, BenchSite, make_site, write_entries_csv  # noqa: E402
 from procs import Summary, hyperfine, run_timed, time_interleaved  # noqa: E402
 from report import Row, Target, json_line, table  # noqa: E402
 
@@ -46,16 +48,17 @@ class Scale:
     small: int  # customers in the small site
     large: int  # customers in the large site
     import_rows: int
-    wrk_seconds: int
+    wrk_seconds: int  # per wrk run
+    edge_rounds: int  # wrk runs per server, alternating between the edge and nginx
     build_runs: int
     floor_runs: int
     cli_runs: int  # timed runs per command (charge, no-op build, --help, python -c pass)
     posts: int  # in-process posts timed
 
 
-FULL = Scale("full", small=100, large=100_000, import_rows=1_000_000, wrk_seconds=10,
+FULL = Scale("full", small=100, large=100_000, import_rows=1_000_000, wrk_seconds=10, edge_rounds=3,
              build_runs=2, floor_runs=3, cli_runs=15, posts=300)
-QUICK = Scale("quick", small=1_000, large=10_000, import_rows=100_000, wrk_seconds=3,
+QUICK = Scale("quick", small=1_000, large=10_000, import_rows=100_000, wrk_seconds=3, edge_rounds=2,
               build_runs=2, floor_runs=3, cli_runs=10, posts=200)
 IMPORT_TARGET_S = 15.0  # for 1,000,000 rows; scaled to the rows imported in a quick run
 
@@ -106,47 +109,70 @@ class Bench:
 
     def full_build(self) -> None:
         """`paylink build --full` of the large site into an empty build/p, against a plain Python
-        loop writing the same files (same names, same sizes, same order) atomically into a fresh folder."""
-        site, runs = self.large, []
-        for n in range(self.scale.build_runs):
-            self._empty_pages(site, f"pages-{n}")
-            run = run_timed(self.site_cmd(site, "build", "--full", "--json"), track_memory=True)
-            written = run.json()["written"]
-            if written != site.customers:
-                raise RuntimeError(f"build wrote {written} pages, expected {site.customers}")
-            runs.append(run)
-        files = snapshot_files(site)
-        floor = Summary([self._floor_once(files, f"floor-{n}") for n in range(self.scale.floor_runs)])
-        synced = self._floor_once(files, "floor-synced", sync_every=500)
-        build = Summary([r.seconds for r in runs])
+        loop writing the same files (same names, same sizes, same order) atomically into a fresh folder.
+
+        Build runs and floor runs alternate, so that a slow spell of the disk hits both
+        (this VM's file creation cost varies a lot with its memory state). What
+        they wrote is removed only after the last run.
+        """
+        site, builds, floors, files = self.large, [], [], []
+        try:
+            for n in range(max(self.scale.build_runs, self.scale.floor_runs)):
+                if n < self.scale.build_runs:
+                    builds.append(self._build_once(site, n))
+                    files = files or snapshot_files(site)
+                if n < self.scale.floor_runs:
+                    floors.append(self._floor_once(files, self.trash / f"floor-{n}"))
+            synced = self._floor_once(files, self.trash / "floor-synced", sync_every=1000)
+        finally:
+            shutil.rmtree(self.trash, ignore_errors=True)
+        build, floor = Summary([r.seconds for r in builds]), Summary([f[0] for f in floors])
         self.rows["full_build_time"].fill(
-            build.median, floor.median, build=build.as_dict(), floor=floor.as_dict(),
-            floor_with_syncfs_per_500_s=round(synced, 3), pages=len(files),
-            mean_page_bytes=round(sum(s for _, s in files) / len(files)),
+            build.median, floor.median,
+            build=build.as_dict(), build_cpu_s=cpu_dict(builds),
+            floor=floor.as_dict(), floor_cpu_s={"user": round(statistics.median(f[1] for f in floors), 2),
+                                                "sys": round(statistics.median(f[2] for f in floors), 2)},
+            floor_with_syncfs_per_1000_s=round(synced[0], 2),
+            pages=len(files), mean_page_bytes=round(sum(size for _, size in files) / len(files)),
         )
         self.rows["full_build_rate"].fill(site.customers / build.median, best=round(site.customers / build.min))
         self.rows["full_build_rss"].fill(
-            max(r.peak_rss_mb for r in runs),
-            sampled_tree_peak_mb=round(max(r.peak_tree_rss_mb for r in runs), 1),
-            kernel_maxrss_single_process_mb=round(max(r.maxrss_single_mb for r in runs), 1),
+            max(r.peak_rss_mb for r in builds),
+            sampled_tree_peak_mb=round(max(r.peak_tree_rss_mb for r in builds), 1),
+            kernel_maxrss_one_process_mb=round(max(r.maxrss_single_mb for r in builds), 1),
         )
 
+    @property
+    def trash(self) -> Path:
+        """Where measured runs' output waits to be removed."""
+        return self.workdir / "trash"
+
+    def _build_once(self, site: BenchSite, n: int):
+        """One measured `paylink build --full` that must write every page."""
+        self._empty_pages(site, f"pages-{n}")
+        run = run_timed(self.site_cmd(site, "build", "--full", "--json"), track_memory=True)
+        written = run.json()["written"]
+        if written != site.customers:
+            raise RuntimeError(f"build wrote {written} pages, expected {site.customers}")
+        return run
+
     def _empty_pages(self, site: BenchSite, trash_name: str) -> None:
-        """Move build/p out of the way (untimed) so the next build writes every page afresh."""
+        """Move build/p aside (untimed) so the next build writes every page afresh."""
         pages = site.build_dir / "p"
         if pages.exists():
-            trash = self.workdir / "trash" / trash_name
-            trash.parent.mkdir(exist_ok=True)
-            pages.rename(trash)
-            shutil.rmtree(trash)
+            self.trash.mkdir(exist_ok=True)
+            pages.rename(self.trash / trash_name)
         os.sync()  # so no measurement pays for flushing another one's writes
 
-    def _floor_once(self, files: list[tuple[str, int]], name: str, sync_every: int = 0) -> float:
-        folder = self.workdir / name
+    @staticmethod
+    def _floor_once(files: list[tuple[str, int]], folder: Path, sync_every: int = 0) -> tuple[float, float, float]:
+        """One floor run into a fresh folder; return (wall, user CPU, system CPU) seconds."""
+        folder.parent.mkdir(exist_ok=True)
         os.sync()
+        before = os.times()
         seconds = write_files_atomically(folder, files, sync_every=sync_every)
-        shutil.rmtree(folder)
-        return seconds
+        after = os.times()
+        return seconds, after.user - before.user, after.system - before.system
 
     def noop_build(self) -> None:
         """A `paylink build` with nothing to do, against `paylink --help` (hyperfine, no shell)."""
@@ -258,33 +284,48 @@ class Bench:
                                        hmac_us=floor.as_dict(digits=3), forged_token_best_us=round(forged_us, 3))
 
     def edge(self) -> None:
-        """`wrk -t2 -c50` on a live link through `paylink serve`, against nginx serving its snapshot file."""
-        customer = self.large.customers // 2
-        token, snapshot = self.large.live_link(customer)
+        """`wrk -t2 -c50 --latency` on a live link through `paylink serve`, against nginx serving its
+        snapshot as a static file. Both servers run side by side and the wrk runs alternate between
+        them, so that the machine's slow and fast spells hit both; figures are medians over rounds."""
+        token, snapshot = self.large.live_link(self.large.customers // 2)
         rps, p99 = self.rows["edge_rps"], self.rows["edge_p99"]
-        try:
-            with http_load.nginx(self.workdir / "nginx", self.large.build_dir, f"/p/{snapshot}") as base:
-                peer = self._load(f"{base}/p/{snapshot}")
-            rps.details["nginx"] = peer.as_dict()
-        except Exception as exc:  # the edge's own figures still count without the peer
-            peer = None
-            rps.fail(f"nginx: {exc}")
-        with http_load.paylink_edge(self.paylink, self.large.root, self.workdir / "edge.log", f"/p/{token}") as base:
-            load = self._load(f"{base}/p/{token}")
-        if load.errors:
-            raise RuntimeError(f"the edge gave {load.errors} errors or non-2xx answers under load")
-        if peer is not None:
-            rps.fill(load.requests_per_s, peer.requests_per_s, edge=load.as_dict())
+        urls = {}
+        with contextlib.ExitStack() as servers:
+            try:
+                base = servers.enter_context(http_load.nginx(self.workdir / "nginx", self.large.build_dir,
+                                                             f"/p/{snapshot}"))
+                urls["nginx"] = f"{base}/p/{snapshot}"
+            except Exception as exc:  # the edge's own figures still count without its peer
+                rps.fail(f"nginx did not start: {exc}")
+            base = servers.enter_context(http_load.paylink_edge(self.paylink, self.large.root,
+                                                                self.workdir / "edge.log", f"/p/{token}"))
+            urls["edge"] = f"{base}/p/{token}"
+            loads = self._alternating_loads(urls)
+        rounds = {}
+        for name, runs in loads.items():
+            rounds[f"{name}_rps"] = [round(load.requests_per_s) for load in runs]
+            rounds[f"{name}_p99_ms"] = [load.p99_ms for load in runs]
+        edge_rps = statistics.median(rounds["edge_rps"])
+        if "nginx" in loads:
+            rps.fill(edge_rps, statistics.median(rounds["nginx_rps"]), **rounds)
         else:
-            rps.details["edge"] = load.as_dict()
-        p99.fill(load.p99_ms, p50_ms=load.p50_ms, nginx_p99_ms=peer.p99_ms if peer else None)
+            rps.details.update(rounds)
+        p99.fill(statistics.median(rounds["edge_p99_ms"]),
+                 p50_ms=statistics.median(load.p50_ms for load in loads["edge"]),
+                 nginx_p99_ms=statistics.median(rounds["nginx_p99_ms"]) if "nginx" in loads else None)
 
-    def _load(self, url: str) -> http_load.Load:
-        http_load.wrk(url, seconds=max(1, self.scale.wrk_seconds // 3))  # warm-up
-        load = http_load.wrk(url, seconds=self.scale.wrk_seconds)
-        if load.errors:
-            raise RuntimeError(f"{load.errors} socket errors or non-2xx answers from {url.split('/p/')[0]}")
-        return load
+    def _alternating_loads(self, urls: dict[str, str]) -> dict[str, list[http_load.Load]]:
+        """A short warm-up of each URL, then ``edge_rounds`` rounds of one wrk run per URL."""
+        for url in urls.values():
+            http_load.wrk(url, seconds=max(1, self.scale.wrk_seconds // 3))
+        loads = {name: [] for name in urls}
+        for _ in range(self.scale.edge_rounds):
+            for name, url in urls.items():
+                load = http_load.wrk(url, seconds=self.scale.wrk_seconds)
+                if load.errors:
+                    raise RuntimeError(f"{name}: {load.errors} socket errors or non-2xx answers under load")
+                loads[name].append(load)
+        return loads
 
     def import_entries(self) -> None:
         """`paylink import entries` of a CSV spread over every customer of the large site (by id and by ref)."""
@@ -302,7 +343,10 @@ class Bench:
                                          peak_rss_mb=round(run.peak_rss_mb, 1), runs=1)
 
     def profile_build(self) -> Path:
-        """Run the large site's full build once more under pyinstrument; return the text report's path."""
+        """Run the large site's full build once more under pyinstrument; return the text report's path.
+
+        Only the main process is profiled; a helper process the build starts is not.
+        """
         self._empty_pages(self.large, "pages-profile")
         report = self.workdir / "profile-build.txt"
         run_timed([self.python, "-m", "pyinstrument", "--no-color", "-r", "text", "-o", str(report),
@@ -322,17 +366,29 @@ MEASUREMENTS = {
 }
 
 
+def cpu_dict(runs) -> dict:
+    """Median user and system CPU seconds of some runs (their own and their children's)."""
+    return {"user": round(statistics.median(r.user_s for r in runs), 2),
+            "sys": round(statistics.median(r.sys_s for r in runs), 2)}
+
+
 def write_files_atomically(folder: Path, files: list[tuple[str, int]], *, sync_every: int = 0) -> float:
     """The floor: a plain loop writing each (name, size) file atomically, a temp file in the same
     folder then os.replace, into a fresh folder; return the seconds it took. With ``sync_every``,
-    also syncfs every that many files, as the build does per batch."""
+    also syncfs every that many files, as the build does per batch.
+
+    The temp file is opened with O_CREAT | O_EXCL under a name unique to the run
+    (what the build does too) rather than with tempfile.mkstemp, whose random
+    names cost more: a floor is the cheapest honest way to do the same work.
+    """
     os.mkdir(folder)
     where = str(folder)
     filler = (b"<tr><td>Mar 4, 2026</td><td>Lawn mowing</td><td>$45.00</td></tr>\n" * 200)[: max(s for _, s in files)]
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     started = time.perf_counter()
     for n, (name, size) in enumerate(files, 1):
-        fd, temp = tempfile.mkstemp(dir=where)
-        with os.fdopen(fd, "wb") as out:
+        temp = os.path.join(where, f".tmp-{n}")
+        with open(os.open(temp, flags, 0o644), "wb") as out:
             out.write(filler[:size])
         os.replace(temp, os.path.join(where, name))
         if sync_every and n % sync_every == 0:
@@ -432,6 +488,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bench; exit status 0 whenever it ran (whatever the figures), 1 if its sites could not be made."""
     args = parse_args(argv)
     scale = QUICK if args.quick else FULL
     paylink = find_paylink()
@@ -445,38 +502,51 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:<12} {value}")
     if args.quick:
         print("quick mode: 1,000 and 10,000 customers, 100,000 imported rows (import target scaled to 1.5 s),"
-              " 3 s of wrk; figures are indicative only", flush=True)
+              " 3 s of wrk; figures are indicative only")
     print(f"workdir {workdir}", flush=True)
+    rows = [bench.rows[row_id] for name in args.only for row_id in MEASUREMENTS[name][1]]
+    setup: dict = {}
     try:
         setup = prepare_sites(bench, args.only)
         for name in args.only:
-            measure, row_ids = MEASUREMENTS[name]
-            print(f"… {name}", flush=True)
-            step = time.perf_counter()
-            try:
-                measure(bench)
-            except Exception as exc:
-                traceback.print_exc(file=sys.stderr)
-                for row_id in row_ids:
-                    if bench.rows[row_id].figure is None and not bench.rows[row_id].error:
-                        bench.rows[row_id].fail(f"{type(exc).__name__}: {exc}")
-            print(f"  {name} took {time.perf_counter() - step:.1f} s", flush=True)
+            run_measurement(bench, name)
         if args.profile:
             report = bench.profile_build()
             print(f"\npyinstrument profile of one full build ({report}):")
             print("\n".join(report.read_text().splitlines()[:80]))
+    except Exception as exc:  # the sites could not be made: nothing can be measured
+        traceback.print_exc(file=sys.stderr)
+        for row in rows:
+            if row.figure is None and not row.error:
+                row.fail(f"setup failed: {type(exc).__name__}: {exc}")
     finally:
         if not (args.keep or args.profile):
             shutil.rmtree(workdir, ignore_errors=True)
-    rows = [row for row in bench.rows.values() if any(row.id in MEASUREMENTS[n][1] for n in args.only)]
+    total = time.perf_counter() - started
     print()
     print(table(rows))
-    total = time.perf_counter() - started
-    print(f"\nbench took {total:.0f} s (setup {setup['seconds']:.0f} s)")
-    print(json_line(rows, mode=scale.name, machine=facts, sizes={"small": scale.small, "large": scale.large,
-                    "entries_per_customer": 25, "import_rows": scale.import_rows}, setup=setup,
-                    seconds=round(total, 1)))
-    return 0
+    print(f"\nbench took {total:.0f} s (making the sites {setup.get('seconds', 0):.0f} s)")
+    print(json_line(rows, mode=scale.name, machine=facts,
+                    sizes={"small": scale.small, "large": scale.large, "entries_per_customer": ENTRIES_PER_CUSTOMER,
+                           "import_rows": scale.import_rows},
+                    setup=setup, seconds=round(total, 1)))
+    return 0 if setup else 1
+
+
+def run_measurement(bench: Bench, name: str) -> None:
+    """Run one measurement; if it fails, print why and mark its unfilled rows ERROR."""
+    measure, row_ids = MEASUREMENTS[name]
+    print(f"… {name}", flush=True)
+    started = time.perf_counter()
+    try:
+        measure(bench)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        for row_id in row_ids:
+            row = bench.rows[row_id]
+            if row.figure is None and not row.error:
+                row.fail(f"{type(exc).__name__}: {exc}")
+    print(f"  {name} took {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def prepare_sites(bench: Bench, only: list[str]) -> dict:
@@ -486,10 +556,11 @@ def prepare_sites(bench: Bench, only: list[str]) -> dict:
     if "charge" in only:
         bench.small = make_site(bench.paylink, bench.workdir / "small", bench.scale.small)
         run_timed(bench.site_cmd(bench.small, "build", "--json")).check()
-    t = time.perf_counter()
+    made = time.perf_counter()
     bench.large = make_site(bench.paylink, bench.workdir / "large", bench.scale.large)
-    setup["large_site_s"] = round(time.perf_counter() - t, 1)
-    print(f"  made {bench.scale.large:,} customers × 25 entries in {setup['large_site_s']} s", flush=True)
+    setup["large_site_s"] = round(time.perf_counter() - made, 1)
+    print(f"  made {bench.scale.large:,} customers × {ENTRIES_PER_CUSTOMER} entries in {setup['large_site_s']} s",
+          flush=True)
     if "build" not in only:
         run_timed(bench.site_cmd(bench.large, "build", "--json")).check()
     setup["seconds"] = round(time.perf_counter() - started, 1)

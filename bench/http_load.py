@@ -34,10 +34,6 @@ class Load:
     requests: int
     errors: int  # socket errors plus non-2xx/3xx answers
 
-    def as_dict(self) -> dict:
-        return {"requests_per_s": round(self.requests_per_s, 1), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
-                "requests": self.requests, "errors": self.errors}
-
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""

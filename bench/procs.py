@@ -32,6 +32,8 @@ class Run:
     stderr: str
     peak_tree_rss_mb: float = 0.0
     maxrss_single_mb: float = 0.0
+    user_s: float = 0.0  # CPU time of the command and the children it waited for
+    sys_s: float = 0.0
 
     @property
     def peak_rss_mb(self) -> float:
@@ -93,6 +95,8 @@ def run_timed(argv: list[str], *, cwd: Path | None = None, track_memory: bool = 
             stderr=err.read().decode("utf-8", "replace"),
             peak_tree_rss_mb=sampler.peak_kb / 1024 if sampler else 0.0,
             maxrss_single_mb=usage.ru_maxrss / 1024,
+            user_s=usage.ru_utime,
+            sys_s=usage.ru_stime,
         )
 
 
