@@ -34,7 +34,7 @@ sys.path.insert(1, str(REPO))  # the in-process measurements use this checkout's
 
 import http_load  # noqa: E402
 from data import ENTRIES_PER_CUSTOMER, BenchSite, make_site, write_entries_csv  # noqa: E402
-from procs import Summary, hyperfine, run_timed, time_interleaved  # noqa: E402
+from procs import Run, Summary, hyperfine, run_timed, time_interleaved  # noqa: E402
 from report import Row, Target, json_line, table  # noqa: E402
 
 from generator import tokens  # noqa: E402
@@ -126,13 +126,12 @@ class Bench:
             synced = self._floor_once(files, self.trash / "floor-synced", sync_every=1000)
         finally:
             shutil.rmtree(self.trash, ignore_errors=True)
-        build, floor = Summary([r.seconds for r in builds]), Summary([f[0] for f in floors])
+        build, floor = Summary([r.seconds for r in builds]), Summary([f.seconds for f in floors])
         self.rows["full_build_time"].fill(
             build.median, floor.median,
             build=build.as_dict(), build_cpu_s=cpu_dict(builds),
-            floor=floor.as_dict(), floor_cpu_s={"user": round(statistics.median(f[1] for f in floors), 2),
-                                                "sys": round(statistics.median(f[2] for f in floors), 2)},
-            floor_with_syncfs_per_1000_s=round(synced[0], 2),
+            floor=floor.as_dict(), floor_cpu_s=cpu_dict(floors),
+            floor_with_syncfs_per_1000_s=round(synced.seconds, 2),
             pages=len(files), mean_page_bytes=round(sum(size for _, size in files) / len(files)),
         )
         self.rows["full_build_rate"].fill(site.customers / build.median, best=round(site.customers / build.min))
@@ -147,7 +146,7 @@ class Bench:
         """Where measured runs' output waits to be removed."""
         return self.workdir / "trash"
 
-    def _build_once(self, site: BenchSite, n: int):
+    def _build_once(self, site: BenchSite, n: int) -> Run:
         """One measured `paylink build --full` that must write every page."""
         self._empty_pages(site, f"pages-{n}")
         run = run_timed(self.site_cmd(site, "build", "--full", "--json"), track_memory=True)
@@ -165,14 +164,14 @@ class Bench:
         os.sync()  # so no measurement pays for flushing another one's writes
 
     @staticmethod
-    def _floor_once(files: list[tuple[str, int]], folder: Path, sync_every: int = 0) -> tuple[float, float, float]:
-        """One floor run into a fresh folder; return (wall, user CPU, system CPU) seconds."""
+    def _floor_once(files: list[tuple[str, int]], folder: Path, sync_every: int = 0) -> Run:
+        """One floor run (in this process) into a fresh folder: its wall and CPU time."""
         folder.parent.mkdir(exist_ok=True)
         os.sync()
         before = os.times()
         seconds = write_files_atomically(folder, files, sync_every=sync_every)
         after = os.times()
-        return seconds, after.user - before.user, after.system - before.system
+        return Run(seconds, 0, "", "", user_s=after.user - before.user, sys_s=after.system - before.system)
 
     def noop_build(self) -> None:
         """A `paylink build` with nothing to do, against `paylink --help` (hyperfine, no shell)."""
@@ -366,7 +365,7 @@ MEASUREMENTS = {
 }
 
 
-def cpu_dict(runs) -> dict:
+def cpu_dict(runs: list[Run]) -> dict:
     """Median user and system CPU seconds of some runs (their own and their children's)."""
     return {"user": round(statistics.median(r.user_s for r in runs), 2),
             "sys": round(statistics.median(r.sys_s for r in runs), 2)}
