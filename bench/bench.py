@@ -138,7 +138,7 @@ class Bench:
         self.rows["full_build_rss"].fill(
             max(r.peak_rss_mb for r in builds),
             sampled_tree_peak_mb=round(max(r.peak_tree_rss_mb for r in builds), 1),
-            kernel_maxrss_one_process_mb=round(max(r.maxrss_single_mb for r in builds), 1),
+            largest_process_hwm_mb=round(max(r.peak_process_hwm_mb for r in builds), 1),
         )
 
     @property

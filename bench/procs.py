@@ -1,10 +1,12 @@
 """Running and timing commands: wall time, peak memory of a process tree, medians.
 
 Peak memory is sampled, not guessed: every 20 ms the VmRSS of the command and
-all of its descendants is summed, and the largest sum is kept. The kernel's
-own ``ru_maxrss`` for the command (the largest single process of its tree) is
-kept too; the figure reported is the larger of the two, so a short spike in
-one process that sampling missed still counts.
+all of its descendants is summed, and the largest sum is kept. Each process's
+own high-water mark (VmHWM) is read too, and the figure reported is the larger
+of the peak sum and the largest single high-water mark, so a short spike in one
+process that sampling missed still counts. The kernel's ``ru_maxrss`` is not
+used: it counts what the child held between fork and exec, which is the size
+of the forking bench process, not of the command.
 """
 
 import json
@@ -30,14 +32,14 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
-    peak_tree_rss_mb: float = 0.0
-    maxrss_single_mb: float = 0.0
+    peak_tree_rss_mb: float = 0.0  # the largest sum of VmRSS over the process tree
+    peak_process_hwm_mb: float = 0.0  # the largest VmHWM of one process in it
     user_s: float = 0.0  # CPU time of the command and the children it waited for
     sys_s: float = 0.0
 
     @property
     def peak_rss_mb(self) -> float:
-        return max(self.peak_tree_rss_mb, self.maxrss_single_mb)
+        return max(self.peak_tree_rss_mb, self.peak_process_hwm_mb)
 
     def json(self):
         """The command's stdout as JSON; raise with its stderr if it failed."""
@@ -65,11 +67,15 @@ class Summary:
         return min(self.samples)
 
     def as_dict(self, scale: float = 1.0, digits: int = 4) -> dict:
-        return {
+        """Median, minimum and run count (and every sample, when there are at most five), times ``scale``."""
+        summary = {
             "median": round(self.median * scale, digits),
             "min": round(self.min * scale, digits),
             "runs": len(self.samples),
         }
+        if len(self.samples) <= 5:
+            summary["each"] = [round(x * scale, digits) for x in self.samples]
+        return summary
 
 
 def run_timed(argv: list[str], *, cwd: Path | None = None, track_memory: bool = False) -> Run:
@@ -80,7 +86,7 @@ def run_timed(argv: list[str], *, cwd: Path | None = None, track_memory: bool = 
         sampler = _TreeSampler(proc.pid) if track_memory else None
         if sampler:
             sampler.start()
-        # wait4, not Popen.wait: it also gives the kernel's ru_maxrss of the command.
+        # wait4, not Popen.wait: it also gives the CPU time of the command and its children.
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -93,25 +99,32 @@ def run_timed(argv: list[str], *, cwd: Path | None = None, track_memory: bool = 
             returncode=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
-            peak_tree_rss_mb=sampler.peak_kb / 1024 if sampler else 0.0,
-            maxrss_single_mb=usage.ru_maxrss / 1024,
+            peak_tree_rss_mb=sampler.peak_sum_kb / 1024 if sampler else 0.0,
+            peak_process_hwm_mb=max(sampler.hwm_kb.values(), default=0) / 1024 if sampler else 0.0,
             user_s=usage.ru_utime,
             sys_s=usage.ru_stime,
         )
 
 
 class _TreeSampler(threading.Thread):
-    """Samples the summed VmRSS of a process and its descendants until stopped."""
+    """Samples a process and its descendants until stopped: the peak of their summed VmRSS,
+    and each one's VmHWM (its own peak RSS since exec)."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid = pid
-        self.peak_kb = 0
+        self.peak_sum_kb = 0
+        self.hwm_kb: dict[int, int] = {}
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.is_set():
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(self.pid)))
+            total = 0
+            for pid in _tree(self.pid):
+                rss, hwm = _memory_kb(pid)
+                total += rss
+                self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), hwm)
+            self.peak_sum_kb = max(self.peak_sum_kb, total)
             self._stopped.wait(SAMPLE_INTERVAL_S)
 
     def stop(self) -> None:
@@ -134,15 +147,17 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KB; (0, 0) for a zombie or a process already gone."""
+    found = {}
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    found[line[:5]] = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         pass
-    return 0  # a zombie or a process already gone has no VmRSS
+    return found.get("VmRSS", 0), found.get("VmHWM", 0)
 
 
 def time_interleaved(commands: dict[str, Callable[[], list[str]]], *, runs: int, warmup: int) -> dict[str, Summary]:
