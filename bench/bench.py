@@ -50,16 +50,15 @@ class Scale:
     import_rows: int
     wrk_seconds: int  # per wrk run
     edge_rounds: int  # wrk runs per server, alternating between the edge and nginx
-    build_runs: int
-    floor_runs: int
+    build_runs: int  # full builds timed; a floor run follows each
     cli_runs: int  # timed runs per command (charge, no-op build, --help, python -c pass)
     posts: int  # in-process posts timed
 
 
 FULL = Scale("full", small=100, large=100_000, import_rows=1_000_000, wrk_seconds=10, edge_rounds=3,
-             build_runs=2, floor_runs=3, cli_runs=15, posts=300)
-QUICK = Scale("quick", small=1_000, large=10_000, import_rows=100_000, wrk_seconds=3, edge_rounds=2,
-              build_runs=2, floor_runs=3, cli_runs=10, posts=200)
+             build_runs=3, cli_runs=15, posts=300)
+QUICK = Scale("quick", small=1_000, large=10_000, import_rows=100_000, wrk_seconds=3, edge_rounds=3,
+              build_runs=2, cli_runs=10, posts=200)
 IMPORT_TARGET_S = 15.0  # for 1,000,000 rows; scaled to the rows imported in a quick run
 
 
@@ -111,19 +110,20 @@ class Bench:
         """`paylink build --full` of the large site into an empty build/p, against a plain Python
         loop writing the same files (same names, same sizes, same order) atomically into a fresh folder.
 
-        Build runs and floor runs alternate, so that a slow spell of the disk hits both
-        (this VM's file creation cost varies a lot with its memory state). What
-        they wrote is removed only after the last run.
+        Build runs and floor runs alternate, each build run followed by a floor
+        run, so that a slow spell of the file system hits both (on this VM the
+        kernel time to create a file varies several-fold from one minute to the
+        next). What they wrote is removed only after the last run.
         """
-        site, builds, floors, files = self.large, [], [], []
+        site, builds, floors = self.large, [], []
         try:
-            for n in range(max(self.scale.build_runs, self.scale.floor_runs)):
-                if n < self.scale.build_runs:
-                    builds.append(self._build_once(site, n))
-                    files = files or snapshot_files(site)
-                if n < self.scale.floor_runs:
-                    floors.append(self._floor_once(files, self.trash / f"floor-{n}"))
-            synced = self._floor_once(files, self.trash / "floor-synced", sync_every=1000)
+            # The floor needs the build's file sizes: the first build runs before the first floor.
+            builds.append(self._build_once(site, 0))
+            files = snapshot_files(site)
+            for n in range(self.scale.build_runs):
+                floors.append(self._floor_once(files, self.trash / f"floor-{n}"))
+                if n + 1 < self.scale.build_runs:
+                    builds.append(self._build_once(site, n + 1))
         finally:
             shutil.rmtree(self.trash, ignore_errors=True)
         build, floor = Summary([r.seconds for r in builds]), Summary([f.seconds for f in floors])
@@ -131,7 +131,6 @@ class Bench:
             build.median, floor.median,
             build=build.as_dict(), build_cpu_s=cpu_dict(builds),
             floor=floor.as_dict(), floor_cpu_s=cpu_dict(floors),
-            floor_with_syncfs_per_1000_s=round(synced.seconds, 2),
             pages=len(files), mean_page_bytes=round(sum(size for _, size in files) / len(files)),
         )
         self.rows["full_build_rate"].fill(site.customers / build.median, best=round(site.customers / build.min))
@@ -164,12 +163,12 @@ class Bench:
         os.sync()  # so no measurement pays for flushing another one's writes
 
     @staticmethod
-    def _floor_once(files: list[tuple[str, int]], folder: Path, sync_every: int = 0) -> Run:
+    def _floor_once(files: list[tuple[str, int]], folder: Path) -> Run:
         """One floor run (in this process) into a fresh folder: its wall and CPU time."""
         folder.parent.mkdir(exist_ok=True)
         os.sync()
         before = os.times()
-        seconds = write_files_atomically(folder, files, sync_every=sync_every)
+        seconds = write_files_atomically(folder, files)
         after = os.times()
         return Run(seconds, 0, "", "", user_s=after.user - before.user, sys_s=after.system - before.system)
 
@@ -371,10 +370,9 @@ def cpu_dict(runs: list[Run]) -> dict:
             "sys": round(statistics.median(r.sys_s for r in runs), 2)}
 
 
-def write_files_atomically(folder: Path, files: list[tuple[str, int]], *, sync_every: int = 0) -> float:
+def write_files_atomically(folder: Path, files: list[tuple[str, int]]) -> float:
     """The floor: a plain loop writing each (name, size) file atomically, a temp file in the same
-    folder then os.replace, into a fresh folder; return the seconds it took. With ``sync_every``,
-    also syncfs every that many files, as the build does per batch.
+    folder then os.replace, into a fresh folder; return the seconds it took.
 
     The temp file is opened with O_CREAT | O_EXCL under a name unique to the run
     (what the build does too) rather than with tempfile.mkstemp, whose random
@@ -390,21 +388,7 @@ def write_files_atomically(folder: Path, files: list[tuple[str, int]], *, sync_e
         with open(os.open(temp, flags, 0o644), "wb") as out:
             out.write(filler[:size])
         os.replace(temp, os.path.join(where, name))
-        if sync_every and n % sync_every == 0:
-            _syncfs(where)
-    if sync_every:
-        _syncfs(where)
     return time.perf_counter() - started
-
-
-def _syncfs(folder: str) -> None:
-    import ctypes
-
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        ctypes.CDLL(None, use_errno=True).syncfs(fd)
-    finally:
-        os.close(fd)
 
 
 def snapshot_files(site: BenchSite) -> list[tuple[str, int]]:

@@ -9,6 +9,7 @@ a 404. A valid token names its snapshot only through ``layout.snapshot_name``,
 a digest, so a file name found in ``build/`` is not a URL either.
 """
 
+import atexit
 import hashlib
 import logging
 import os
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from http import HTTPStatus
+from collections.abc import Callable
 from pathlib import Path
 
 from generator import layout
@@ -65,7 +67,7 @@ FALLBACK_410 = (
 )
 FALLBACK_ROBOTS = b"User-agent: *\nDisallow: /\n"
 
-log = logging.getLogger("paylink.edge")
+log = logging.getLogger("paylink.edge")  # failures only; requests go to the AccessLog
 
 
 class EdgeConfigError(Exception):
@@ -86,11 +88,14 @@ def loggable_path(path: str) -> str:
     return TOKEN_LIKE_RE.sub(lambda m: f"{token_fingerprint(m.group())}…", escaped)[:300]
 
 
-def _send(environ, start_response, status: int, body: bytes, headers: list[tuple[str, str]]) -> bytes:
-    """Start the response with the security headers; return the body to send (none for HEAD)."""
-    start_response(f"{status} {HTTPStatus(status).phrase}",
-                   [("Content-Length", str(len(body))), *headers, *SECURITY_HEADERS])
-    return b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
+def _finish(method: str, status: int, body: bytes, headers: list[tuple[str, str]]):
+    """Return (status, full headers, body to send): the security headers always, no body for HEAD."""
+    full = [("Content-Length", str(len(body))), *headers, *SECURITY_HEADERS]
+    return status, full, b"" if method == "HEAD" else body
+
+
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -99,15 +104,23 @@ def _no_follow(path: str, flags: int) -> int:
 
 
 class Edge:
-    """The WSGI application for one build folder and one key list (newest last)."""
+    """The edge for one build folder and one key list (newest last); a WSGI application."""
 
-    def __init__(self, build_dir: Path, keys: list[str]):
+    def __init__(self, build_dir: Path, keys: list[str], access_log: Callable[[str], None] | None = None):
         # absolute(), not resolve(): a deploy that swaps a ``build`` symlink is followed.
         self.build_dir = Path(build_dir).absolute()
         self.build_root = str(self.build_dir)
         self.signer = LinkSigner(keys)
+        self.access_log = access_log
 
     def __call__(self, environ, start_response):
+        """WSGI: answer one request."""
+        status, headers, body = self.handle(environ)
+        start_response(_status_line(status), headers)
+        return [body]
+
+    def handle(self, environ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Answer one request (a WSGI environ, or the few keys of it the edge reads) and log it."""
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "")
         try:
@@ -115,16 +128,13 @@ class Edge:
         except Exception:  # answer with our headers, not the server's bare 500
             log.exception("error serving %s", loggable_path(environ.get("PATH_INFO", "")))
             status, body, headers = self.page(500, b"Internal error\n", "txt")
-        sent = _send(environ, start_response, status, body, headers)
-        log.info(
-            "%s %s %d %d %.1fms",
-            method.encode("unicode_escape").decode("ascii")[:16],
-            loggable_path(environ.get("PATH_INFO", "")),
-            status,
-            len(sent),
-            (time.perf_counter() - started) * 1000,
-        )
-        return [sent]
+        status, headers, sent = _finish(method, status, body, headers)
+        if self.access_log is not None:
+            self.access_log(
+                f"{method.encode('unicode_escape').decode('ascii')[:16]} {loggable_path(environ.get('PATH_INFO', ''))}"
+                f" {status} {len(sent)} {(time.perf_counter() - started) * 1000:.1f}ms"
+            )
+        return status, headers, sent
 
     def respond(self, environ) -> tuple[int, bytes, list[tuple[str, str]]]:
         """Return (status, body, headers) for a request; the order of checks is part of the contract."""
@@ -197,9 +207,12 @@ class Edge:
             os.close(fd)
 
 
-def make_application(build_dir: Path, keys: list[str]) -> Edge:
-    """Return the edge WSGI application serving ``build_dir``, verifying tokens with ``keys``."""
-    return Edge(build_dir, keys)
+def make_application(build_dir: Path, keys: list[str], access_log: Callable[[str], None] | None = None) -> Edge:
+    """Return the edge WSGI application serving ``build_dir``, verifying tokens with ``keys``.
+
+    ``access_log``, if given, receives one line per request (tokens already hidden).
+    """
+    return Edge(build_dir, keys, access_log)
 
 
 def config_from_env() -> tuple[Path, list[str]]:
@@ -224,14 +237,45 @@ def config_from_env() -> tuple[Path, list[str]]:
     return build_dir, keys
 
 
-def configure_access_log() -> None:
-    """Send the edge's access log to stderr, unless the host program already configured it."""
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s paylink.edge %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+class AccessLog:
+    """Access-log lines to a stream (stderr), written in batches at least once a second.
+
+    The ``logging`` module costs more per request than the edge's own work
+    (a record, a formatted timestamp, a lock and a flush each time): with it the
+    edge served about half the requests per second. Lines are timestamped when
+    logged, kept in order, and flushed by a daemon thread.
+    """
+
+    def __init__(self, stream=None, interval_s: float = 1.0):
+        self.stream = stream or sys.stderr
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stamp_second = -1
+        self._stamp = ""
+        threading.Thread(target=self._flush_every, args=(interval_s,), daemon=True, name="paylink-access-log").start()
+        atexit.register(self.flush)
+
+    def __call__(self, line: str) -> None:
+        now = int(time.time())
+        if now != self._stamp_second:  # strftime once a second, not per request
+            self._stamp_second, self._stamp = now, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        with self._lock:
+            self._lines.append(f"{self._stamp} paylink.edge {line}\n")
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self.stream.write("".join(lines))
+            self.stream.flush()
+
+    def _flush_every(self, interval_s: float) -> None:
+        while True:
+            time.sleep(interval_s)
+            try:
+                self.flush()
+            except (OSError, ValueError):  # stderr closed at shutdown
+                return
 
 
 class EnvConfiguredApplication:
@@ -247,12 +291,35 @@ class EnvConfiguredApplication:
         self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        edge = self._edge or self._configure()
+        edge = self.edge()
         if edge is None:
-            return [_send(environ, start_response, *Edge.page(500, b"Edge not configured\n", "txt"))]
+            status, headers, body = _finish(environ.get("REQUEST_METHOD", ""), *Edge.page(500, b"Edge not configured\n", "txt"))
+            start_response(_status_line(status), headers)
+            return [body]
         return edge(environ, start_response)
 
-    def _configure(self) -> Edge | None:
+    async def __rsgi__(self, scope, proto):
+        """The same edge over granian's RSGI interface, which `paylink serve` uses.
+
+        RSGI hands the path percent-decoded, as WSGI does, so the same checks
+        apply to the same text; it skips WSGI's per-request environ and thread
+        hand-off, which measured about 1.6x the requests per second here.
+        """
+        environ = {"REQUEST_METHOD": scope.method, "PATH_INFO": scope.path}
+        transfer_encoding = scope.headers.get("transfer-encoding")
+        if transfer_encoding is not None:
+            environ["HTTP_TRANSFER_ENCODING"] = transfer_encoding
+        edge = self.edge()
+        if edge is None:
+            status, headers, body = _finish(scope.method, *Edge.page(500, b"Edge not configured\n", "txt"))
+        else:
+            status, headers, body = edge.handle(environ)
+        proto.response_bytes(status, headers, body)
+
+    def edge(self) -> Edge | None:
+        """The configured edge, built on first use; None (and one stderr line) if misconfigured."""
+        if self._edge is not None:
+            return self._edge
         with self._lock:  # threads of one worker may all arrive first
             if self._edge is None:
                 try:
@@ -260,8 +327,7 @@ class EnvConfiguredApplication:
                 except EdgeConfigError as exc:
                     print(f"paylink edge: not configured: {exc}", file=sys.stderr, flush=True)
                     return None
-                configure_access_log()
-                self._edge = make_application(build_dir, keys)
+                self._edge = make_application(build_dir, keys, AccessLog())
             return self._edge
 
 

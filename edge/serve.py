@@ -82,12 +82,8 @@ def run(
         APP_TARGET,
         address=address,
         port=port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,
         workers=workers or min(os.cpu_count() or 1, 8),
-        # The edge is a few microseconds of Python per request and granian does
-        # all network I/O in Rust, so a few Python threads per worker suffice
-        # (the default, hundreds, only adds latency; measured, see the module doc).
-        blocking_threads=4,
         log_access=False,  # would log tokens; the edge logs requests itself
         respawn_failed_workers=True,  # a worker killed (OOM, signal) is replaced, not fatal
     )
