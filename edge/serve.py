@@ -2,16 +2,21 @@
 
 granian was measured against gunicorn (gthread) on a 2-core machine, serving a
 live link's snapshot (`wrk -t2 -c50 -d10s`): about 15,000 req/s and p99 ~10 ms
-against gunicorn's 5,000 req/s and p99 ~40 ms (nginx serving the same file as a
-static file: 61,000 req/s, p99 3.5 ms). It stops cleanly on SIGINT/SIGTERM,
-replaces a worker that dies, and installs as one wheel from PyPI.
+over WSGI against gunicorn's 5,000 req/s and p99 ~40 ms (nginx serving the same
+file as a static file: 61,000 req/s, p99 3.5 ms). It stops cleanly on
+SIGINT/SIGTERM, replaces a worker that dies, and installs as one wheel from PyPI.
 
-granian imports its WSGI target by name in each worker, so the build folder
-and keys reach ``edge.app:application`` through the environment variables that
-the contract already defines for the edge.
+`paylink serve` runs the very same ``Edge`` through granian's RSGI interface
+(``EnvConfiguredApplication.__rsgi__``), which skips WSGI's per-request environ
+and thread hand-off: about 1.3-1.6x the requests per second of its WSGI
+interface here. ``edge.app:application`` stays a plain WSGI app for any other
+server (gunicorn, uWSGI, granian --interface wsgi).
 
-Its own access log stays off: it would print every URL, tokens included. The
-edge writes its own, with tokens replaced by a fingerprint.
+granian imports its target by name in each worker, so the build folder and
+keys reach the edge through the environment variables that the contract
+already defines for it. Its own access log stays off: it would print every
+URL, tokens included. The edge writes its own, with tokens replaced by a
+fingerprint.
 """
 
 import argparse

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from . import layout, snapshots
-from .ledger import balance_minor, last_change, recent_entries
+from .ledger import balance_minor, recent_entries
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
@@ -183,17 +183,19 @@ class PageWriter:
         written = 0
         for customer_id in customer_ids:
             row = self.conn.execute(
-                "SELECT c.name, l.snapshot FROM customers c JOIN links l ON l.customer_id = c.id"
+                "SELECT c.name, l.snapshot, c.created_at FROM customers c JOIN links l ON l.customer_id = c.id"
                 " WHERE c.id = ? AND l.retired_at IS NULL",
                 (customer_id,),
             ).fetchone()
             if row is None:
                 continue
+            entries = recent_entries(self.conn, customer_id)
             statement = Statement(
                 customer_name=row[0],
                 balance_minor=balance_minor(self.conn, customer_id),
-                entries=recent_entries(self.conn, customer_id),
-                last_change=last_change(self.conn, customer_id),
+                entries=entries,
+                # the newest entry is when the balance last changed (as ledger.last_change says)
+                last_change=entries[0].posted_at if entries else row[2],
             )
             html = self.renderer.page(statement)
             # Counted as written when the page is now current, whether or not its bytes changed.
