@@ -179,17 +179,6 @@ def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECE
     return [Entry(*row) for row in rows]
 
 
-def last_change(conn: sqlite3.Connection, customer_id: int) -> str:
-    """Return when the balance last changed (the newest entry's posted_at, else when the customer was added)."""
-    row = conn.execute(
-        "SELECT COALESCE((SELECT posted_at FROM entries WHERE customer_id = ?"
-        " ORDER BY julianday(posted_at) DESC, id DESC LIMIT 1),"
-        " (SELECT created_at FROM customers WHERE id = ?))",
-        (customer_id, customer_id),
-    ).fetchone()
-    return row[0]
-
-
 # --- entries ------------------------------------------------------------------
 
 

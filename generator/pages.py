@@ -194,7 +194,7 @@ class PageWriter:
                 customer_name=row[0],
                 balance_minor=balance_minor(self.conn, customer_id),
                 entries=entries,
-                # the newest entry is when the balance last changed (as ledger.last_change says)
+                # the balance last changed with the newest entry; with none, when the customer was added
                 last_change=entries[0].posted_at if entries else row[2],
             )
             html = self.renderer.page(statement)
