@@ -247,10 +247,41 @@ def _format_date(day: dt.date, locale: str) -> str:
 
 
 def _format_moment(local: dt.datetime, locale: str) -> str:
-    from babel.dates import format_datetime, format_time, get_datetime_format
+    """"Nov 24, 2026, 3:05 PM CST": the locale's medium date, short time and zone abbreviation.
 
-    joined = get_datetime_format("medium", locale=locale)
+    Built from pieces cached by date, by minute of the day and by offset, since
+    Babel takes ~30 µs to format one whole moment.
+    """
+    joined = _datetime_pattern(locale)
     text = joined.replace("{1}", _format_date(local.date(), locale)).replace(
-        "{0}", format_time(local, "short", tzinfo=local.tzinfo, locale=locale)
+        "{0}", _format_time(local.hour, local.minute, locale)
     )
-    return f"{text} {format_datetime(local, 'z', tzinfo=local.tzinfo, locale=locale)}"
+    return f"{text} {_format_zone(local, locale)}"
+
+
+@lru_cache(maxsize=64)
+def _datetime_pattern(locale: str) -> str:
+    from babel.dates import get_datetime_format
+
+    return get_datetime_format("medium", locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _format_time(hour: int, minute: int, locale: str) -> str:
+    from babel.dates import format_time
+
+    return format_time(dt.time(hour, minute), "short", locale=locale)
+
+
+_zone_names: dict[tuple, str] = {}
+
+
+def _format_zone(local: dt.datetime, locale: str) -> str:
+    """The zone's short name ("CST"), looked up once per zone, offset and daylight-saving state."""
+    key = (local.tzinfo, local.utcoffset(), local.dst(), locale)
+    name = _zone_names.get(key)
+    if name is None:
+        from babel.dates import format_datetime
+
+        name = _zone_names[key] = format_datetime(local, "z", tzinfo=local.tzinfo, locale=locale)
+    return name
