@@ -381,11 +381,12 @@ def _post(ctx: Context, customer_key, amount, description, date, key, sign: int,
     posted = post_entry(ctx.conn, c, minor, description, posted_at=posted_at, idempotency_key=key)
     _refresh_after_post(ctx, [c.id], f"Entry {posted.entry.id}")
     verb = "Charged" if sign > 0 else "Credited"
+    doc = _posted_document(ctx, posted)
     emit(
         as_json,
-        _posted_document(ctx, posted),
+        doc,
         f"{verb} {ctx.money(abs(minor))} to {c.name} (entry {posted.entry.id}). "
-        f"Balance: {ctx.money(posted.balance_minor)} ({_posted_document(ctx, posted)['state']}).",
+        f"Balance: {ctx.money(posted.balance_minor)} ({doc['state']}).",
     )
 
 

@@ -136,9 +136,7 @@ class PageWriter:
             self._write_static()
             with self._helper_for(self.count_live()):
                 result += self._write_all(progress)
-        else:
-            self._ensure_assets()
-        result += self.refresh()
+        result += self.refresh()  # also makes sure the assets and error pages exist
         removed, missing = self._sweep(force=full)
         result.removed += removed
         if missing:
@@ -256,12 +254,14 @@ class PageWriter:
             )
             assets_dir = self.site.build_dir / layout.ASSETS_DIR
             current = set(self.renderer.assets)
-            for item in os.scandir(assets_dir):
-                if item.name not in current:
-                    snapshots.remove(assets_dir, item.name)
-            for item in os.scandir(self.site.build_dir):
-                if item.name.startswith(layout.TEMP_PREFIX):
-                    snapshots.remove(self.site.build_dir, item.name)
+            with os.scandir(assets_dir) as listing:
+                for item in listing:
+                    if item.name not in current:
+                        snapshots.remove(assets_dir, item.name)
+            with os.scandir(self.site.build_dir) as listing:
+                for item in listing:
+                    if item.name.startswith(layout.TEMP_PREFIX):
+                        snapshots.remove(self.site.build_dir, item.name)
             snapshots.sync(self.site.build_dir)
             self._set_state("swept_mtime", str(os.stat(self.pages_dir).st_mtime_ns))
         return removed, len(missing)
