@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(1, str(REPO))  # the in-process measurements use this checkout's generator
+# the in-process measurements use the installed paylink (an editable install is this checkout)
 
 import http_load  # noqa: E402
 from data import ENTRIES_PER_CUSTOMER, BenchSite, make_site, write_entries_csv  # noqa: E402
+from paylink import tokens  # noqa: E402
 from procs import Run, Summary, hyperfine, run_timed, time_interleaved  # noqa: E402
 from report import Row, Target, json_line, table  # noqa: E402
-
-from generator import tokens  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,28 @@ class Scale:
     posts: int  # in-process posts timed
 
 
-FULL = Scale("full", small=100, large=100_000, import_rows=1_000_000, wrk_seconds=10, edge_rounds=3,
-             build_runs=3, cli_runs=15, posts=300)
-QUICK = Scale("quick", small=1_000, large=10_000, import_rows=100_000, wrk_seconds=3, edge_rounds=3,
-              build_runs=2, cli_runs=10, posts=200)
+FULL = Scale(
+    "full",
+    small=100,
+    large=100_000,
+    import_rows=1_000_000,
+    wrk_seconds=10,
+    edge_rounds=3,
+    build_runs=3,
+    cli_runs=15,
+    posts=300,
+)
+QUICK = Scale(
+    "quick",
+    small=1_000,
+    large=10_000,
+    import_rows=100_000,
+    wrk_seconds=3,
+    edge_rounds=3,
+    build_runs=2,
+    cli_runs=10,
+    posts=200,
+)
 IMPORT_TARGET_S = 15.0  # for 1,000,000 rows; scaled to the rows imported in a quick run
 
 
@@ -66,24 +83,50 @@ def make_rows(scale: Scale) -> dict[str, Row]:
     """The rows of the report, in order: what each measures, against what, and its target."""
     n = f"{scale.large:,}"
     rows = [
-        Row("full_build_time", f"full build, {n} customers", "s", Target("ratio", "<=", 2.5),
-            floor_title="plain atomic writes, same files"),
+        Row(
+            "full_build_time",
+            f"full build, {n} customers",
+            "s",
+            Target("ratio", "<=", 2.5),
+            floor_title="plain atomic writes, same files",
+        ),
         Row("full_build_rate", "full build, pages/s", "pages/s", Target("figure", ">=", 5000, "pages/s")),
         Row("full_build_rss", "full build, peak RSS (process tree)", "MB", Target("figure", "<=", 120, "MB")),
-        Row("noop_build", f"no-op build, {n} customers", "s", Target("excess", "<=", 0.3, "s"),
-            floor_title="paylink --help"),
-        Row("charge_scale", f"charge, {n} customers", "ms", Target("ratio", "<=", 1.2),
-            floor_title=f"charge, {scale.small:,} customers"),
-        Row("charge_vs_python", f"charge, {n} customers", "ms", Target("ratio", "<=", 10),
-            floor_title="python -c pass"),
+        Row(
+            "noop_build",
+            f"no-op build, {n} customers",
+            "s",
+            Target("excess", "<=", 0.3, "s"),
+            floor_title="paylink --help",
+        ),
+        Row(
+            "charge_scale",
+            f"charge, {n} customers",
+            "ms",
+            Target("ratio", "<=", 1.2),
+            floor_title=f"charge, {scale.small:,} customers",
+        ),
+        Row(
+            "charge_vs_python", f"charge, {n} customers", "ms", Target("ratio", "<=", 10), floor_title="python -c pass"
+        ),
         Row("post_refresh", "post + page rewrite, in-process", "ms", Target("figure", "<=", 3, "ms")),
-        Row("edge_rps", "edge, live link, requests/s", "req/s", Target("ratio", ">=", 0.4),
-            floor_title="nginx, same file"),
+        Row(
+            "edge_rps",
+            "edge, live link, requests/s",
+            "req/s",
+            Target("ratio", ">=", 0.4),
+            floor_title="nginx, same file",
+        ),
         Row("edge_p99", "edge, live link, p99 latency", "ms", Target("figure", "<=", 20, "ms")),
-        Row("token_verify", "token verification", "µs", Target("figure", "<=", 10, "µs"),
-            floor_title="one HMAC-SHA256"),
-        Row("import_entries", f"import entries, {scale.import_rows:,} rows", "s",
-            Target("figure", "<=", round(IMPORT_TARGET_S * scale.import_rows / 1_000_000, 2), "s")),
+        Row(
+            "token_verify", "token verification", "µs", Target("figure", "<=", 10, "µs"), floor_title="one HMAC-SHA256"
+        ),
+        Row(
+            "import_entries",
+            f"import entries, {scale.import_rows:,} rows",
+            "s",
+            Target("figure", "<=", round(IMPORT_TARGET_S * scale.import_rows / 1_000_000, 2), "s"),
+        ),
     ]
     return {row.id: row for row in rows}
 
@@ -128,10 +171,14 @@ class Bench:
             shutil.rmtree(self.trash, ignore_errors=True)
         build, floor = Summary([r.seconds for r in builds]), Summary([f.seconds for f in floors])
         self.rows["full_build_time"].fill(
-            build.median, floor.median,
-            build=build.as_dict(), build_cpu_s=cpu_dict(builds),
-            floor=floor.as_dict(), floor_cpu_s=cpu_dict(floors),
-            pages=len(files), mean_page_bytes=round(sum(size for _, size in files) / len(files)),
+            build.median,
+            floor.median,
+            build=build.as_dict(),
+            build_cpu_s=cpu_dict(builds),
+            floor=floor.as_dict(),
+            floor_cpu_s=cpu_dict(floors),
+            pages=len(files),
+            mean_page_bytes=round(sum(size for _, size in files) / len(files)),
         )
         self.rows["full_build_rate"].fill(site.customers / build.median, best=round(site.customers / build.min))
         self.rows["full_build_rss"].fill(
@@ -177,10 +224,15 @@ class Bench:
         doc = run_timed(self.site_cmd(self.large, "build", "--json")).json()
         times = hyperfine(
             {"noop": self.site_cmd(self.large, "build", "--json"), "help": [*self.paylink, "--help"]},
-            runs=self.scale.cli_runs, warmup=3, export=self.workdir / "hyperfine-noop.json",
+            runs=self.scale.cli_runs,
+            warmup=3,
+            export=self.workdir / "hyperfine-noop.json",
         )
         self.rows["noop_build"].fill(
-            times["noop"].median, times["help"].median, noop=times["noop"].as_dict(), help=times["help"].as_dict(),
+            times["noop"].median,
+            times["help"].median,
+            noop=times["noop"].as_dict(),
+            help=times["help"].as_dict(),
             first_noop_wrote=doc["written"],
         )
 
@@ -192,15 +244,21 @@ class Bench:
             if "entry_id" not in doc:
                 raise RuntimeError(f"charge printed no entry_id: {doc}")
         times = time_interleaved(
-            {"large": lambda: self._charge_argv(self.large), "small": lambda: self._charge_argv(self.small),
-             "python": lambda: [self.python, "-c", "pass"]},
-            runs=self.scale.cli_runs, warmup=3,
+            {
+                "large": lambda: self._charge_argv(self.large),
+                "small": lambda: self._charge_argv(self.small),
+                "python": lambda: [self.python, "-c", "pass"],
+            },
+            runs=self.scale.cli_runs,
+            warmup=3,
         )
         ms = {name: s.as_dict(scale=1000, digits=2) for name, s in times.items()}
-        self.rows["charge_scale"].fill(times["large"].median * 1000, times["small"].median * 1000,
-                                       large=ms["large"], small=ms["small"])
-        self.rows["charge_vs_python"].fill(times["large"].median * 1000, times["python"].median * 1000,
-                                           python=ms["python"], interpreter=self.python)
+        self.rows["charge_scale"].fill(
+            times["large"].median * 1000, times["small"].median * 1000, large=ms["large"], small=ms["small"]
+        )
+        self.rows["charge_vs_python"].fill(
+            times["large"].median * 1000, times["python"].median * 1000, python=ms["python"], interpreter=self.python
+        )
 
     def _charge_argv(self, site: BenchSite) -> list[str]:
         customer = self.rng.randrange(1, site.customers + 1)
@@ -214,9 +272,9 @@ class Bench:
         detail ``fresh_writer`` builds a new PageWriter per post (its templates
         are compiled again each time), as a one-shot command does.
         """
-        from generator.pages import PageWriter
-        from generator.site import Site
-        from generator.storage import connect
+        from paylink.pages import PageWriter
+        from paylink.site import Site
+        from paylink.storage import connect
 
         site = Site(self.large.root)
         conn = connect(site.db_path)
@@ -228,19 +286,22 @@ class Bench:
         finally:
             conn.close()
         self.rows["post_refresh"].fill(
-            total.median * 1000, total=total.as_dict(1000, 3), post_entry=post.as_dict(1000, 3),
-            refresh=rewrite.as_dict(1000, 3), fresh_writer=fresh.as_dict(1000, 3),
+            total.median * 1000,
+            total=total.as_dict(1000, 3),
+            post_entry=post.as_dict(1000, 3),
+            refresh=rewrite.as_dict(1000, 3),
+            fresh_writer=fresh.as_dict(1000, 3),
         )
 
     def _posts(self, conn, new_writer, count: int) -> tuple[Summary, Summary, Summary]:
         """Post ``count`` charges to random customers, each followed by its page rewrite; return the
         timings of the posts, of the rewrites and of both together."""
-        from generator.ledger import find_customer, iso_utc, post_entry
+        from paylink.ledger import find_customer, iso_utc, post_entry
 
         post, rewrite, total = Summary(), Summary(), Summary()
         for _ in range(count):
             customer = find_customer(conn, self.rng.randrange(1, self.large.customers + 1))
-            posted_at = iso_utc(dt.datetime.now(dt.timezone.utc))
+            posted_at = iso_utc(dt.datetime.now(dt.UTC))
             writer = new_writer()
             started = time.perf_counter()
             post_entry(conn, customer, self.rng.randrange(100, 90000), "Bench call-out", posted_at=posted_at)
@@ -277,9 +338,16 @@ class Bench:
 
         verify, floor = per_token_us(verify_all), per_token_us(hmac_all)
         forged = [t[:-2] + ("AA" if t[-2:] != "AA" else "BA") for t in valid]
-        forged_us = min(timeit.repeat(lambda: [signer.verify(t) for t in forged], number=5, repeat=5)) / (5 * 1000) * 1e6
-        self.rows["token_verify"].fill(verify.median, floor.median, verify_us=verify.as_dict(digits=3),
-                                       hmac_us=floor.as_dict(digits=3), forged_token_best_us=round(forged_us, 3))
+        forged_us = (
+            min(timeit.repeat(lambda: [signer.verify(t) for t in forged], number=5, repeat=5)) / (5 * 1000) * 1e6
+        )
+        self.rows["token_verify"].fill(
+            verify.median,
+            floor.median,
+            verify_us=verify.as_dict(digits=3),
+            hmac_us=floor.as_dict(digits=3),
+            forged_token_best_us=round(forged_us, 3),
+        )
 
     def edge(self) -> None:
         """`wrk -t2 -c50 --latency` on a live link through `paylink serve`, against nginx serving its
@@ -290,13 +358,15 @@ class Bench:
         urls = {}
         with contextlib.ExitStack() as servers:
             try:
-                base = servers.enter_context(http_load.nginx(self.workdir / "nginx", self.large.build_dir,
-                                                             f"/p/{snapshot}"))
+                base = servers.enter_context(
+                    http_load.nginx(self.workdir / "nginx", self.large.build_dir, f"/p/{snapshot}")
+                )
                 urls["nginx"] = f"{base}/p/{snapshot}"
             except Exception as exc:  # the edge's own figures still count without its peer
                 rps.fail(f"nginx did not start: {exc}")
-            base = servers.enter_context(http_load.paylink_edge(self.paylink, self.large.root,
-                                                                self.workdir / "edge.log", f"/p/{token}"))
+            base = servers.enter_context(
+                http_load.paylink_edge(self.paylink, self.large.root, self.workdir / "edge.log", f"/p/{token}")
+            )
             urls["edge"] = f"{base}/p/{token}"
             loads = self._alternating_loads(urls)
         rounds = {}
@@ -308,9 +378,11 @@ class Bench:
             rps.fill(edge_rps, statistics.median(rounds["nginx_rps"]), **rounds)
         else:
             rps.details.update(rounds)
-        p99.fill(statistics.median(rounds["edge_p99_ms"]),
-                 p50_ms=statistics.median(load.p50_ms for load in loads["edge"]),
-                 nginx_p99_ms=statistics.median(rounds["nginx_p99_ms"]) if "nginx" in loads else None)
+        p99.fill(
+            statistics.median(rounds["edge_p99_ms"]),
+            p50_ms=statistics.median(load.p50_ms for load in loads["edge"]),
+            nginx_p99_ms=statistics.median(rounds["nginx_p99_ms"]) if "nginx" in loads else None,
+        )
 
     def _alternating_loads(self, urls: dict[str, str]) -> dict[str, list[http_load.Load]]:
         """A short warm-up of each URL, then ``edge_rounds`` rounds of one wrk run per URL."""
@@ -337,8 +409,13 @@ class Bench:
         added = self.large.count("entries") - before
         if imported != rows or added != rows:
             raise RuntimeError(f"imported {imported}, entries rose by {added}, expected {rows}")
-        self.rows["import_entries"].fill(run.seconds, rows=rows, csv_mb=round(csv_path.stat().st_size / 2**20, 1),
-                                         peak_rss_mb=round(run.peak_rss_mb, 1), runs=1)
+        self.rows["import_entries"].fill(
+            run.seconds,
+            rows=rows,
+            csv_mb=round(csv_path.stat().st_size / 2**20, 1),
+            peak_rss_mb=round(run.peak_rss_mb, 1),
+            runs=1,
+        )
 
     def profile_build(self) -> Path:
         """Run the large site's full build once more under pyinstrument; return the text report's path.
@@ -347,8 +424,24 @@ class Bench:
         """
         self._empty_pages(self.large, "pages-profile")
         report = self.workdir / "profile-build.txt"
-        run_timed([self.python, "-m", "pyinstrument", "--no-color", "-r", "text", "-o", str(report),
-                   *self.paylink, "--site", str(self.large.root), "build", "--full", "--json"]).check()
+        run_timed(
+            [
+                self.python,
+                "-m",
+                "pyinstrument",
+                "--no-color",
+                "-r",
+                "text",
+                "-o",
+                str(report),
+                *self.paylink,
+                "--site",
+                str(self.large.root),
+                "build",
+                "--full",
+                "--json",
+            ]
+        ).check()
         return report
 
 
@@ -366,8 +459,10 @@ MEASUREMENTS = {
 
 def cpu_dict(runs: list[Run]) -> dict:
     """Median user and system CPU seconds of some runs (their own and their children's)."""
-    return {"user": round(statistics.median(r.user_s for r in runs), 2),
-            "sys": round(statistics.median(r.sys_s for r in runs), 2)}
+    return {
+        "user": round(statistics.median(r.user_s for r in runs), 2),
+        "sys": round(statistics.median(r.sys_s for r in runs), 2),
+    }
 
 
 def write_files_atomically(folder: Path, files: list[tuple[str, int]]) -> float:
@@ -427,14 +522,21 @@ def machine_facts(paylink: Path, python: str) -> dict:
         except (OSError, IndexError, subprocess.SubprocessError):
             return "?"
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "?",
+    )
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     commit = output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     dirty = output(["git", "-C", str(REPO), "status", "--porcelain", "--", "generator", "edge", "site_templates"])
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "memory_gb": round(mem_kb / 2**20, 1),
@@ -443,7 +545,7 @@ def machine_facts(paylink: Path, python: str) -> dict:
         "interpreter": python,
         "sqlite": sqlite3.sqlite_version,
         "paylink": str(paylink),
-        "paylink_code": output([python, "-c", "import generator; print(generator.__file__)"]),
+        "paylink_code": output([python, "-c", "import paylink; print(paylink.__file__)"]),
         "git": commit + (" (generator/edge/templates modified)" if dirty not in ("", "?") else ""),
         "nginx": output(["nginx", "-v"], "stderr"),
         "wrk": output(["wrk", "-v"]).split(" [")[0],
@@ -453,15 +555,27 @@ def machine_facts(paylink: Path, python: str) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1,000 and 10,000 customers, 100,000 imported rows, 3 s of wrk")
-    parser.add_argument("--only", metavar="NAMES", default=",".join(MEASUREMENTS),
-                        help=f"comma-separated measurements to run (default all: {','.join(MEASUREMENTS)})")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()),
-                        help="where to make the run's temp folder (default /tmp)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1,000 and 10,000 customers, 100,000 imported rows, 3 s of wrk"
+    )
+    parser.add_argument(
+        "--only",
+        metavar="NAMES",
+        default=",".join(MEASUREMENTS),
+        help=f"comma-separated measurements to run (default all: {','.join(MEASUREMENTS)})",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()),
+        help="where to make the run's temp folder (default /tmp)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (sites, logs) afterwards")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one more full build with pyinstrument and print the report (kept)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one more full build with pyinstrument and print the report (kept)",
+    )
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in MEASUREMENTS]
@@ -484,8 +598,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in facts.items():
         print(f"  {key:<12} {value}")
     if args.quick:
-        print("quick mode: 1,000 and 10,000 customers, 100,000 imported rows (import target scaled to 1.5 s),"
-              " 3 s of wrk; figures are indicative only")
+        print(
+            "quick mode: 1,000 and 10,000 customers, 100,000 imported rows (import target scaled to 1.5 s),"
+            " 3 s of wrk; figures are indicative only"
+        )
     print(f"workdir {workdir}", flush=True)
     rows = [bench.rows[row_id] for name in args.only for row_id in MEASUREMENTS[name][1]]
     setup: dict = {}
@@ -509,10 +625,21 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows))
     print(f"\nbench took {total:.0f} s (making the sites {setup.get('seconds', 0):.0f} s)")
-    print(json_line(rows, mode=scale.name, machine=facts,
-                    sizes={"small": scale.small, "large": scale.large, "entries_per_customer": ENTRIES_PER_CUSTOMER,
-                           "import_rows": scale.import_rows},
-                    setup=setup, seconds=round(total, 1)))
+    print(
+        json_line(
+            rows,
+            mode=scale.name,
+            machine=facts,
+            sizes={
+                "small": scale.small,
+                "large": scale.large,
+                "entries_per_customer": ENTRIES_PER_CUSTOMER,
+                "import_rows": scale.import_rows,
+            },
+            setup=setup,
+            seconds=round(total, 1),
+        )
+    )
     return 0 if setup else 1
 
 
@@ -542,8 +669,10 @@ def prepare_sites(bench: Bench, only: list[str]) -> dict:
     made = time.perf_counter()
     bench.large = make_site(bench.paylink, bench.workdir / "large", bench.scale.large)
     setup["large_site_s"] = round(time.perf_counter() - made, 1)
-    print(f"  made {bench.scale.large:,} customers × {ENTRIES_PER_CUSTOMER} entries in {setup['large_site_s']} s",
-          flush=True)
+    print(
+        f"  made {bench.scale.large:,} customers × {ENTRIES_PER_CUSTOMER} entries in {setup['large_site_s']} s",
+        flush=True,
+    )
     if "build" not in only:
         run_timed(bench.site_cmd(bench.large, "build", "--json")).check()
     setup["seconds"] = round(time.perf_counter() - started, 1)

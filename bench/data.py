@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import layout, tokens
+from paylink import layout, tokens
 
 ENTRIES_PER_CUSTOMER = 25
 YEAR_S = 365 * 24 * 3600
@@ -30,10 +30,22 @@ LAST_NAMES = (
     "Okafor Patel Quist Rossi Schmidt Tanaka Uddin Varga Walsh Xu Yilmaz Zhang"
 ).split()
 CHARGES = (
-    "Lawn mowing", "Hedge trimming", "Spring clean-up", "Leaf removal", "Drain cleaning",
-    "Water heater service", "Gutter cleaning", "Snow removal — driveway", "Mulch, 3 yards delivered",
-    "Irrigation repair", "Tree pruning (2 oaks)", "Emergency call-out, Sunday", "Fertilizer application",
-    "Weekly maintenance — March", "Replace kitchen faucet", "Parts: valve & fittings",
+    "Lawn mowing",
+    "Hedge trimming",
+    "Spring clean-up",
+    "Leaf removal",
+    "Drain cleaning",
+    "Water heater service",
+    "Gutter cleaning",
+    "Snow removal — driveway",
+    "Mulch, 3 yards delivered",
+    "Irrigation repair",
+    "Tree pruning (2 oaks)",
+    "Emergency call-out, Sunday",
+    "Fertilizer application",
+    "Weekly maintenance — March",
+    "Replace kitchen faucet",
+    "Parts: valve & fittings",
 )
 CREDITS = ("Payment — thank you", "Paid by check #1042", "Card payment", "Refund: duplicate charge", "Loyalty discount")
 
@@ -71,9 +83,20 @@ class BenchSite:
 def make_site(paylink: list[str], root: Path, customers: int, seed: int = 1) -> BenchSite:
     """Create a site at ``root`` with ``customers`` customers, 25 entries each, all linked; return it."""
     subprocess.run(
-        [*paylink, "init", str(root), "--name", "Bench Landscaping & Plumbing", "--phone", "555-0100",
-         "--email", "office@bench.example", "--json"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *paylink,
+            "init",
+            str(root),
+            "--name",
+            "Bench Landscaping & Plumbing",
+            "--phone",
+            "555-0100",
+            "--email",
+            "office@bench.example",
+            "--json",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     rng = random.Random(seed)
     now = int(time.time())

@@ -92,8 +92,7 @@ def running(argv: list[str], url: str, log: Path, *, stop_signal: int, env: dict
     process group (our child and its workers, nothing else) can be killed.
     """
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, start_new_session=True)
     try:
         wait_for_200(url, proc, log)
         yield proc
@@ -159,8 +158,13 @@ def paylink_edge(paylink: list[str], site: Path, log: Path, probe_path: str):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("PAYLINK_SITE", "PAYLINK_SECRET_KEY")}
-    with running([*paylink, "--site", str(site), "serve", "--port", str(port)], base + probe_path, log,
-                 stop_signal=signal.SIGINT, env=env):
+    with running(
+        [*paylink, "--site", str(site), "serve", "--port", str(port)],
+        base + probe_path,
+        log,
+        stop_signal=signal.SIGINT,
+        env=env,
+    ):
         yield base
 
 

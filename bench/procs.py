@@ -174,8 +174,14 @@ def time_interleaved(commands: dict[str, Callable[[], list[str]]], *, runs: int,
 
 def hyperfine(commands: dict[str, list[str]], *, runs: int, warmup: int, export: Path) -> dict[str, Summary]:
     """Time commands with hyperfine (no shell in between); return a Summary per name."""
-    argv = ["hyperfine", "--shell=none", "--style=none", f"--warmup={warmup}", f"--runs={runs}",
-            f"--export-json={export}"]
+    argv = [
+        "hyperfine",
+        "--shell=none",
+        "--style=none",
+        f"--warmup={warmup}",
+        f"--runs={runs}",
+        f"--export-json={export}",
+    ]
     for name, command in commands.items():
         argv += ["--command-name", name, shlex.join(command)]
     run_timed(argv).check()

@@ -84,8 +84,12 @@ class Row:
             "floor": _round(self.floor),
             "floor_is": self.floor_title or None,
             "ratio": _round(self.ratio),
-            "target": {"on": self.target.on, "op": self.target.op, "limit": self.target.limit,
-                       "text": self.target.text()},
+            "target": {
+                "on": self.target.on,
+                "op": self.target.op,
+                "limit": self.target.limit,
+                "text": self.target.text(),
+            },
             "pass": {"PASS": True, "MISS": False}.get(self.status),
             "status": self.status,
             "details": self.details,
@@ -125,7 +129,7 @@ def table(rows: list[Row]) -> str:
         lines.append([row.title, _number(row.figure, row.unit), floor, ratio, row.target.text(), row.status])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     rule = "  ".join("-" * w for w in widths)
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)).rstrip() for line in lines]
     text.insert(1, rule)
     text.append(rule)
     text.append("")

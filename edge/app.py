@@ -1,7 +1,7 @@
 """The edge: a plain WSGI application that turns a signed link into its snapshot.
 
 It knows two things, the build folder and the signing keys, and shares only
-``generator.tokens`` and ``generator.layout`` with the rest of paylink. Each
+``paylink.tokens`` and ``paylink.layout`` with the rest of paylink. Each
 request path is matched against a short allowlist of exact shapes; nothing a
 client sends is ever joined onto a file-system path, so ``..``, encoded
 slashes, NUL bytes and the like never reach a file: they match nothing and get
@@ -17,16 +17,16 @@ import re
 import sys
 import threading
 import time
-from http import HTTPStatus
 from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
 
-from generator import layout
-from generator.tokens import LinkSigner, NoSigningKey, load_keys
+from paylink import layout
+from paylink.tokens import LinkSigner, NoSigningKey, load_keys
 
 # Longer paths get 414; shorter junk, even 10 KB of it, is just "not found".
 MAX_PATH_LENGTH = 16384
-ASSET_RE = re.compile(r"/assets/[a-z0-9-]+\.[0-9a-f]{16}\.(css|js|svg)\Z", re.ASCII)
+ASSET_PREFIX = f"/{layout.ASSETS_DIR}/"
 # No allowlisted URL needs any of these in its raw (undecoded) form. Servers
 # that hand over the raw target (gunicorn's RAW_URI) let us refuse a path that
 # would only match after decoding, instead of trusting the decoder.
@@ -34,15 +34,9 @@ HOSTILE_RAW_RE = re.compile(r"%(?:2f|5c|00|2e)|\\|//|\.\.", re.IGNORECASE)
 # Runs that could be (part of) a token, for scrubbing stray paths in the log.
 TOKEN_LIKE_RE = re.compile(r"[A-Za-z0-9_.-]{16,}")
 
-CONTENT_TYPES = {
-    "html": "text/html; charset=utf-8",
-    "txt": "text/plain; charset=utf-8",
-    "css": "text/css; charset=utf-8",
-    "js": "text/javascript; charset=utf-8",
-    "svg": "image/svg+xml",
-}
-NO_STORE = "no-store"
-IMMUTABLE = "public, max-age=31536000, immutable"  # asset names carry their content hash
+CONTENT_TYPES = layout.CONTENT_TYPES
+NO_STORE = layout.NO_STORE
+IMMUTABLE = layout.IMMUTABLE
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -154,9 +148,9 @@ class Edge:
             return self.not_found()
         if path.startswith("/p/"):
             return self.link_page(path[3:])
-        match = ASSET_RE.match(path)
+        match = layout.ASSET_NAME_RE.match(path, len(ASSET_PREFIX)) if path.startswith(ASSET_PREFIX) else None
         if match:
-            body = self.read(layout.ASSETS_DIR, path[len("/assets/"):])
+            body = self.read(layout.ASSETS_DIR, path[len(ASSET_PREFIX) :])
             if body is None:
                 return self.not_found()
             return 200, body, [("Content-Type", CONTENT_TYPES[match[1]]), ("Cache-Control", IMMUTABLE)]
@@ -279,7 +273,7 @@ class AccessLog:
 
 
 class EnvConfiguredApplication:
-    """``edge.app:application``: builds the edge from the environment on the first request.
+    """``paylink.edge.app:application``: builds the edge from the environment on the first request.
 
     Importing this module never fails, so any WSGI server can load it; a bad
     configuration answers 500 and says why on stderr. Call ``config_from_env()``
@@ -293,7 +287,9 @@ class EnvConfiguredApplication:
     def __call__(self, environ, start_response):
         edge = self.edge()
         if edge is None:
-            status, headers, body = _finish(environ.get("REQUEST_METHOD", ""), *Edge.page(500, b"Edge not configured\n", "txt"))
+            status, headers, body = _finish(
+                environ.get("REQUEST_METHOD", ""), *Edge.page(500, b"Edge not configured\n", "txt")
+            )
             start_response(_status_line(status), headers)
             return [body]
         return edge(environ, start_response)

@@ -9,7 +9,7 @@ SIGINT/SIGTERM, replaces a worker that dies, and installs as one wheel from PyPI
 `paylink serve` runs the very same ``Edge`` through granian's RSGI interface
 (``EnvConfiguredApplication.__rsgi__``), which skips WSGI's per-request environ
 and thread hand-off: about 1.3-1.6x the requests per second of its WSGI
-interface here. ``edge.app:application`` stays a plain WSGI app for any other
+interface here. ``paylink.edge.app:application`` stays a plain WSGI app for any other
 server (gunicorn, uWSGI, granian --interface wsgi).
 
 granian imports its target by name in each worker, so the build folder and
@@ -25,9 +25,9 @@ import socket
 import sys
 from pathlib import Path
 
-from generator.tokens import KEY_ENV, NoSigningKey, load_keys
+from paylink.tokens import KEY_ENV, NoSigningKey, load_keys
 
-APP_TARGET = "edge.app:application"
+APP_TARGET = "paylink.edge.app:application"
 
 
 class CannotServe(Exception):
@@ -68,7 +68,7 @@ def run(
     process per CPU, at most 8. Raises ``CannotServe`` if the build folder or
     the keys are missing or the port is taken.
     """
-    # Imported here so `import edge.serve` (and the generator's CLI) stays light.
+    # Imported here so `import paylink.edge.serve` (and the generator's CLI) stays light.
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -96,8 +96,8 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m edge.serve --build-dir DIR [--host H] [--port N] [--workers N]``; keys from PAYLINK_SECRET_KEY."""
-    parser = argparse.ArgumentParser(prog="python -m edge.serve", description=main.__doc__)
+    """``python -m paylink.edge.serve --build-dir DIR [--host H] [--port N] [--workers N]``; keys from PAYLINK_SECRET_KEY."""
+    parser = argparse.ArgumentParser(prog="python -m paylink.edge.serve", description=main.__doc__)
     parser.add_argument("--build-dir", type=Path, required=True, help="the build folder to serve")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

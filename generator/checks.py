@@ -52,5 +52,7 @@ def clean_ref(value: str | None) -> str | None:
         return None
     text = clean_line(value, "ref", 100)
     if text.isdigit():
-        raise InvalidInput(f"ref {value!r} is all digits, which would read as a customer id — add a letter, e.g. C-{text}")
+        raise InvalidInput(
+            f"ref {value!r} is all digits, which would read as a customer id — add a letter, e.g. C-{text}"
+        )
     return text

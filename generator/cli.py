@@ -21,32 +21,24 @@ from .errors import PaylinkError
 
 
 class Context:
-    """What every command may need, opened only when first asked for."""
+    """What every command may need: the site's workspace, opened only when first asked for."""
 
     def __init__(self, site_dir: str | None):
         self.site_dir = site_dir
-        self._site = None
-        self._conn = None
+        self._ws = None
+
+    @property
+    def ws(self):
+        """The site's workspace (settings validated); the actions take it."""
+        if self._ws is None:
+            from .actions import Workspace
+
+            self._ws = Workspace.find(self.site_dir)
+        return self._ws
 
     @property
     def site(self):
-        if self._site is None:
-            from .site import find_site
-
-            self._site = find_site(self.site_dir)
-            self._site.settings  # validate paylink.toml before any work
-        return self._site
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = self.site.open_ledger()
-        return self._conn
-
-    def pages(self):
-        from .pages import PageWriter
-
-        return PageWriter(self.site, self.conn)
+        return self.ws.site
 
     def money(self, minor: int) -> str:
         from .money import format_money
@@ -60,8 +52,8 @@ class Context:
         return major_string(minor, self.site.settings.currency)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        if self._ws is not None:
+            self._ws.close()
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -94,7 +86,9 @@ def friendly_errors(func):
                 f"The ledger could not be read or written ({exc}) — check the disk and that no other program holds it locked"
             ) from exc
         except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''} — check the folder's permissions and free space") from exc
+            raise click.ClickException(
+                f"{exc.strerror or exc}: {exc.filename or ''} — check the folder's permissions and free space"
+            ) from exc
 
     return wrapper
 
@@ -115,7 +109,9 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozense
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ).rstrip()
 
     return [line(headers)] + [line(r) for r in rows]
 
@@ -144,7 +140,9 @@ class PaylinkGroup(click.Group):
         except Exception as exc:  # never a traceback for a business owner
             if os.environ.get("PAYLINK_DEBUG"):
                 raise
-            click.echo(f"Error: unexpected failure ({type(exc).__name__}: {exc}) — set PAYLINK_DEBUG=1 for details", err=True)
+            click.echo(
+                f"Error: unexpected failure ({type(exc).__name__}: {exc}) — set PAYLINK_DEBUG=1 for details", err=True
+            )
             sys.exit(1)
         if not standalone_mode:
             return result
@@ -192,9 +190,8 @@ def init(ctx: Context, directory, name, currency, locale, timezone, base_url, ph
     Refuses to touch a folder that already holds a site. Exit status: 0 done,
     1 a setting is invalid or the site exists.
     """
-    from .pages import PageWriter
-    from .site import Settings, init_site
-    from .storage import connect
+    from .actions import create_site
+    from .settings import Settings
 
     root = Path(directory or ctx.site_dir or ".")
     settings = Settings(
@@ -206,20 +203,23 @@ def init(ctx: Context, directory, name, currency, locale, timezone, base_url, ph
         phone=phone,
         email=email,
     )
-    site = init_site(root, settings)
-    conn = connect(site.db_path)
-    try:
-        PageWriter(site, conn).build()
-    finally:
-        conn.close()
+    site = create_site(root, settings)
     s = site.settings
     emit(
         as_json,
-        {"site": str(site.root), "name": s.name, "currency": s.currency, "locale": s.locale,
-         "timezone": s.timezone, "base_url": s.base_url, "phone": s.phone, "email": s.email},
+        {
+            "site": str(site.root),
+            "name": s.name,
+            "currency": s.currency,
+            "locale": s.locale,
+            "timezone": s.timezone,
+            "base_url": s.base_url,
+            "phone": s.phone,
+            "email": s.email,
+        },
         [f"Created a paylink site for {s.name} in {site.root}"]
         + ([] if name else ["(Set your business name with --name, or edit name in paylink.toml.)"])
-        + ["Next: paylink customer add \"Jane Doe\" --phone 555-0100"],
+        + ['Next: paylink customer add "Jane Doe" --phone 555-0100'],
     )
 
 
@@ -244,9 +244,9 @@ def customer_add(ctx: Context, name, email, phone, ref, as_json) -> None:
 
     Exit status: 0 added, 1 invalid input or a duplicate ref.
     """
-    from .ledger import add_customer
+    from .actions import add_customer
 
-    c = add_customer(ctx.conn, name, email=email, phone=phone, ref=ref)
+    c = add_customer(ctx.ws, name, email=email, phone=phone, ref=ref)
     emit(
         as_json,
         {"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "ref": c.ref},
@@ -275,9 +275,9 @@ def customer_list(ctx: Context, as_json) -> None:
 
     Exit status: 0 listed, 1 no site here.
     """
-    from .ledger import customer_balances
+    from .actions import customer_balances
 
-    balances = customer_balances(ctx.conn)
+    balances = customer_balances(ctx.ws)
     rows = [_customer_row(ctx, cb) for cb in balances]
     if as_json:
         emit(True, rows, "")
@@ -302,11 +302,11 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
 
     Exit status: 0 shown, 1 no such customer.
     """
-    from .ledger import customer_balances, find_customer, recent_entries
+    from .actions import customer_balances, find_customer, recent_entries
 
-    c = find_customer(ctx.conn, customer_key)
-    row = _customer_row(ctx, customer_balances(ctx.conn, c.id)[0])
-    entries = recent_entries(ctx.conn, c.id)
+    c = find_customer(ctx.ws, customer_key)
+    row = _customer_row(ctx, customer_balances(ctx.ws, c)[0])
+    entries = recent_entries(ctx.ws, c)
     row.update(
         email=c.email,
         phone=c.phone,
@@ -346,7 +346,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
 
 
 def _posted_document(ctx: Context, posted) -> dict:
-    from .ledger import state_of
+    from .model import state_of
 
     e = posted.entry
     return {
@@ -360,26 +360,12 @@ def _posted_document(ctx: Context, posted) -> dict:
     }
 
 
-def _refresh_after_post(ctx: Context, customer_ids, what: str) -> None:
-    """Write the affected pages; if that fails, say the ledger change stands and how to finish."""
-    try:
-        ctx.pages().refresh(customer_ids)
-    except Exception as exc:  # the ledger change is committed: say so rather than hide it
-        raise click.ClickException(
-            f"{what} was saved, but the customer's page could not be updated ({exc}) — fix that and run `paylink build`"
-        ) from exc
-
-
 def _post(ctx: Context, customer_key, amount, description, date, key, sign: int, as_json: bool) -> None:
-    from .ledger import find_customer, parse_posting_date, post_entry
+    from .actions import post_entry
     from .money import parse_amount
 
-    s = ctx.site.settings
-    minor = parse_amount(amount, s.currency) * sign
-    posted_at = parse_posting_date(date, s.timezone)
-    c = find_customer(ctx.conn, customer_key)
-    posted = post_entry(ctx.conn, c, minor, description, posted_at=posted_at, idempotency_key=key)
-    _refresh_after_post(ctx, [c.id], f"Entry {posted.entry.id}")
+    minor = parse_amount(amount, ctx.site.settings.currency) * sign
+    c, posted = post_entry(ctx.ws, customer_key, minor, description, day=date, idempotency_key=key)
     verb = "Charged" if sign > 0 else "Credited"
     doc = _posted_document(ctx, posted)
     emit(
@@ -391,8 +377,12 @@ def _post(ctx: Context, customer_key, amount, description, date, key, sign: int,
 
 
 def posting_options(func):
-    func = click.option("--key", help="Idempotency key: a retry with the same key posts nothing and prints the first result.")(func)
-    func = click.option("--date", metavar="YYYY-MM-DD", help="The entry's date in the site's time zone (default: now).")(func)
+    func = click.option(
+        "--key", help="Idempotency key: a retry with the same key posts nothing and prints the first result."
+    )(func)
+    func = click.option(
+        "--date", metavar="YYYY-MM-DD", help="The entry's date in the site's time zone (default: now)."
+    )(func)
     return func
 
 
@@ -443,12 +433,9 @@ def void(ctx: Context, entry_id, reason, as_json) -> None:
     Entries are never edited or deleted. An entry can be voided once; a void
     cannot be voided. Exit status: 0 voided, 1 no such entry or not voidable.
     """
-    from .ledger import iso_utc, void_entry
+    from .actions import void_entry
 
-    import datetime as dt
-
-    posted = void_entry(ctx.conn, entry_id, reason=reason, posted_at=iso_utc(dt.datetime.now(dt.timezone.utc)))
-    _refresh_after_post(ctx, [posted.entry.customer_id], f"Void entry {posted.entry.id}")
+    posted = void_entry(ctx.ws, entry_id, reason=reason)
     doc = _posted_document(ctx, posted)
     emit(
         as_json,
@@ -477,21 +464,16 @@ def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
     A customer who already has a link keeps it: it is printed unchanged. The
     page is written before this returns. Exit status: 0 done, 1 unknown customer.
     """
-    from .ledger import find_customer
-    from .links import generate_all_links, generate_link, live_links
+    from .actions import give_all_links, give_link
 
     if all_customers == bool(customer_key):
         raise click.UsageError("give either CUSTOMER or --all")
     if all_customers:
-        generate_all_links(ctx.conn)
-        _refresh_after_post(ctx, None, "The links")
-        docs = [{"customer_id": l.customer_id, "url": ctx.site.link_url(l.nonce)} for l in live_links(ctx.conn)]
+        docs = [{"customer_id": link.customer_id, "url": ctx.ws.url(link)} for link in give_all_links(ctx.ws)]
         emit(as_json, docs, [f"{d['customer_id']:>6}  {d['url']}" for d in docs] or ["No customers yet."])
         return
-    c = find_customer(ctx.conn, customer_key)
-    created_link, _ = generate_link(ctx.conn, c)
-    _refresh_after_post(ctx, [c.id], "The link")
-    url = ctx.site.link_url(created_link.nonce)
+    c, given = give_link(ctx.ws, customer_key)
+    url = ctx.ws.url(given)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
 
@@ -505,11 +487,10 @@ def link_show(ctx: Context, customer_key, as_json) -> None:
 
     Exit status: 0 shown, 1 unknown customer or no link.
     """
-    from .ledger import find_customer
-    from .links import require_link
+    from .actions import current_link, find_customer
 
-    c = find_customer(ctx.conn, customer_key)
-    url = ctx.site.link_url(require_link(ctx.conn, c).nonce)
+    c = find_customer(ctx.ws, customer_key)
+    url = ctx.ws.url(current_link(ctx.ws, c))
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
 
@@ -528,15 +509,12 @@ def _confirm(question: str, yes: bool) -> None:
 
 def _change_link(ctx: Context, customer_key, yes: bool, question: str, change):
     """Confirm, then rotate or revoke a customer's link; its old page is gone when this returns."""
-    from .ledger import find_customer
-    from .links import require_link
+    from .actions import current_link, find_customer
 
-    c = find_customer(ctx.conn, customer_key)
-    require_link(ctx.conn, c)
+    c = find_customer(ctx.ws, customer_key)
+    current_link(ctx.ws, c)
     _confirm(question.format(name=c.name), yes)
-    outcome = change(ctx.conn, c)
-    _refresh_after_post(ctx, [c.id], "The link change")
-    return c, outcome
+    return c, change(ctx.ws, c)
 
 
 @link.command("rotate")
@@ -551,10 +529,12 @@ def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
     Asks to confirm unless --yes. Exit status: 0 rotated, 1 unknown customer,
     no link, or not confirmed.
     """
-    from .links import rotate_link
+    from .actions import rotate_link
 
-    c, new = _change_link(ctx, customer_key, yes, "Give {name} a new link? Their current link will stop working.", rotate_link)
-    url = ctx.site.link_url(new.nonce)
+    c, new = _change_link(
+        ctx, customer_key, yes, "Give {name} a new link? Their current link will stop working.", rotate_link
+    )
+    url = ctx.ws.url(new)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
 
@@ -570,9 +550,11 @@ def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
     Asks to confirm unless --yes. Exit status: 0 revoked, 1 unknown customer,
     no link, or not confirmed.
     """
-    from .links import revoke_link
+    from .actions import revoke_link
 
-    c, _ = _change_link(ctx, customer_key, yes, "Turn off {name}'s link? It will stop working and they will have none.", revoke_link)
+    c, _ = _change_link(
+        ctx, customer_key, yes, "Turn off {name}'s link? It will stop working and they will have none.", revoke_link
+    )
     emit(as_json, {"customer_id": c.id, "url": None}, f"Revoked the link of {c.name} (customer {c.id}).")
 
 
@@ -595,10 +577,10 @@ def import_customers_cmd(ctx: Context, file, as_json) -> None:
     All or nothing: the first bad line stops the import and nothing is added.
     Exit status: 0 imported, 1 a bad line (named in the message).
     """
-    from .imports import import_customers
+    from .actions import import_customers
 
-    imported = import_customers(ctx.conn, file)
-    emit(as_json, {"imported": imported.count}, f"Imported {_count(imported.count, 'customer')}.")
+    count = import_customers(ctx.ws, file)
+    emit(as_json, {"imported": count}, f"Imported {_count(count, 'customer')}.")
 
 
 @import_.command("entries")
@@ -613,12 +595,10 @@ def import_entries_cmd(ctx: Context, file, as_json) -> None:
     (empty means today). All or nothing. The affected pages are written before
     this returns. Exit status: 0 imported, 1 a bad line (named in the message).
     """
-    from .imports import import_entries
+    from .actions import import_entries
 
-    s = ctx.site.settings
-    imported = import_entries(ctx.conn, file, currency=s.currency, timezone=s.timezone)
-    _refresh_after_post(ctx, imported.customer_ids, f"{imported.count} entries")
-    emit(as_json, {"imported": imported.count}, f"Imported {imported.count} {'entry' if imported.count == 1 else 'entries'}.")
+    count = import_entries(ctx.ws, file)
+    emit(as_json, {"imported": count}, f"Imported {count} {'entry' if count == 1 else 'entries'}.")
 
 
 # --- pages -----------------------------------------------------------------------
@@ -636,12 +616,14 @@ def build(ctx: Context, full, as_json) -> None:
     pages of links no longer live and leftovers of a crash, and re-renders every
     page when templates or settings changed. Exit status: 0 done, 1 failed.
     """
-    writer = ctx.pages()
+    from .actions import build as build_site
+    from .actions import count_pages
+
     if full and not as_json and sys.stderr.isatty():
-        with click.progressbar(length=writer.count_live(), label="Writing pages", file=sys.stderr) as bar:
-            result = writer.build(full=True, progress=bar.update)
+        with click.progressbar(length=count_pages(ctx.ws), label="Writing pages", file=sys.stderr) as bar:
+            result = build_site(ctx.ws, full=True, progress=bar.update)
     else:
-        result = writer.build(full=full)
+        result = build_site(ctx.ws, full=full)
     emit(
         as_json,
         {"written": result.written, "removed": result.removed},
@@ -685,15 +667,17 @@ def serve(ctx: Context, host, port) -> None:
     Builds first, then answers customers' links until interrupted. Exit status:
     0 when interrupted, 1 if the site or port is unusable.
     """
+    from .actions import build as build_site
+
     site = ctx.site
-    ctx.pages().build()
+    build_site(ctx.ws)
     click.echo(f"Serving {site.build_dir} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     _serve(site, host, port)
 
 
 def _serve(site, host: str, port: int) -> None:
     """Run the edge over the site's build/ until interrupted; a server that cannot start is an Error: line."""
-    from edge.serve import CannotServe, run
+    from .edge.serve import CannotServe, run
 
     try:
         run(site.build_dir, site.signer_keys(), host=host, port=port)

@@ -59,7 +59,9 @@ def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
         try:
             header = [h.strip().lower() for h in next(reader)]
         except StopIteration:
-            raise ImportFailed(f"{path.name} is empty — the first line must be the header {','.join(columns)}") from None
+            raise ImportFailed(
+                f"{path.name} is empty — the first line must be the header {','.join(columns)}"
+            ) from None
         except csv.Error as exc:
             raise ImportFailed(f"{path.name} line 1: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
         unknown = [h for h in header if h not in columns]
@@ -76,14 +78,16 @@ def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ImportFailed(f"{path.name} line {reader.line_num}: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
+                raise ImportFailed(
+                    f"{path.name} line {reader.line_num}: not readable CSV ({exc}) — save the file as UTF-8 CSV"
+                ) from exc
             if not any(v.strip() for v in values):
                 continue  # blank lines are harmless
             if len(values) != len(header):
                 raise ImportFailed(
                     f"{path.name} line {reader.line_num}: {len(values)} values for {len(header)} columns — check the commas and quotes"
                 )
-            yield reader.line_num, dict(zip(header, values))
+            yield reader.line_num, dict(zip(header, values, strict=False))
 
 
 def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
@@ -105,14 +109,18 @@ def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
             raise ImportFailed(f"{path.name} line {line}: {exc}") from exc
         if ref is not None:
             if ref in refs:
-                raise ImportFailed(f"{path.name} line {line}: ref {ref!r} also appears on line {refs[ref]} — refs must be unique")
+                raise ImportFailed(
+                    f"{path.name} line {line}: ref {ref!r} also appears on line {refs[ref]} — refs must be unique"
+                )
             refs[ref] = line
     with write_transaction(conn):
         if refs:
             taken = _existing_refs(conn, list(refs))
             if taken:
                 ref = min(taken, key=refs.get)
-                raise ImportFailed(f"{path.name} line {refs[ref]}: another customer already has ref {ref!r} — choose a different ref")
+                raise ImportFailed(
+                    f"{path.name} line {refs[ref]}: another customer already has ref {ref!r} — choose a different ref"
+                )
         conn.executemany("INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)", rows)
     return Imported(len(rows))
 
@@ -132,7 +140,7 @@ def import_entries(conn: sqlite3.Connection, path: Path, *, currency: str, timez
     Rows stream into one transaction in chunks, so memory stays flat however
     long the file is; the first bad row rolls the whole import back.
     """
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     posted_cache: dict[str | None, str] = {}
     rows = _rows(path, ENTRY_COLUMNS, ("customer", "kind", "amount", "description"))
     count, touched, chunk = 0, set(), []
@@ -180,7 +188,9 @@ def _insert_entries(conn: sqlite3.Connection, chunk: list[tuple], touched: set[i
     Grouped, the index inserts land near each other instead of all over the file.
     """
     chunk.sort(key=lambda row: row[0])
-    conn.executemany("INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)", chunk)
+    conn.executemany(
+        "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)", chunk
+    )
     touched.update(row[0] for row in chunk)
     inserted = len(chunk)
     chunk.clear()

@@ -9,9 +9,9 @@ mistake is undone by a void, the reversing entry.
 import datetime as dt
 import re
 import sqlite3
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from .checks import clean_email, clean_line, clean_phone, clean_ref
 from .errors import (
     CannotVoid,
     CustomerNotFound,
@@ -20,8 +20,10 @@ from .errors import (
     IdempotencyConflict,
     InvalidInput,
 )
-from .checks import clean_email, clean_line, clean_phone, clean_ref
+from .model import Customer, CustomerBalance, Entry, Posted, state_of
 from .storage import write_transaction
+
+__all__ = ["Customer", "CustomerBalance", "Entry", "Posted", "state_of"]
 
 RECENT_ENTRIES = 20
 MAX_NAME = 200
@@ -29,46 +31,6 @@ MAX_DESCRIPTION = 500
 MAX_KEY = 200
 # SQLite's largest INTEGER: a bigger number cannot be an id, and sqlite3 refuses to bind it.
 MAX_ROW_ID = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class Customer:
-    """A customer of the business."""
-
-    id: int
-    name: str
-    email: str | None
-    phone: str | None
-    ref: str | None
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One line of a customer's ledger: a charge (> 0) or a credit (< 0)."""
-
-    id: int
-    customer_id: int
-    amount_minor: int
-    description: str
-    posted_at: str
-    voids_entry_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Posted:
-    """The result of posting an entry: the entry and the balance right after it."""
-
-    entry: Entry
-    balance_minor: int
-
-
-def state_of(balance_minor: int) -> str:
-    """Return "outstanding", "credit" or "zero" for a balance."""
-    if balance_minor > 0:
-        return "outstanding"
-    if balance_minor < 0:
-        return "credit"
-    return "zero"
 
 
 # --- input checks -----------------------------------------------------------
@@ -86,7 +48,7 @@ def parse_posting_date(text: str | None, timezone: str, now: dt.datetime | None 
     their order; an earlier day is stamped at noon local time, which stays on that
     day in any daylight-saving change. A date in the future is refused.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if text is None:
         return iso_utc(now)
     zone = ZoneInfo(timezone)
@@ -106,7 +68,7 @@ def parse_posting_date(text: str | None, timezone: str, now: dt.datetime | None 
 
 def iso_utc(moment: dt.datetime) -> str:
     """Format a moment as ISO 8601 UTC to the second: 2026-11-24T21:05:00Z."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- customers ----------------------------------------------------------------
@@ -124,7 +86,7 @@ def add_customer(
     name = clean_line(name, "name", MAX_NAME)
     email, phone, ref = clean_email(email), clean_phone(phone), clean_ref(ref)
     with write_transaction(conn):
-        if ref is not None and conn.execute("SELECT 1 FROM customers WHERE ref = ?", (ref,)).fetchone():
+        if ref is not None and conn.execute("SELECT 1 FROM customers WHERE ref = ? COLLATE NOCASE", (ref,)).fetchone():
             raise DuplicateRef(f"another customer already has ref {ref!r} — choose a different ref")
         cursor = conn.execute(
             "INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)",
@@ -139,13 +101,17 @@ def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
     if looks_like_id(key):
         number = int(key)
         row = (
-            conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE id = ?", (number,)).fetchone()
+            conn.execute(
+                "SELECT id, name, email, phone, ref, language FROM customers WHERE id = ?", (number,)
+            ).fetchone()
             if number <= MAX_ROW_ID
             else None
         )
         what = f"id {key}"
     else:
-        row = conn.execute("SELECT id, name, email, phone, ref FROM customers WHERE ref = ?", (key,)).fetchone()
+        row = conn.execute(
+            "SELECT id, name, email, phone, ref, language FROM customers WHERE ref = ? COLLATE NOCASE", (key,)
+        ).fetchone()
         what = f"ref {key!r}"
     if row is None:
         raise CustomerNotFound(f"No customer with {what} — see `paylink customer list`")
@@ -260,29 +226,16 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
 # --- listings -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CustomerBalance:
-    """A customer with their balance and live link (if any)."""
-
-    customer: Customer
-    balance_minor: int
-    link_nonce: str | None
-
-    @property
-    def state(self) -> str:
-        return state_of(self.balance_minor)
-
-
 def customer_balances(conn: sqlite3.Connection, customer_id: int | None = None) -> list[CustomerBalance]:
     """Return every customer (or one) with balance and live link nonce, by id."""
     where = "WHERE c.id = ?" if customer_id is not None else ""
     rows = conn.execute(
         f"""
-        SELECT c.id, c.name, c.email, c.phone, c.ref,
+        SELECT c.id, c.name, c.email, c.phone, c.ref, c.language,
                (SELECT COALESCE(SUM(amount_minor), 0) FROM entries e WHERE e.customer_id = c.id),
                (SELECT nonce FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL)
         FROM customers c {where} ORDER BY c.id
         """,
         (customer_id,) if customer_id is not None else (),
     ).fetchall()
-    return [CustomerBalance(Customer(*row[:5]), int(row[5]), row[6]) for row in rows]
+    return [CustomerBalance(Customer(*row[:6]), int(row[6]), row[7]) for row in rows]

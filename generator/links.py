@@ -110,4 +110,4 @@ def revoke_link(conn: sqlite3.Connection, customer: Customer) -> Link:
 def _now():
     import datetime as dt
 
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

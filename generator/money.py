@@ -7,7 +7,7 @@ A currency's minor units come from Babel's ISO 4217 data (2 for USD, 0 for JPY,
 import re
 import unicodedata
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .errors import InvalidAmount, SettingsError
 
@@ -15,7 +15,7 @@ MAX_MAJOR_UNITS = 1_000_000_000
 _AMOUNT_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\Z")
 
 
-@lru_cache(maxsize=None)
+@cache
 def minor_digits(currency: str) -> int:
     """Return how many decimal places the currency has (USD 2, JPY 0, KWD 3)."""
     from babel.numbers import get_currency_precision
@@ -29,9 +29,7 @@ def check_currency(currency: str) -> str:
 
     code = currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", code) or code not in list_currencies():
-        raise SettingsError(
-            f"unknown currency {currency!r} — use an ISO 4217 code such as USD, EUR or JPY"
-        )
+        raise SettingsError(f"unknown currency {currency!r} — use an ISO 4217 code such as USD, EUR or JPY")
     return code
 
 
@@ -59,9 +57,7 @@ def parse_amount(text: str, currency: str) -> int:
     if minor == 0 and not too_large:
         raise InvalidAmount(f"amount {_shown(text)} is zero — give an amount above zero")
     if too_large or minor > MAX_MAJOR_UNITS * 10**digits:
-        raise InvalidAmount(
-            f"amount {_shown(text)} is too large — the most is {MAX_MAJOR_UNITS:,} {currency}"
-        )
+        raise InvalidAmount(f"amount {_shown(text)} is too large — the most is {MAX_MAJOR_UNITS:,} {currency}")
     return minor
 
 

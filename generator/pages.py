@@ -108,13 +108,17 @@ class PageWriter:
             with write_transaction(self.conn):
                 retired = [r[0] for r in self.conn.execute("SELECT snapshot FROM retired_snapshots LIMIT ?", (BATCH,))]
                 if wanted is None:
-                    pending = [r[0] for r in self.conn.execute("SELECT customer_id FROM pending_pages LIMIT ?", (BATCH,))]
+                    pending = [
+                        r[0] for r in self.conn.execute("SELECT customer_id FROM pending_pages LIMIT ?", (BATCH,))
+                    ]
                 else:
                     chunk, wanted = wanted[:BATCH], wanted[BATCH:]
                     marks = ",".join("?" * len(chunk))
                     pending = [
                         r[0]
-                        for r in self.conn.execute(f"SELECT customer_id FROM pending_pages WHERE customer_id IN ({marks})", chunk)
+                        for r in self.conn.execute(
+                            f"SELECT customer_id FROM pending_pages WHERE customer_id IN ({marks})", chunk
+                        )
                     ]
                 if not retired and not pending and not wanted:
                     return result

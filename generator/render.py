@@ -16,9 +16,9 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from . import layout
-from .ledger import Entry, state_of
+from .model import Entry, state_of
 from .money import format_money, tip_minor
-from .site import Settings
+from .settings import Settings
 
 TIP_PERCENTS = (0, 18, 20, 25)
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
@@ -28,7 +28,7 @@ TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
 
 def builtin_templates_dir() -> Path:
     """The templates that ship with paylink."""
-    import site_templates
+    from . import site_templates
 
     return Path(site_templates.__file__).parent
 
@@ -84,6 +84,7 @@ class Renderer:
         self.settings = settings
         self.template_dirs = [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
         self.zone = ZoneInfo(settings.timezone)
+        self._entry_dates: dict[str, tuple[str, str]] = {}
 
     # --- templates and assets -------------------------------------------------
 
@@ -115,8 +116,7 @@ class Renderer:
         named = {}
         for file_name in ASSET_FILES:
             data = self.source(file_name)
-            stem, _, ext = file_name.rpartition(".")
-            named[f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}.{ext}"] = data
+            named[layout.asset_name(file_name, data)] = data
         return named
 
     @cached_property
@@ -213,14 +213,26 @@ class Renderer:
             kind="charge" if entry.amount_minor > 0 else "credit",
         )
 
-    @lru_cache(maxsize=8192)  # noqa: B019 — one renderer per run; entries share dates
     def _entry_date(self, posted_at: str) -> tuple[str, str]:
-        """The entry's local date, formatted and as ISO, or the raw text if it is not a time."""
+        """The entry's local date, formatted and as ISO, or the raw text if it is not a time.
+
+        Cached on this renderer (entries share dates), never on the class: an
+        ``lru_cache`` on a method would keep every renderer alive, and ``watch``
+        makes a new one per change.
+        """
+        cached = self._entry_dates.get(posted_at)
+        if cached is not None:
+            return cached
         moment = parse_utc(posted_at)
         if moment is None:
-            return posted_at, ""
-        local = moment.astimezone(self.zone).date()
-        return _format_date(local, self.settings.locale), local.isoformat()
+            result = (posted_at, "")
+        else:
+            local = moment.astimezone(self.zone).date()
+            result = (_format_date(local, self.settings.locale), local.isoformat())
+        if len(self._entry_dates) >= 8192:
+            self._entry_dates.clear()
+        self._entry_dates[posted_at] = result
+        return result
 
     def _moment(self, posted_at: str) -> Moment:
         moment = parse_utc(posted_at)
@@ -236,7 +248,7 @@ def parse_utc(text: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text.strip())
     except (ValueError, AttributeError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @lru_cache(maxsize=4096)
@@ -247,7 +259,7 @@ def _format_date(day: dt.date, locale: str) -> str:
 
 
 def _format_moment(local: dt.datetime, locale: str) -> str:
-    """"Nov 24, 2026, 3:05 PM CST": the locale's medium date, short time and zone abbreviation.
+    """ "Nov 24, 2026, 3:05 PM CST": the locale's medium date, short time and zone abbreviation.
 
     Built from pieces cached by date, by minute of the day and by offset, since
     Babel takes ~30 µs to format one whole moment.

@@ -90,7 +90,43 @@ def m001_ledger(db: Database) -> None:
         BEGIN INSERT OR IGNORE INTO retired_snapshots VALUES (OLD.snapshot); END;
         CREATE TRIGGER links_delete AFTER DELETE ON links
         BEGIN INSERT OR IGNORE INTO retired_snapshots VALUES (OLD.snapshot); END;
-        """
+        """,
+    )
+
+
+@migrations()
+def m002_version_two(db: Database) -> None:
+    """Version 2: customers' language, refs unique without regard to case, imports
+    remembered, the publish bookkeeping, and the database refusing entries it could not show."""
+    _execute_each(
+        db,
+        f"""
+        ALTER TABLE customers ADD COLUMN language TEXT;
+        -- Refs are matched without regard to case (`charge jane` is JANE), so they are unique that way too.
+        CREATE UNIQUE INDEX customers_ref_nocase ON customers(ref COLLATE NOCASE) WHERE ref IS NOT NULL;
+
+        -- Each imported entries file, by the SHA-256 of its exact bytes: a second import is refused.
+        CREATE TABLE imported_files (
+            digest TEXT PRIMARY KEY,
+            file_name TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            imported_at TEXT NOT NULL DEFAULT {NOW_UTC}
+        );
+
+        -- What the `publish` store holds (object name under the prefix -> SHA-256 of its bytes),
+        -- and the names whose upload or deletion is still to do.
+        CREATE TABLE published (name TEXT PRIMARY KEY, digest TEXT NOT NULL);
+        CREATE TABLE publish_queue (name TEXT PRIMARY KEY);
+
+        -- Another program's entry must name a customer that exists and a time paylink can show.
+        CREATE TRIGGER entries_refuse_orphan BEFORE INSERT ON entries
+        WHEN NOT EXISTS (SELECT 1 FROM customers WHERE id = NEW.customer_id)
+        BEGIN SELECT RAISE(ABORT, 'entries.customer_id names no customer'); END;
+        CREATE TRIGGER entries_refuse_bad_time BEFORE INSERT ON entries
+        WHEN julianday(NEW.posted_at) IS NULL
+          OR NEW.posted_at NOT GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-5][0-9]*'
+        BEGIN SELECT RAISE(ABORT, 'entries.posted_at must be an ISO 8601 time, e.g. 2026-11-20T15:04:05Z'); END;
+        """,
     )
 
 

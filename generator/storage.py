@@ -18,7 +18,7 @@ from pathlib import Path
 BUSY_TIMEOUT_S = 30.0
 # How many migrations generator/schema.py holds; kept here so opening a current
 # ledger never imports sqlite-utils (about 200 ms of start-up).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -30,7 +30,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
         check_same_thread=False,
     )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT_S * 1000))
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")

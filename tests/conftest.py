@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from generator.cli import cli
+from paylink.cli import cli
 
 
 class Paylink:

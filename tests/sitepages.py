@@ -41,7 +41,9 @@ def all_snapshots(site: Path) -> list[str]:
 def live_customer_ids(site: Path) -> list[int]:
     """Ids of the customers with a live link."""
     with closing(ledger(site)) as conn:
-        return [r[0] for r in conn.execute("SELECT customer_id FROM links WHERE retired_at IS NULL ORDER BY customer_id")]
+        return [
+            r[0] for r in conn.execute("SELECT customer_id FROM links WHERE retired_at IS NULL ORDER BY customer_id")
+        ]
 
 
 def nonces(site: Path) -> list[str]:
@@ -83,9 +85,11 @@ def balance_text(site: Path, customer_id: int) -> str | None:
     return element.get_text().strip() if element else None
 
 
-def insert_entry(site: Path, customer_id: int, amount_minor: int, description: str, posted_at: str | None = None) -> int:
+def insert_entry(
+    site: Path, customer_id: int, amount_minor: int, description: str, posted_at: str | None = None
+) -> int:
     """Post an entry the way another program would: one INSERT with sqlite3; return its id."""
-    posted_at = posted_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    posted_at = posted_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with closing(ledger(site)) as conn, conn:
         cursor = conn.execute(
             "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",

@@ -1,7 +1,7 @@
 """The customer page in a real browser: Debian's Chromium driven by Playwright, served by the real edge.
 
 One site with a customer in every state is built with the real CLI and served
-by ``python -m edge.serve`` (granian + ``edge.app``) on 127.0.0.1, so the pages
+by ``python -m paylink.edge.serve`` (granian + ``edge.app``) on 127.0.0.1, so the pages
 arrive with the edge's real headers, CSP included. One browser serves the
 whole module.
 """
@@ -45,7 +45,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served_site(tmp_path_factory) -> dict:
     """A built site with a customer in every state, and the path of each one's link."""
-    root = make_site(tmp_path_factory.mktemp("browser") / "site", "--phone", "555-0100", "--email", "billing@example.com")
+    root = make_site(
+        tmp_path_factory.mktemp("browser") / "site", "--phone", "555-0100", "--email", "billing@example.com"
+    )
     paylink = Paylink(root)
 
     def add(name: str, *entries: tuple[str, str, str]) -> str:
@@ -71,7 +73,7 @@ def served_site(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def edge(served_site, tmp_path_factory) -> str:
-    """The origin of the real edge serving the site's build/ (python -m edge.serve)."""
+    """The origin of the real edge serving the site's build/ (python -m paylink.edge.serve)."""
     root = served_site["root"]
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
@@ -79,7 +81,7 @@ def edge(served_site, tmp_path_factory) -> str:
     log = tmp_path_factory.mktemp("edge") / "edge.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.serve", "--build-dir", str(root / "build")]
+            [sys.executable, "-m", "paylink.edge.serve", "--build-dir", str(root / "build")]
             + ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -159,10 +161,14 @@ def test_choosing_a_tip_updates_the_total(context, edge, served_site):
         assert radio.is_checked()
         expected = radio.get_attribute("data-total")
         page.wait_for_function(
-            "([sel, want]) => document.querySelector(sel).textContent.trim() === want", arg=["#total", expected], timeout=2000
+            "([sel, want]) => document.querySelector(sel).textContent.trim() === want",
+            arg=["#total", expected],
+            timeout=2000,
         )
         assert total.inner_text() == expected
-    assert page.locator('input[name="tip"][value="18"]').get_attribute("data-total") == "$47.26"  # 40.05 + 7.209 -> 7.21
+    assert (
+        page.locator('input[name="tip"][value="18"]').get_attribute("data-total") == "$47.26"
+    )  # 40.05 + 7.209 -> 7.21
     assert problems.seen == []
 
 

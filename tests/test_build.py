@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Paylink
+from paylink import site_templates
 from sitepages import (
     all_snapshots,
     build_files,
@@ -26,8 +27,6 @@ from sitepages import (
     text_of,
     token_of,
 )
-
-import site_templates
 
 BUILTIN = Path(site_templates.__file__).parent
 PAYLINK = shutil.which("paylink") or "paylink"
@@ -107,7 +106,11 @@ def test_plain_build_after_build_folder_was_deleted_writes_every_page(paylink, s
 
 
 def test_build_removes_leftover_temp_files(paylink, site, three):
-    leftovers = [site / "build" / "p" / ".tmp-k3j4h5", site / "build" / ".tmp-x8y9z0", site / "build" / "assets" / ".tmp-a1b2"]
+    leftovers = [
+        site / "build" / "p" / ".tmp-k3j4h5",
+        site / "build" / ".tmp-x8y9z0",
+        site / "build" / "assets" / ".tmp-a1b2",
+    ]
     for path in leftovers:
         path.write_bytes(b"<html>half a page")
     live = snapshot_path(site, three[0])
@@ -300,7 +303,9 @@ def test_concurrent_writers_leave_every_page_current(paylink, site, three):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
     commands = [("charge", str(three[i % 3]), "1.00", f"Job {i}") for i in range(6)] + [("build", "--full"), ("build",)]
     procs = [
-        subprocess.Popen([PAYLINK, "--site", str(site), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [PAYLINK, "--site", str(site), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         for args in commands
     ]
     failures = []
@@ -336,4 +341,3 @@ def test_posting_commands_alone_leave_every_page_current(paylink, site, three):
     # No build here: the commands themselves must leave the newest page in place.
     assert text_of(read_page(site, three[0]), "#balance") == "$14.00"
     assert len(read_page(site, three[0]).select("details#recent-charges tbody tr")) == 9
-

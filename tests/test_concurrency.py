@@ -41,7 +41,7 @@ def run_at_once(site: Path, env: dict[str, str], commands: list[list[str]]) -> l
     ]
     done = []
     try:
-        for proc, command in zip(procs, commands):
+        for proc, command in zip(procs, commands, strict=False):
             out, err = proc.communicate(timeout=TIMEOUT_S)
             done.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
     finally:
@@ -116,7 +116,9 @@ def test_concurrent_retries_with_one_key_post_once(site, paylink, environment):
 
 def test_pages_are_current_after_posts_race_a_full_build(site, tmp_path, paylink, environment):
     many = tmp_path / "customers.csv"
-    many.write_text("name,email,phone,ref\n" + "".join(f"Customer {i},,,C{i}\n" for i in range(1, 301)), encoding="utf-8")
+    many.write_text(
+        "name,email,phone,ref\n" + "".join(f"Customer {i},,,C{i}\n" for i in range(1, 301)), encoding="utf-8"
+    )
     assert paylink.json("import", "customers", str(many)) == {"imported": 300}
     assert len(paylink.json("link", "generate", "--all")) == 300
     paylink.ok("charge", "C1", "100", "Opening balance")

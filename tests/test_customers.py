@@ -5,10 +5,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-
 from conftest import Paylink, make_site
-from generator.ledger import find_customer, post_entry
-from generator.storage import connect
+from paylink.ledger import find_customer, post_entry
+from paylink.storage import connect
 
 LIST_KEYS = {"id", "name", "ref", "balance", "balance_minor", "state", "url"}
 
@@ -20,7 +19,9 @@ def dump(site: Path) -> list[str]:
 
 
 def test_add_with_every_field(paylink):
-    added = paylink.json("customer", "add", "Jane Doe", "--email", "jane@example.com", "--phone", "555-0100", "--ref", "JD-1")
+    added = paylink.json(
+        "customer", "add", "Jane Doe", "--email", "jane@example.com", "--phone", "555-0100", "--ref", "JD-1"
+    )
     assert added == {"id": 1, "name": "Jane Doe", "email": "jane@example.com", "phone": "555-0100", "ref": "JD-1"}
 
 
@@ -31,7 +32,9 @@ def test_add_with_only_a_name(paylink):
 
 
 def test_add_text_output(paylink):
-    assert paylink.ok("customer", "add", "Jane Doe", "--ref", "JD-1").stdout == "Added customer 1: Jane Doe (ref JD-1)\n"
+    assert (
+        paylink.ok("customer", "add", "Jane Doe", "--ref", "JD-1").stdout == "Added customer 1: Jane Doe (ref JD-1)\n"
+    )
 
 
 def test_duplicate_ref_is_refused_and_nothing_written(site, paylink):
@@ -94,8 +97,24 @@ def test_list_rows_carry_balance_state_and_link(paylink):
 
     assert all(set(row) == LIST_KEYS for row in rows)
     assert rows == [
-        {"id": 1, "name": "Owes", "ref": "OWES", "balance": "12.50", "balance_minor": 1250, "state": "outstanding", "url": url},
-        {"id": 2, "name": "In Credit", "ref": None, "balance": "-5.00", "balance_minor": -500, "state": "credit", "url": None},
+        {
+            "id": 1,
+            "name": "Owes",
+            "ref": "OWES",
+            "balance": "12.50",
+            "balance_minor": 1250,
+            "state": "outstanding",
+            "url": url,
+        },
+        {
+            "id": 2,
+            "name": "In Credit",
+            "ref": None,
+            "balance": "-5.00",
+            "balance_minor": -500,
+            "state": "credit",
+            "url": None,
+        },
         {"id": 3, "name": "Square", "ref": None, "balance": "0.00", "balance_minor": 0, "state": "zero", "url": None},
     ]
 

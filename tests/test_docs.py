@@ -5,8 +5,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
-from generator.cli import cli
+from paylink.cli import cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -28,9 +27,23 @@ LEAVES = [(path, command) for path, command in COMMANDS if not isinstance(comman
 def test_the_walk_finds_the_contract_commands():
     names = {" ".join(path) for path, _ in LEAVES}
     assert {
-        "init", "customer add", "customer list", "customer show", "charge", "credit", "void",
-        "link generate", "link show", "link rotate", "link revoke", "import customers", "import entries",
-        "build", "watch", "serve", "demo",
+        "init",
+        "customer add",
+        "customer list",
+        "customer show",
+        "charge",
+        "credit",
+        "void",
+        "link generate",
+        "link show",
+        "link rotate",
+        "link revoke",
+        "import customers",
+        "import entries",
+        "build",
+        "watch",
+        "serve",
+        "demo",
     } <= names
 
 

@@ -1,4 +1,4 @@
-"""The edge (CONTRACT §3, §6): real HTTP against `python -m edge.serve`, plus a few in-process checks.
+"""The edge (CONTRACT §3, §6): real HTTP against `python -m paylink.edge.serve`, plus a few in-process checks.
 
 The build folder is made with the real token and layout code. Canary files sit
 just outside build/; no response may ever contain them.
@@ -19,15 +19,14 @@ from pathlib import Path
 
 import pytest
 from itsdangerous import Signer
-
-from edge.app import (
+from paylink import layout
+from paylink.edge.app import (
     EnvConfiguredApplication,
     loggable_path,
     make_application,
     token_fingerprint,
 )
-from generator import layout
-from generator.tokens import LinkSigner, new_key, new_link_id
+from paylink.tokens import LinkSigner, new_key, new_link_id
 
 REPO = Path(__file__).resolve().parents[1]
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -80,7 +79,7 @@ class Site:
 
 
 def write_snapshot(build: Path, link_id: str, text: str) -> bytes:
-    body = f"<!doctype html><html><body><main data-state=\"outstanding\">{text}</main></body></html>".encode()
+    body = f'<!doctype html><html><body><main data-state="outstanding">{text}</main></body></html>'.encode()
     (build / layout.SNAPSHOT_DIR / layout.snapshot_name(link_id)).write_bytes(body)
     return body
 
@@ -152,9 +151,23 @@ def start_server(site: Site, log_path: Path, keys: list[str] | None = None) -> S
     env.pop("PAYLINK_SITE", None)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edge.serve", "--build-dir", str(site.build),
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "paylink.edge.serve",
+                "--build-dir",
+                str(site.build),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 20
     while True:
@@ -222,8 +235,10 @@ def parse(raw: bytes) -> Response:
 
 def request(port: int, path: str | bytes, method: str = "GET", extra: bytes = b"") -> Response:
     target = path if isinstance(path, bytes) else path.encode("latin-1")
-    raw = send_raw(port, method.encode() + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   + extra + b"Connection: close\r\n\r\n")
+    raw = send_raw(
+        port,
+        method.encode() + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + b"Connection: close\r\n\r\n",
+    )
     return parse(raw)
 
 
@@ -305,11 +320,11 @@ def token_mutations(site: Site) -> dict[str, str]:
     cases = {}
     for i, char in enumerate(token):
         if char == ".":
-            cases[f"dot-{i}"] = token[:i] + "A" + token[i + 1:]
+            cases[f"dot-{i}"] = token[:i] + "A" + token[i + 1 :]
             continue
         index = ALPHABET.index(char)
         for step in (1, 4, 32):  # step 1 on the last character hits the base64 spare bits
-            cases[f"flip-{i}+{step}"] = token[:i] + ALPHABET[(index + step) % 64] + token[i + 1:]
+            cases[f"flip-{i}+{step}"] = token[:i] + ALPHABET[(index + step) % 64] + token[i + 1 :]
     cases |= {
         "truncated-1": token[:-1],
         "truncated-10": token[:-10],
@@ -324,8 +339,9 @@ def token_mutations(site: Site) -> dict[str, str]:
         "swapcase-signature": f"{link_id}.{signature.swapcase()}",
         "other-links-signature": f"{link_id}.{site.other_link.partition('.')[2]}",
         "other-sites-key": site.foreign,
-        "other-salt": Signer(site.new_key, salt="other", key_derivation="hmac",
-                             digest_method=hashlib.sha256).sign(link_id).decode(),
+        "other-salt": Signer(site.new_key, salt="other", key_derivation="hmac", digest_method=hashlib.sha256)
+        .sign(link_id)
+        .decode(),
         "snapshot-file-name": site.snapshot_file,
         "snapshot-file-stem": site.snapshot_file.removesuffix(".html"),
     }
@@ -351,27 +367,77 @@ def test_every_mutation_of_a_token_is_not_found(server, site):
 def hostile_paths(site: Site) -> list[bytes]:
     token = site.live.encode()
     paths = [
-        b"/p/../secret.txt", b"/p/../../secret.txt", b"/../secret.txt", b"/../paylink.key",
-        b"/p/%2e%2e/secret.txt", b"/p/%2E%2E/secret.txt", b"/%2e%2e/secret.txt",
-        b"/p/%252e%252e/secret.txt", b"/p/%252e%252e%252fsecret.txt",
-        b"/p/..%2Fsecret.txt", b"/p/..%2fsecret.txt", b"/p%2F..%2Fsecret.txt", b"/p/%2e%2e%2fsecret.txt",
-        b"/p/..%5csecret.txt", b"/p/..%5Csecret.txt", b"/p/..\\secret.txt", b"/p\\..\\secret.txt",
-        b"/p/x%00", b"/p/%00", b"/robots.txt%00", b"/robots.txt%00.html", b"/secret.txt%00/robots.txt",
-        b"/p/%c0%ae%c0%ae/secret.txt", b"/p/%c0%ae%c0%ae%c0%afsecret.txt", b"/p/%e0%80%ae%e0%80%ae/secret.txt",
+        b"/p/../secret.txt",
+        b"/p/../../secret.txt",
+        b"/../secret.txt",
+        b"/../paylink.key",
+        b"/p/%2e%2e/secret.txt",
+        b"/p/%2E%2E/secret.txt",
+        b"/%2e%2e/secret.txt",
+        b"/p/%252e%252e/secret.txt",
+        b"/p/%252e%252e%252fsecret.txt",
+        b"/p/..%2Fsecret.txt",
+        b"/p/..%2fsecret.txt",
+        b"/p%2F..%2Fsecret.txt",
+        b"/p/%2e%2e%2fsecret.txt",
+        b"/p/..%5csecret.txt",
+        b"/p/..%5Csecret.txt",
+        b"/p/..\\secret.txt",
+        b"/p\\..\\secret.txt",
+        b"/p/x%00",
+        b"/p/%00",
+        b"/robots.txt%00",
+        b"/robots.txt%00.html",
+        b"/secret.txt%00/robots.txt",
+        b"/p/%c0%ae%c0%ae/secret.txt",
+        b"/p/%c0%ae%c0%ae%c0%afsecret.txt",
+        b"/p/%e0%80%ae%e0%80%ae/secret.txt",
         b"/p/" + b"../" * 3400 + b"secret.txt",  # about 10 KB
         b"/" + b"a" * 10_000,
-        b"//secret.txt", b"//p/" + token, b"/p//" + token, b"/P/" + token, b"/p/./" + token,
-        b"/p/" + token + b"/", b"/p/" + token + b"/../../secret.txt", b"/p/" + token + b"%2F..%2F..%2Fsecret.txt",
-        b"/p/" + token + b"%00", b"/p/" + token + b"%20", b"/p/%20" + token,
-        b"/assets/../../secret.txt", b"/assets/..%2F..%2Fsecret.txt", b"/assets/%2e%2e/%2e%2e/secret.txt",
-        b"/assets/", b"/assets", b"/assets/paylink.0123456789abcdef.css/..", b"/assets/PAYLINK.0123456789ABCDEF.CSS",
-        b"/assets/paylink.0123456789abcdef.html", b"/assets/paylink.0123456789abcde.css",
-        b"/assets/missing.0123456789abcdef.css", b"/assets/./paylink.0123456789abcdef.css",
-        b"/./robots.txt", b"/robots.txt/", b"/ROBOTS.TXT", b"/robots.txt/..", b"/%72obots.txt%2f",
-        b"/p/", b"/p", b"/", b"/404.html", b"/410.html", b"/build/404.html", b"/secret.txt", b"/paylink.key",
-        b"/p/" + site.snapshot_file.encode(), b"/p/" + site.snapshot_file.removesuffix(".html").encode(),
-        b"/p/.tmp-abc123", b"/p/..;/secret.txt", b"/p/%2e", b"/%2e/robots.txt",
-        b"/etc/passwd", b"/p/../../../../etc/passwd", b"*",
+        b"//secret.txt",
+        b"//p/" + token,
+        b"/p//" + token,
+        b"/P/" + token,
+        b"/p/./" + token,
+        b"/p/" + token + b"/",
+        b"/p/" + token + b"/../../secret.txt",
+        b"/p/" + token + b"%2F..%2F..%2Fsecret.txt",
+        b"/p/" + token + b"%00",
+        b"/p/" + token + b"%20",
+        b"/p/%20" + token,
+        b"/assets/../../secret.txt",
+        b"/assets/..%2F..%2Fsecret.txt",
+        b"/assets/%2e%2e/%2e%2e/secret.txt",
+        b"/assets/",
+        b"/assets",
+        b"/assets/paylink.0123456789abcdef.css/..",
+        b"/assets/PAYLINK.0123456789ABCDEF.CSS",
+        b"/assets/paylink.0123456789abcdef.html",
+        b"/assets/paylink.0123456789abcde.css",
+        b"/assets/missing.0123456789abcdef.css",
+        b"/assets/./paylink.0123456789abcdef.css",
+        b"/./robots.txt",
+        b"/robots.txt/",
+        b"/ROBOTS.TXT",
+        b"/robots.txt/..",
+        b"/%72obots.txt%2f",
+        b"/p/",
+        b"/p",
+        b"/",
+        b"/404.html",
+        b"/410.html",
+        b"/build/404.html",
+        b"/secret.txt",
+        b"/paylink.key",
+        b"/p/" + site.snapshot_file.encode(),
+        b"/p/" + site.snapshot_file.removesuffix(".html").encode(),
+        b"/p/.tmp-abc123",
+        b"/p/..;/secret.txt",
+        b"/p/%2e",
+        b"/%2e/robots.txt",
+        b"/etc/passwd",
+        b"/p/../../../../etc/passwd",
+        b"*",
     ]
     assert max(map(len, paths)) <= 16384
     return paths
@@ -416,10 +482,13 @@ def test_other_methods_are_405_with_allow(server, site, method):
 
 def test_content_length_with_transfer_encoding_is_refused_without_smuggling(server, site):
     smuggled = f"GET /p/{site.live} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-    for headers in (b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-                    b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"):
-        raw = send_raw(server.port, b"GET /robots.txt HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n0\r\n\r\n" + smuggled,
-                       timeout=3)
+    for headers in (
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+    ):
+        raw = send_raw(
+            server.port, b"GET /robots.txt HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n0\r\n\r\n" + smuggled, timeout=3
+        )
         assert raw.startswith(b"HTTP/1.1 400 "), raw[:40]
         assert raw.count(b"HTTP/1.1 ") == 1  # no second (smuggled) response
         assert b"LIVE-SNAPSHOT" not in raw
@@ -470,7 +539,7 @@ def test_access_log_names_requests_without_tokens(server, site):
 def test_edge_refuses_to_start_without_build_dir_or_key(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("PAYLINK_SECRET_KEY", None)
-    base = [sys.executable, "-m", "edge.serve", "--port", str(free_port())]
+    base = [sys.executable, "-m", "paylink.edge.serve", "--port", str(free_port())]
     no_key = subprocess.run([*base, "--build-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=30)
     assert no_key.returncode != 0 and no_key.stderr.startswith("Error: no signing key")
     env["PAYLINK_SECRET_KEY"] = new_key()
@@ -483,8 +552,11 @@ def test_second_server_on_a_busy_port_refuses_to_start(server, site):
     """granian binds with SO_REUSEPORT; without the check two sites would share one port."""
     env = dict(os.environ, PYTHONPATH=str(REPO), PAYLINK_SECRET_KEY=new_key())
     second = subprocess.Popen(
-        [sys.executable, "-m", "edge.serve", "--build-dir", str(site.build), "--port", str(server.port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "paylink.edge.serve", "--build-dir", str(site.build), "--port", str(server.port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         _, stderr = second.communicate(timeout=20)
@@ -511,9 +583,16 @@ def test_server_stops_cleanly_on_signal(site, tmp_path, sig):
 
 def call(app, path: str, method: str = "GET", **extra) -> tuple[int, dict[str, str], bytes]:
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "test",
-        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http", **extra,
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.url_scheme": "http",
+        **extra,
     }
     started = {}
 
@@ -539,8 +618,16 @@ def test_allowlist_in_process(app, site):
     assert call(app, f"/p/{site.live}")[0] == 200
     assert call(app, "/robots.txt")[0] == 200
     assert call(app, "/assets/paylink.0123456789abcdef.css")[0] == 200
-    for path in ("/p/../secret.txt", "/p/x\x00", "/p/\xc0\xae\xc0\xae", f"/p/{site.live}\n", f"/p/{site.live}/",
-                 "/robots.txt\x00", "/assets/paylink.0123456789abcdef.css\n", "/" + "a" * 10_000):
+    for path in (
+        "/p/../secret.txt",
+        "/p/x\x00",
+        "/p/\xc0\xae\xc0\xae",
+        f"/p/{site.live}\n",
+        f"/p/{site.live}/",
+        "/robots.txt\x00",
+        "/assets/paylink.0123456789abcdef.css\n",
+        "/" + "a" * 10_000,
+    ):
         status, headers, body = call(app, path)
         assert status == 404, repr(path[:40])
         assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
@@ -551,8 +638,15 @@ def test_allowlist_in_process(app, site):
 
 def test_raw_uri_is_checked_when_the_server_gives_it(app, site):
     """A server that normalised the path must not turn a hostile raw target into a page."""
-    for raw in ("/x/..%2F..%2Frobots.txt", "/%2e/robots.txt", "/robots.txt%00", "//robots.txt", "/a/../robots.txt",
-                "/\\robots.txt", "/ROBOTS.TXT%2e"):
+    for raw in (
+        "/x/..%2F..%2Frobots.txt",
+        "/%2e/robots.txt",
+        "/robots.txt%00",
+        "//robots.txt",
+        "/a/../robots.txt",
+        "/\\robots.txt",
+        "/ROBOTS.TXT%2e",
+    ):
         assert call(app, "/robots.txt", RAW_URI=raw)[0] == 404, raw
         assert call(app, "/robots.txt", REQUEST_URI=raw)[0] == 404, raw
     assert call(app, f"/p/{site.live}", RAW_URI=f"/p%2F{site.live}")[0] == 404

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import Paylink, make_site
 
 CUSTOMERS_HEADER = "name,email,phone,ref"
@@ -93,10 +92,13 @@ BAD_CUSTOMER_FILES = {
     "bad-email": ("Ann,,,A1\nBob,bob-at-example,,B1\n", "line 3: email 'bob-at-example' is not an email address"),
     "bad-phone": ("Ann,,,A1\nBob,,phone me,B1\n", "line 3: phone 'phone me' is not a phone number"),
     "digit-ref": ("Ann,,,A1\nBob,,,2024\n", "line 3: ref '2024' is all digits"),
-    "dup-ref-in-file": ("Ann,,,A1\nBob,,,B1\nCy,,,A1\n", "line 4: ref 'A1' also appears on line 2 — refs must be unique"),
+    "dup-ref-in-file": (
+        "Ann,,,A1\nBob,,,B1\nCy,,,A1\n",
+        "line 4: ref 'A1' also appears on line 2 — refs must be unique",
+    ),
     "dup-ref-in-db": ("Ann,,,A1\nBob,,,JANE\n", "line 3: another customer already has ref 'JANE'"),
     "column-count": ("Ann,,,A1\nBob,,\n", "line 3: 3 values for 4 columns"),
-    "control-char": ('Ann,,,A1\nBob\x07,,,B1\n', "line 3: the name contains a control character"),
+    "control-char": ("Ann,,,A1\nBob\x07,,,B1\n", "line 3: the name contains a control character"),
 }
 
 
@@ -164,7 +166,7 @@ def test_import_entries_by_id_and_ref(site, tmp_path, paylink, customers):
     assert by_description["Drain cleaning, kitchen"]["posted_at"] == "2026-01-05T12:00:00Z"
     assert by_description["Deposit"]["amount_minor"] == -4000
     cash_day = by_description["Cash"]["posted_at"][:10]
-    assert cash_day == dt.datetime.now(dt.timezone.utc).date().isoformat()  # no date means today
+    assert cash_day == dt.datetime.now(dt.UTC).date().isoformat()  # no date means today
     # The linked customer's page already shows the new balance; Bob has no page.
     assert page_balance(site, 1) == "$10.25"
     assert len(list((site / "build" / "p").iterdir())) == 1
@@ -203,7 +205,7 @@ def test_import_entries_in_yen(tmp_path):
 
 
 def two_days_ahead() -> str:
-    return (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=2)).isoformat()
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)).isoformat()
 
 
 BAD_ENTRY_ROWS = {
@@ -231,7 +233,9 @@ def test_bad_entry_row_imports_nothing(shared, tmp_path, case):
     paylink, site = shared, shared.site
     row, message = (text.format(future=two_days_ahead()) for text in BAD_ENTRY_ROWS[case])
     # A good row first, so "nothing" means that row too; a good row after, so the check is not just "stop early".
-    csv_file = write_csv(tmp_path, "entries.csv", f"{ENTRIES_HEADER}\nJANE,charge,12.50,Job,\n{row}\nBOB,charge,1,Job,\n")
+    csv_file = write_csv(
+        tmp_path, "entries.csv", f"{ENTRIES_HEADER}\nJANE,charge,12.50,Job,\n{row}\nBOB,charge,1,Job,\n"
+    )
     before, pages = dump(site), build_files(site)
 
     result = paylink.fails("import", "entries", str(csv_file))
@@ -262,7 +266,9 @@ def test_wrong_entries_header_imports_nothing(site, tmp_path, paylink, customers
     csv_file = write_csv(tmp_path, "entries.csv", f"{header}\nJANE,charge,5,Job,\n")
     before = dump(site)
     result = paylink.fails("import", "entries", str(csv_file))
-    assert error_starts(result, f"entries.csv line 1: the header must be customer,kind,amount,description,date {problem}")
+    assert error_starts(
+        result, f"entries.csv line 1: the header must be customer,kind,amount,description,date {problem}"
+    )
     assert dump(site) == before
 
 
@@ -279,7 +285,9 @@ def test_missing_file(site, tmp_path, paylink, kind):
 def test_empty_file(site, tmp_path, paylink, kind):
     csv_file = write_csv(tmp_path, "empty.csv", "")
     before = dump(site)
-    assert error_starts(paylink.fails("import", kind, str(csv_file)), "empty.csv is empty — the first line must be the header")
+    assert error_starts(
+        paylink.fails("import", kind, str(csv_file)), "empty.csv is empty — the first line must be the header"
+    )
     assert dump(site) == before
 
 

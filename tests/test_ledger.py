@@ -6,9 +6,8 @@ import sqlite3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from generator.errors import CannotVoid, CustomerNotFound, DuplicateRef, EntryNotFound, IdempotencyConflict, InvalidInput
-from generator.ledger import (
+from paylink.errors import CannotVoid, CustomerNotFound, DuplicateRef, EntryNotFound, IdempotencyConflict, InvalidInput
+from paylink.ledger import (
     add_customer,
     balance_minor,
     customer_balances,
@@ -20,7 +19,7 @@ from generator.ledger import (
     state_of,
     void_entry,
 )
-from generator.storage import connect
+from paylink.storage import connect
 
 NOW = "2026-03-01T10:00:00Z"
 
@@ -34,7 +33,13 @@ def conn():
 
 
 def test_state_of():
-    assert [state_of(b) for b in (1, 0, -1, 10**15, -(10**15))] == ["outstanding", "zero", "credit", "outstanding", "credit"]
+    assert [state_of(b) for b in (1, 0, -1, 10**15, -(10**15))] == [
+        "outstanding",
+        "zero",
+        "credit",
+        "outstanding",
+        "credit",
+    ]
 
 
 def test_post_and_balance(conn):
@@ -61,6 +66,13 @@ def test_find_customer_by_id_or_ref(conn, key):
     assert find_customer(conn, key) == jane
 
 
+def test_find_customer_matches_refs_without_regard_to_case(conn):
+    jane = add_customer(conn, "Jane", ref="JANE")
+    assert find_customer(conn, "jane").id == jane.id
+    with pytest.raises(DuplicateRef):
+        add_customer(conn, "Other Jane", ref="Jane")
+
+
 @pytest.mark.parametrize(
     ("key", "message"),
     [
@@ -69,7 +81,7 @@ def test_find_customer_by_id_or_ref(conn, key):
         ("²", "No customer with ref '²'"),  # str.isdigit() says yes, int() says no
         ("١", "No customer with ref '١'"),  # an Arabic-Indic one is not customer 1
         ("１", "No customer with ref '１'"),  # nor is a full-width one
-        ("jane", "No customer with ref 'jane'"),
+        ("jan", "No customer with ref 'jan'"),
     ],
 )
 def test_find_customer_refuses_what_is_not_a_customer(conn, key, message):
@@ -132,7 +144,7 @@ def test_direct_insert_gets_a_posted_at_default(conn):
 
 # --- dates --------------------------------------------------------------------------------------
 
-NOON_UTC = dt.datetime(2026, 3, 10, 12, 0, 5, tzinfo=dt.timezone.utc)
+NOON_UTC = dt.datetime(2026, 3, 10, 12, 0, 5, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +243,9 @@ def test_balance_is_the_sum_of_posted_amounts(ledger_file, ops):
         assert row.state == ("outstanding" if expected > 0 else "credit" if expected < 0 else "zero")
 
     assert balance_minor(conn, neighbour.id) == 777
-    stored = conn.execute("SELECT id, amount_minor FROM entries WHERE customer_id = ? ORDER BY id", (customer.id,)).fetchall()
+    stored = conn.execute(
+        "SELECT id, amount_minor FROM entries WHERE customer_id = ? ORDER BY id", (customer.id,)
+    ).fetchall()
     assert [tuple(r) for r in stored] == [(entry_id, amount) for entry_id, amount, _ in posted]
     # Every void reverses exactly one entry, and none is reversed twice.
     voids = conn.execute(

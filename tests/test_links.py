@@ -7,10 +7,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-
 from conftest import Paylink, make_site
-from generator import layout
-from generator.tokens import TOKEN_RE, LinkSigner, parse_keys
+from paylink import layout
+from paylink.tokens import TOKEN_RE, LinkSigner, parse_keys
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -163,7 +162,10 @@ def test_rotate_unconfirmed_changes_nothing(site, paylink, jane, answer):
     result = paylink("link", "rotate", "JANE", input=answer)
 
     assert result.exit_code != 0
-    assert result.stderr.strip().splitlines()[-1] == "Error: Not confirmed, so nothing was changed — answer y, or pass --yes"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "Error: Not confirmed, so nothing was changed — answer y, or pass --yes"
+    )
     assert "Give Jane a new link? Their current link will stop working." in result.stderr
     assert result.stdout == ""
     assert links(site) == before

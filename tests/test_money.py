@@ -5,9 +5,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from generator.errors import InvalidAmount, SettingsError
-from generator.money import (
+from paylink.errors import InvalidAmount, SettingsError
+from paylink.money import (
     MAX_MAJOR_UNITS,
     babel_money,
     check_currency,
@@ -115,7 +114,9 @@ def test_parse_accepts_up_to_the_currency_decimals(currency, whole, data):
 @given(currency=currencies, whole=st.integers(0, MAX_MAJOR_UNITS), data=st.data())
 def test_parse_refuses_more_decimals_than_the_currency_has(currency, whole, data):
     extra = data.draw(st.integers(1, 4))
-    fraction = data.draw(st.text("0123456789", min_size=CURRENCIES[currency] + extra, max_size=CURRENCIES[currency] + extra))
+    fraction = data.draw(
+        st.text("0123456789", min_size=CURRENCIES[currency] + extra, max_size=CURRENCIES[currency] + extra)
+    )
     with pytest.raises(InvalidAmount, match=f"has too many decimals — {currency} takes"):
         parse_amount(f"{whole}.{fraction}", currency)
 
@@ -145,7 +146,9 @@ def test_parse_of_any_text_is_an_amount_or_invalid_amount(currency, text):
 @settings(max_examples=100, deadline=None)
 @given(
     currency=currencies,
-    digits=st.text(st.characters(whitelist_categories=["Nd"]).filter(lambda c: not c.isascii()), min_size=1, max_size=6),
+    digits=st.text(
+        st.characters(whitelist_categories=["Nd"]).filter(lambda c: not c.isascii()), min_size=1, max_size=6
+    ),
 )
 def test_parse_refuses_digits_that_are_not_ascii(currency, digits):
     with pytest.raises(InvalidAmount, match="is not a decimal number"):
@@ -159,6 +162,8 @@ def test_tip_is_half_up_rounding_of_balance_times_percent(balance, percent):
     assert tip_minor(balance, percent) == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-@pytest.mark.parametrize(("balance", "percent", "tip"), [(250, 18, 45), (1250, 18, 225), (1, 50, 1), (3, 50, 2), (1, 18, 0)])
+@pytest.mark.parametrize(
+    ("balance", "percent", "tip"), [(250, 18, 45), (1250, 18, 225), (1, 50, 1), (3, 50, 2), (1, 18, 0)]
+)
 def test_tip_examples(balance, percent, tip):
     assert tip_minor(balance, percent) == tip

@@ -33,7 +33,9 @@ def add_customer(paylink: Paylink, name: str, *entries: tuple[str, str, str, str
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> dict:
     """One site (USD, en_US, UTC, with phone and email) with a customer in every state."""
-    root = make_site(tmp_path_factory.mktemp("page") / "site", "--phone", "(555) 010-0100", "--email", "billing@example.com")
+    root = make_site(
+        tmp_path_factory.mktemp("page") / "site", "--phone", "(555) 010-0100", "--email", "billing@example.com"
+    )
     paylink = Paylink(root)
     ids = {
         "outstanding": add_customer(paylink, "Olive Owens", ("charge", "10.05", "Drain repair", "2025-03-01")),
@@ -208,7 +210,12 @@ def test_no_inline_script_style_or_handlers(shop, key):
 
 
 def _references(soup) -> list[str]:
-    return [tag[attr] for tag in soup.find_all(True) for attr in ("src", "href", "action", "formaction") if tag.has_attr(attr)]
+    return [
+        tag[attr]
+        for tag in soup.find_all(True)
+        for attr in ("src", "href", "action", "formaction")
+        if tag.has_attr(attr)
+    ]
 
 
 @pytest.mark.parametrize("key", ["outstanding", "zero", "credit"])
@@ -233,7 +240,9 @@ def test_error_pages_are_same_origin_and_noindex(shop, name):
     assert "Test Plumbing" in soup.get_text()
     for ref in _references(soup):
         if not ref.startswith(("tel:", "mailto:")):
-            assert ref.startswith("/") and not ref.startswith("//") and (root / "build" / ref.lstrip("/")).is_file(), ref
+            assert ref.startswith("/") and not ref.startswith("//") and (root / "build" / ref.lstrip("/")).is_file(), (
+                ref
+            )
 
 
 def test_every_input_has_a_label(shop):
@@ -287,7 +296,7 @@ HOSTILE = [
     "</textarea><b>bold</b>",
     "abc\u202edcba.exe",
 ]
-HOSTILE_BUSINESS = "<script>alert(1)</script> \"Bob's\" & <i>Sons</i>"
+HOSTILE_BUSINESS = '<script>alert(1)</script> "Bob\'s" & <i>Sons</i>'
 
 
 def _assert_only_text(html: str, soup, literals: list[str]) -> None:
@@ -346,7 +355,9 @@ def test_money_is_formatted_for_the_locale(tmp_path, locale, currency, amount, s
     assert str(Decimal(balance_minor).scaleb(-len(amount.partition(".")[2]))) == amount
     tip_text = format_currency(Decimal(tip25_minor).scaleb(-len(amount.partition(".")[2])), currency, locale=locale)
     assert tip_text in soup.select_one(f'label[for="{tip["id"]}"]').get_text()
-    row_amount = soup.select_one("details#recent-charges tbody tr td.amount, details#recent-charges tbody tr td:last-child")
+    row_amount = soup.select_one(
+        "details#recent-charges tbody tr td.amount, details#recent-charges tbody tr td:last-child"
+    )
     assert row_amount.get_text().strip() == shown
 
 
@@ -357,7 +368,9 @@ def _same_ledger(root: Path) -> list[int]:
     paylink = Paylink(root)
     return [
         add_customer(paylink, "Ann", ("charge", "10.05", "Repair", "2025-01-10")),
-        add_customer(paylink, "Ben", ("charge", "4.00", "Part", "2025-01-11"), ("credit", "4.00", "Cash", "2025-01-12")),
+        add_customer(
+            paylink, "Ben", ("charge", "4.00", "Part", "2025-01-11"), ("credit", "4.00", "Cash", "2025-01-12")
+        ),
         add_customer(paylink, "Cat", ("credit", "3.00", "Refund", "2025-01-13")),
     ]
 
@@ -379,7 +392,9 @@ def test_two_sites_with_the_same_ledger_build_the_same_bytes(tmp_path):
         assert a.name != b.name  # different links...
         assert a.read_bytes() == b.read_bytes()  # ...same page
     files_one, files_two = build_files(one), build_files(two)
-    assert sorted(k for k in files_one if not k.startswith("p/")) == sorted(k for k in files_two if not k.startswith("p/"))
+    assert sorted(k for k in files_one if not k.startswith("p/")) == sorted(
+        k for k in files_two if not k.startswith("p/")
+    )
     for name in ("404.html", "410.html", "robots.txt"):
         assert files_one[name] == files_two[name]
 

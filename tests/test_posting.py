@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import Paylink, make_site
 
 POSTED_KEYS = {"entry_id", "customer_id", "amount", "amount_minor", "balance", "balance_minor", "state"}
@@ -202,7 +201,9 @@ def test_jpy_has_no_decimals(tmp_path):
         "state": "outstanding",
     }
     assert paylink.json("credit", "1", "1000000000", "Max")["balance"] == "-999998750"
-    assert paylink.fails("charge", "1", "1000000001", "Too much").stderr.startswith("Error: Amount '1000000001' is too large")
+    assert paylink.fails("charge", "1", "1000000001", "Too much").stderr.startswith(
+        "Error: Amount '1000000001' is too large"
+    )
 
 
 def test_kwd_has_three_decimals(tmp_path):
@@ -232,7 +233,9 @@ def test_date_is_noon_of_that_day_in_utc_site(paylink, jane):
     assert posted_at(paylink, entry) == "2026-01-05T12:00:00Z"
 
 
-@pytest.mark.parametrize(("day", "expected"), [("2026-01-05", "2026-01-05T18:00:00Z"), ("2026-07-05", "2026-07-05T17:00:00Z")])
+@pytest.mark.parametrize(
+    ("day", "expected"), [("2026-01-05", "2026-01-05T18:00:00Z"), ("2026-07-05", "2026-07-05T17:00:00Z")]
+)
 def test_date_is_noon_in_the_site_time_zone(tmp_path, day, expected):
     paylink = Paylink(make_site(tmp_path / "chicago", "--timezone", "America/Chicago"))
     paylink.ok("customer", "add", "Jane")
@@ -244,15 +247,15 @@ def test_no_date_or_todays_date_means_now(tmp_path):
     zone = "Pacific/Kiritimati"  # UTC+14: its today is often UTC's tomorrow, and that is not the future
     paylink = Paylink(make_site(tmp_path / "kiritimati", "--timezone", zone))
     paylink.ok("customer", "add", "Jane")
-    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     today = dt.datetime.now(ZoneInfo(zone)).date().isoformat()
 
     first = paylink.json("charge", "1", "10", "Now")["entry_id"]
     second = paylink.json("charge", "1", "10", "Today", "--date", today)["entry_id"]
 
-    end = dt.datetime.now(dt.timezone.utc)
+    end = dt.datetime.now(dt.UTC)
     for entry in (first, second):
-        moment = dt.datetime.strptime(posted_at(paylink, entry), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        moment = dt.datetime.strptime(posted_at(paylink, entry), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
         assert start <= moment <= end
 
 
@@ -264,7 +267,7 @@ def test_invalid_date_is_refused(site, paylink, jane, day):
 
 
 def test_future_date_is_refused(site, paylink, jane):
-    day = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=2)).isoformat()
+    day = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)).isoformat()
     result = paylink.fails("credit", "JANE", "10", "Work", "--date", day)
     assert result.stderr.startswith(f"Error: Date {day} is in the future")
     assert entry_count(site) == 0
@@ -302,7 +305,9 @@ def test_same_key_with_other_details_is_refused(site, paylink, jane, kind, amoun
 
     result = paylink.fails(kind, "JANE", amount, description, "--key", "job-17")
 
-    assert result.stderr.startswith("Error: Key 'job-17' was already used for entry 1 with another amount or description")
+    assert result.stderr.startswith(
+        "Error: Key 'job-17' was already used for entry 1 with another amount or description"
+    )
     assert dump(site) == before
 
 
@@ -318,7 +323,10 @@ def test_same_key_on_another_customer_is_independent(site, paylink, jane):
 
 @pytest.mark.parametrize(
     ("key", "message"),
-    [("", "Error: The idempotency key is empty — give an idempotency key"), ("k" * 201, "Error: The idempotency key is longer than 200 characters")],
+    [
+        ("", "Error: The idempotency key is empty — give an idempotency key"),
+        ("k" * 201, "Error: The idempotency key is longer than 200 characters"),
+    ],
     ids=["empty", "too-long"],
 )
 def test_bad_key_is_refused(site, paylink, jane, key, message):
@@ -360,7 +368,12 @@ def test_void_posts_the_reversing_entry(site, paylink, jane):
 def test_void_of_a_credit_is_positive(paylink, jane):
     paylink.ok("credit", "JANE", "7.25", "Refund by mistake")
     voided = paylink.json("void", "1")
-    assert (voided["amount"], voided["amount_minor"], voided["balance_minor"], voided["state"]) == ("7.25", 725, 0, "zero")
+    assert (voided["amount"], voided["amount_minor"], voided["balance_minor"], voided["state"]) == (
+        "7.25",
+        725,
+        0,
+        "zero",
+    )
 
 
 def test_void_reason_shows_in_the_description(paylink, jane):

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import Paylink, make_site
-from generator.cli import cli
-from generator.tokens import LinkSigner, parse_keys
+from paylink.cli import cli
+from paylink.tokens import LinkSigner, parse_keys
 
 # Anything shaped like a link token: a 22-character link id, a dot, a 43-character signature.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}")
@@ -64,9 +63,23 @@ def customer_names(root: Path) -> list[str]:
 def test_init_writes_every_option_to_paylink_toml(tmp_path):
     root = tmp_path / "acme"
     result = invoke(
-        "init", str(root), "--name", "Acme Plumbing", "--currency", "eur", "--locale", "de_DE",
-        "--timezone", "Europe/Berlin", "--base-url", "https://pay.example.com/", "--phone", "+49 30 123456",
-        "--email", "billing@example.com", "--json",
+        "init",
+        str(root),
+        "--name",
+        "Acme Plumbing",
+        "--currency",
+        "eur",
+        "--locale",
+        "de_DE",
+        "--timezone",
+        "Europe/Berlin",
+        "--base-url",
+        "https://pay.example.com/",
+        "--phone",
+        "+49 30 123456",
+        "--email",
+        "billing@example.com",
+        "--json",
     )
     assert result.exit_code == 0, result.stderr
     expected = {
@@ -181,7 +194,11 @@ BROKEN_SETTINGS = {
     "unknown-currency": ('currency = "USD"', 'currency = "XYZ"', "unknown currency 'XYZ'"),
     "unknown-locale": ('locale = "en_US"', 'locale = "qq_ZZ"', "unknown locale 'qq_ZZ'"),
     "unknown-timezone": ('timezone = "UTC"', 'timezone = "Nowhere/Town"', "unknown time zone 'Nowhere/Town'"),
-    "bad-base-url": ('base_url = "http://127.0.0.1:8000"', 'base_url = "javascript:alert(1)"', "is not an http(s) address"),
+    "bad-base-url": (
+        'base_url = "http://127.0.0.1:8000"',
+        'base_url = "javascript:alert(1)"',
+        "is not an http(s) address",
+    ),
     "bad-toml": ('name = "Test Plumbing"', 'name = ["Test Plumbing"', "is not valid TOML"),
     "unknown-setting": ('name = "Test Plumbing"', 'name = "Test Plumbing"\ncolour = "red"', "unknown setting 'colour'"),
     "no-name": ('name = "Test Plumbing"', "", "name is missing"),

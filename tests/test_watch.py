@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Paylink
+from paylink import site_templates
 from sitepages import insert_entry, live_customer_ids, parse, snapshot_path
-
-import site_templates
 
 BUILTIN = Path(site_templates.__file__).parent
 PAYLINK = shutil.which("paylink") or "paylink"
@@ -177,7 +176,9 @@ def test_watch_rerenders_every_page_when_templates_change(site, customers, start
     due = pages_all(site, lambda soup: "Amount due" in soup.get_text())
     elapsed3 = wait_for("every page to go back to the builtin page.html", due)
     assert elapsed3 < ALLOWED_S, f"{elapsed3:.2f} s"
-    print(f"\nwatch: css override {elapsed:.2f} s, page.html override {elapsed2:.2f} s, override removed {elapsed3:.2f} s")
+    print(
+        f"\nwatch: css override {elapsed:.2f} s, page.html override {elapsed2:.2f} s, override removed {elapsed3:.2f} s"
+    )
     assert_clean_exit(watcher)
 
 

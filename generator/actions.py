@@ -1,0 +1,220 @@
+"""What a user does with paylink, one function per act: each changes the ledger and keeps pages current.
+
+The promise "when the command returns, the affected pages are written (or
+removed)" lives here, in ``keeping_pages_current``, and nowhere else: the CLI,
+the demo and the benchmarks call these actions and never the page writer after
+a change of their own. Nothing here prints or prompts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ledger, links
+from .ledger import Customer, CustomerBalance, Entry, Posted
+from .links import Link
+from .pages import BuildResult, PageWriter
+from .settings import Settings
+from .site import Site, find_site, init_site
+
+
+@dataclass
+class Workspace:
+    """One site opened for a run of actions: its folder, its ledger (opened when first needed), and warnings.
+
+    ``warnings`` collects what an action could not finish but did not undo (a
+    publish store out of reach): the ledger and ``build/`` changed, and the
+    caller says so (the CLI prints ``Warning:`` lines and exits 3).
+    """
+
+    site: Site
+    _conn: sqlite3.Connection | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def find(cls, explicit: str | None = None) -> Workspace:
+        """The site named by --site, else $PAYLINK_SITE, else the current folder; settings validated."""
+        site = find_site(explicit)
+        site.settings  # noqa: B018 — validate paylink.toml before any work
+        return cls(site)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self.site.open_ledger()
+        return self._conn
+
+    @property
+    def settings(self) -> Settings:
+        return self.site.settings
+
+    def pages(self) -> PageWriter:
+        return PageWriter(self.site, self.conn)
+
+    def url(self, link: Link | str) -> str:
+        """The customer-facing URL of a link (or of a link nonce)."""
+        return self.site.link_url(link.nonce if isinstance(link, Link) else link)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def keeping_pages_current(ws: Workspace) -> Iterator[None]:
+    """Run a change to the ledger, then bring the pages it touched up to date before returning.
+
+    The triggers record in the change's own transaction which pages to rewrite
+    and which snapshots to remove; draining those here means a change made by
+    any action leaves ``build/`` current, and a crash in between is repaired by
+    the next ``build``.
+    """
+    yield
+    ws.pages().refresh()
+
+
+# --- the site ------------------------------------------------------------------
+
+
+def create_site(root: Path, settings: Settings) -> Site:
+    """Create a new site folder (settings, empty ledger, fresh key) and build its empty ``build/``."""
+    site = init_site(root, settings)
+    with Workspace(site) as ws:
+        ws.pages().build()
+    return site
+
+
+def build(ws: Workspace, *, full: bool = False, progress: Callable[[int], None] | None = None) -> BuildResult:
+    """Make ``build/`` match the ledger (every page with ``full``)."""
+    return ws.pages().build(full=full, progress=progress)
+
+
+def count_pages(ws: Workspace) -> int:
+    """How many pages a full build writes."""
+    return ws.pages().count_live()
+
+
+# --- customers -------------------------------------------------------------------
+
+
+def add_customer(
+    ws: Workspace, name: str, *, email: str | None = None, phone: str | None = None, ref: str | None = None
+) -> Customer:
+    """Add a customer (no page until they get a link)."""
+    return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref)
+
+
+def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
+    """The customer with that id or ref."""
+    return ledger.find_customer(ws.conn, id_or_ref)
+
+
+def customer_balances(ws: Workspace, customer: Customer | None = None) -> list[CustomerBalance]:
+    """Every customer (or one) with balance and live link."""
+    return ledger.customer_balances(ws.conn, customer.id if customer else None)
+
+
+def recent_entries(ws: Workspace, customer: Customer) -> list[Entry]:
+    """The customer's newest entries, newest first."""
+    return ledger.recent_entries(ws.conn, customer.id)
+
+
+# --- posting ---------------------------------------------------------------------
+
+
+def post_entry(
+    ws: Workspace,
+    customer_key: str,
+    amount_minor: int,
+    description: str,
+    *,
+    day: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Customer, Posted]:
+    """Post a charge (amount > 0) or credit (amount < 0) dated ``day`` (YYYY-MM-DD, default now)."""
+    posted_at = ledger.parse_posting_date(day, ws.settings.timezone)
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        posted = ledger.post_entry(
+            ws.conn, customer, amount_minor, description, posted_at=posted_at, idempotency_key=idempotency_key
+        )
+    return customer, posted
+
+
+def void_entry(ws: Workspace, entry_id: int, *, reason: str | None = None) -> Posted:
+    """Post the reversing entry of an entry."""
+    posted_at = ledger.iso_utc(dt.datetime.now(dt.UTC))
+    with keeping_pages_current(ws):
+        return ledger.void_entry(ws.conn, entry_id, reason=reason, posted_at=posted_at)
+
+
+# --- links -----------------------------------------------------------------------
+
+
+def give_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
+    """Give the customer a link if they have none; return it (new or unchanged)."""
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        link, _created = links.generate_link(ws.conn, customer)
+    return customer, link
+
+
+def give_all_links(ws: Workspace) -> list[Link]:
+    """Give every customer without a link one; return every live link."""
+    with keeping_pages_current(ws):
+        links.generate_all_links(ws.conn)
+    return links.live_links(ws.conn)
+
+
+def current_link(ws: Workspace, customer: Customer) -> Link:
+    """The customer's live link, or LinkNotFound."""
+    return links.require_link(ws.conn, customer)
+
+
+def live_links(ws: Workspace) -> list[Link]:
+    """Every live link, by customer id."""
+    return links.live_links(ws.conn)
+
+
+def rotate_link(ws: Workspace, customer: Customer) -> Link:
+    """Give the customer a new link; the old page is gone when this returns."""
+    with keeping_pages_current(ws):
+        return links.rotate_link(ws.conn, customer)
+
+
+def revoke_link(ws: Workspace, customer: Customer) -> Link:
+    """Turn the customer's link off; its page is gone when this returns. Returns the retired link."""
+    with keeping_pages_current(ws):
+        return links.revoke_link(ws.conn, customer)
+
+
+# --- imports -----------------------------------------------------------------------
+
+
+def import_customers(ws: Workspace, path: Path) -> int:
+    """Import customers from a CSV file (all or nothing); return how many."""
+    from . import imports
+
+    return imports.import_customers(ws.conn, path).count
+
+
+def import_entries(ws: Workspace, path: Path) -> int:
+    """Import entries from a CSV file (all or nothing); the affected pages are written before this returns."""
+    from . import imports
+
+    s = ws.settings
+    with keeping_pages_current(ws):
+        imported = imports.import_entries(ws.conn, path, currency=s.currency, timezone=s.timezone)
+    return imported.count

@@ -1,0 +1,198 @@
+"""The business's settings (``paylink.toml``) and the checks every value passes.
+
+Validated on every load, so a typo in a currency, locale or time zone is an
+error at the command that meets it rather than a broken page later.
+"""
+
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from .checks import clean_email, clean_line, clean_phone
+from .errors import InvalidInput, SettingsError
+from .money import check_currency
+
+_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
+
+
+# The languages whose page and message texts paylink ships (site_templates/locale/).
+LANGUAGES = ("en", "es")
+DEFAULT_TIPS = (18, 20, 25)
+_PUBLISH_RE = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/([A-Za-z0-9!_.*'()/-]*))?\Z")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The business's settings from paylink.toml (CONTRACT §1)."""
+
+    name: str
+    currency: str = "USD"
+    locale: str = "en_US"
+    language: str | None = None  # None: the locale's language where paylink has it, else English
+    timezone: str = "UTC"
+    base_url: str = "http://127.0.0.1:8000"
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    tips: tuple[int, ...] = DEFAULT_TIPS
+    pay_instructions: str | None = None
+    publish: str | None = None
+    publish_endpoint: str | None = None
+
+    def validated(self) -> "Settings":
+        """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
+        try:
+            name = clean_line(self.name, "business name", 120)
+            phone, email = clean_phone(self.phone), clean_email(self.email)
+            address = clean_line(self.address, "address", 300, required=False) or None if self.address else None
+            pay = (
+                clean_line(self.pay_instructions, "pay_instructions", 500, required=False) or None
+                if self.pay_instructions
+                else None
+            )
+        except InvalidInput as exc:
+            raise SettingsError(str(exc)) from exc
+        return replace(
+            self,
+            name=name,
+            currency=check_currency(self.currency),
+            locale=check_locale(self.locale),
+            language=check_language(self.language) if self.language else None,
+            timezone=check_timezone(self.timezone),
+            base_url=check_base_url(self.base_url),
+            phone=phone,
+            email=email,
+            address=address,
+            tips=check_tips(self.tips),
+            pay_instructions=pay,
+            publish=check_publish(self.publish) if self.publish else None,
+            publish_endpoint=check_base_url(self.publish_endpoint, "publish_endpoint")
+            if self.publish_endpoint
+            else None,
+        )
+
+    @property
+    def page_language(self) -> str:
+        """The language of pages and messages for a customer who has none of their own."""
+        if self.language:
+            return self.language
+        own = self.locale.split("_")[0]
+        return own if own in LANGUAGES else "en"
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether links point at this machine only (the default base_url)."""
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        return host in ("localhost", "::1") or host.startswith("127.") or host.endswith(".localhost")
+
+    def to_toml(self) -> str:
+        """Return the settings as paylink.toml text."""
+        lines = ["# paylink site settings — edit, then run `paylink build`"]
+        for key, value in asdict(self).items():
+            if value is None or (key == "tips" and value == DEFAULT_TIPS):
+                continue
+            if isinstance(value, tuple):
+                lines.append(f"{key} = [{', '.join(str(v) for v in value)}]")
+            else:
+                # A JSON string with ensure_ascii=False is a valid TOML basic string here:
+                # clean_line has already refused the control characters TOML forbids raw.
+                lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        return "\n".join(lines) + "\n"
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate ``paylink.toml``; every problem is a SettingsError naming the file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path} is not valid TOML ({exc}) — fix the file") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown setting {unknown[0][:80]!r} — the settings are {', '.join(sorted(known))}"
+        )
+    for key, value in raw.items():
+        if key == "tips":
+            if not isinstance(value, list):
+                raise SettingsError(
+                    f"{path}: tips must be a list of percentages, e.g. tips = [15, 20] (or [] for none)"
+                )
+            raw[key] = tuple(value)
+        elif not isinstance(value, str):
+            raise SettingsError(f"{path}: {key} must be a quoted string")
+    if "name" not in raw:
+        raise SettingsError(f'{path}: name is missing — add name = "Your Business"')
+    try:
+        return Settings(**raw).validated()
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
+
+
+def check_tips(tips) -> tuple[int, ...]:
+    """Return the tip percentages (distinct integers 1–100, in the order given), or raise SettingsError."""
+    values = tuple(tips)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+            raise SettingsError(
+                f"tip {str(value)[:20]!r} is not a whole percentage from 1 to 100 — e.g. tips = [15, 20]"
+            )
+    if len(set(values)) != len(values):
+        raise SettingsError("tips lists a percentage twice — give each once, e.g. tips = [15, 20]")
+    return values
+
+
+def check_language(language: str) -> str:
+    """Return a language paylink has pages in (``en``, ``es``), or raise SettingsError."""
+    code = language.strip().replace("-", "_").split("_")[0].lower()
+    if code not in LANGUAGES:
+        raise SettingsError(f"language {language[:80]!r} is not one paylink has — use one of {', '.join(LANGUAGES)}")
+    return code
+
+
+def check_publish(target: str) -> str:
+    """Return an ``s3://BUCKET/PREFIX`` target without a trailing slash, or raise SettingsError."""
+    text = target.strip().rstrip("/")
+    if not _PUBLISH_RE.match(text):
+        raise SettingsError(
+            f"publish {target[:80]!r} is not an s3://BUCKET/PREFIX address — e.g. s3://my-bucket/paylink"
+        )
+    return text
+
+
+def check_locale(locale: str) -> str:
+    """Return the locale in Babel's form (``en_US``), or raise SettingsError."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(locale.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise SettingsError(f"unknown locale {locale!r} — use a code such as en_US, de_DE or ja_JP") from exc
+
+
+def check_timezone(timezone: str) -> str:
+    """Return the IANA time zone name, or raise SettingsError."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = timezone.strip()
+    try:
+        if not name or name.startswith(("/", ".")):
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise SettingsError(
+            f"unknown time zone {timezone!r} — use an IANA name such as America/New_York or Europe/Berlin"
+        ) from exc
+    return name
+
+
+def check_base_url(url: str, what: str = "base URL") -> str:
+    """Return the URL without a trailing slash, or raise SettingsError."""
+    text = url.strip().rstrip("/")
+    if not _URL_RE.match(text):
+        raise SettingsError(f"{what} {url[:80]!r} is not an http(s) address — use one like https://pay.example.com")
+    return text
