@@ -125,6 +125,7 @@ class PageWriter:
                 result.removed += sum(snapshots.remove(self.pages_dir, name) for name in retired)
                 result.written += self._write_batch(pending)
                 snapshots.sync(self.site.build_dir)
+                self._queue_for_publish([f"{layout.SNAPSHOT_DIR}/{name}" for name in retired], pending)
                 self.conn.executemany("DELETE FROM retired_snapshots WHERE snapshot = ?", [(n,) for n in retired])
                 self.conn.executemany("DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in pending])
 
@@ -174,6 +175,7 @@ class PageWriter:
                     return result
                 written = self._write_batch(ids)
                 snapshots.sync(self.site.build_dir)
+                self._queue_for_publish([], ids)
                 self.conn.executemany("DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in ids])
             result.written += written
             after = ids[-1]
@@ -214,6 +216,12 @@ class PageWriter:
         snapshots.write_atomic(build, layout.GONE_PAGE, self.renderer.gone_page().encode("utf-8"))
         snapshots.write_atomic(build, layout.ROBOTS, self.renderer.robots().encode("utf-8"))
         snapshots.sync(build)
+        with write_transaction(self.conn):
+            self._queue_for_publish(
+                [f"{layout.ASSETS_DIR}/{name}" for name in self.renderer.assets]
+                + [layout.NOT_FOUND_PAGE, layout.GONE_PAGE, layout.ROBOTS],
+                [],
+            )
 
     def _ensure_assets(self) -> None:
         """Make sure the assets and error pages the current templates refer to exist."""
@@ -243,6 +251,7 @@ class PageWriter:
             # Under the write lock no other paylink process is mid-write, so any temp file is a leftover.
             live = {r[0] for r in self.conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")}
             present = set()
+            gone: list[str] = []
             with os.scandir(self.pages_dir) as listing:
                 for item in listing:
                     if item.name.startswith(layout.TEMP_PREFIX):
@@ -251,6 +260,7 @@ class PageWriter:
                         present.add(item.name)
                     else:
                         removed += snapshots.remove(self.pages_dir, item.name)
+                        gone.append(f"{layout.SNAPSHOT_DIR}/{item.name}")
             missing = live - present
             self.conn.executemany(
                 "INSERT OR IGNORE INTO pending_pages SELECT customer_id FROM links WHERE snapshot = ?",
@@ -262,13 +272,32 @@ class PageWriter:
                 for item in listing:
                     if item.name not in current:
                         snapshots.remove(assets_dir, item.name)
+                        gone.append(f"{layout.ASSETS_DIR}/{item.name}")
             with os.scandir(self.site.build_dir) as listing:
                 for item in listing:
                     if item.name.startswith(layout.TEMP_PREFIX):
                         snapshots.remove(self.site.build_dir, item.name)
             snapshots.sync(self.site.build_dir)
+            self._queue_for_publish(gone, [])
             self._set_state("swept_mtime", str(os.stat(self.pages_dir).st_mtime_ns))
         return removed, len(missing)
+
+    def _queue_for_publish(self, names: list[str], customer_ids: list[int]) -> None:
+        """Record, in the caller's transaction, which files of build/ the publish store must catch up on.
+
+        ``names`` are paths relative to build/ (written or removed); ``customer_ids``
+        add their live snapshots. Only with ``publish`` set: without a store there
+        is nothing to catch up. The publisher compares each file's digest with
+        what it last sent, so an unchanged page costs no upload.
+        """
+        if not self.site.settings.publish:
+            return
+        self.conn.executemany("INSERT OR IGNORE INTO publish_queue (name) VALUES (?)", [(n,) for n in names])
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO publish_queue (name)"
+            f" SELECT '{layout.SNAPSHOT_DIR}/' || snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL",
+            [(c,) for c in customer_ids],
+        )
 
     def _state(self, name: str) -> str | None:
         row = self.conn.execute("SELECT value FROM build_state WHERE name = ?", (name,)).fetchone()
