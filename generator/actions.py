@@ -34,6 +34,7 @@ class Workspace:
 
     site: Site
     _conn: sqlite3.Connection | None = None
+    _pages: PageWriter | None = None
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -54,7 +55,10 @@ class Workspace:
         return self.site.settings
 
     def pages(self) -> PageWriter:
-        return PageWriter(self.site, self.conn)
+        """The page writer, made once per workspace: its renderer compiles the templates once."""
+        if self._pages is None:
+            self._pages = PageWriter(self.site, self.conn)
+        return self._pages
 
     def url(self, link: Link | str) -> str:
         """The customer-facing URL of a link (or of a link nonce)."""
@@ -64,6 +68,7 @@ class Workspace:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._pages = None
 
     def __enter__(self) -> Workspace:
         return self
