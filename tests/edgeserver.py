@@ -26,7 +26,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _default_sigint() -> None:
+def default_sigint() -> None:
     """In the child: take Ctrl-C's default even if this test run was started with SIGINT ignored
     (as a shell does for background jobs), so a SIGINT the tests send reaches the server."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -75,7 +75,7 @@ def start_server(argv: Sequence[str], port: int, log_path: Path, env: Mapping[st
             stdout=log,
             stderr=subprocess.STDOUT,
             env=dict(env),
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
     server = RunningServer(port, process, log_path)
     deadline = time.monotonic() + START_TIMEOUT_S
