@@ -66,11 +66,14 @@ class RunningServer:
             raise
 
 
-def start_server(argv: Sequence[str], port: int, log_path: Path, env: Mapping[str, str]) -> RunningServer:
+def start_server(
+    argv: Sequence[str], port: int, log_path: Path, env: Mapping[str, str], cwd: Path | None = None
+) -> RunningServer:
     """Start ``argv`` (which must listen on ``port``) and wait until it accepts connections."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             list(argv),
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -113,9 +116,11 @@ def running_edge(build_dir: Path, keys: Sequence[str], log_path: Path) -> Iterat
 
 
 @contextmanager
-def running_server(argv: Sequence[str], port: int, log_path: Path, env: Mapping[str, str]) -> Iterator[RunningServer]:
+def running_server(
+    argv: Sequence[str], port: int, log_path: Path, env: Mapping[str, str], cwd: Path | None = None
+) -> Iterator[RunningServer]:
     """Any server command for the length of a ``with`` block; stopped however the block ends."""
-    server = start_server(argv, port, log_path, env)
+    server = start_server(argv, port, log_path, env, cwd)
     try:
         yield server
     finally:
