@@ -29,7 +29,7 @@ from paylink.render import Renderer
 from paylink.site import Site
 from paylink.tokens import LINK_SALT, LinkSigner
 from paylink.watcher import _build_once
-from sitepages import balance_text, insert_entry, ledger, snapshot_path, temp_leftovers
+from sitepages import balance_text, insert_entry, ledger, pending_customers, snapshot_path, temp_leftovers
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 TOKENS = json.loads((VECTORS / "tokens.json").read_text(encoding="utf-8"))
@@ -41,11 +41,6 @@ def customer_with_link(paylink: Paylink, name: str = "Jane Doe", charge: str = "
     paylink.ok("charge", str(customer_id), charge, "Drain repair")
     paylink.ok("link", "generate", str(customer_id))
     return customer_id
-
-
-def pending_customers(site: Path) -> list[int]:
-    with closing(ledger(site)) as conn:
-        return [r[0] for r in conn.execute("SELECT customer_id FROM pending_pages ORDER BY customer_id")]
 
 
 # --- watch: no renderer outlives its build ------------------------------------------------
