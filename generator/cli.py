@@ -12,10 +12,14 @@ import sqlite3
 import sys
 from functools import wraps
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import PaylinkError
+
+if TYPE_CHECKING:  # imported when first used: start-up time
+    from .actions import Workspace
 
 # --- shared plumbing -----------------------------------------------------------
 
@@ -25,7 +29,7 @@ class Context:
 
     def __init__(self, site_dir: str | None):
         self.site_dir = site_dir
-        self._ws = None
+        self._ws: Workspace | None = None
 
     @property
     def ws(self):
@@ -105,7 +109,7 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+def _table(headers: list[str], rows: list[list[str]], right: frozenset[int] | set[int] = frozenset()) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells):

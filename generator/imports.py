@@ -117,7 +117,7 @@ def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
         if refs:
             taken = _existing_refs(conn, list(refs))
             if taken:
-                ref = min(taken, key=refs.get)
+                ref = min(taken, key=refs.__getitem__)
                 raise ImportFailed(
                     f"{path.name} line {refs[ref]}: another customer already has ref {ref!r} — choose a different ref"
                 )
@@ -126,7 +126,7 @@ def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
 
 
 def _existing_refs(conn: sqlite3.Connection, refs: list[str]) -> set[str]:
-    taken = set()
+    taken: set[str] = set()
     for start in range(0, len(refs), 500):
         chunk = refs[start : start + 500]
         marks = ",".join("?" * len(chunk))
@@ -143,7 +143,9 @@ def import_entries(conn: sqlite3.Connection, path: Path, *, currency: str, timez
     now = dt.datetime.now(dt.UTC)
     posted_cache: dict[str | None, str] = {}
     rows = _rows(path, ENTRY_COLUMNS, ("customer", "kind", "amount", "description"))
-    count, touched, chunk = 0, set(), []
+    count = 0
+    touched: set[int] = set()
+    chunk: list[tuple] = []
     with write_transaction(conn), _large_cache(conn):
         ids = {r[0] for r in conn.execute("SELECT id FROM customers")}
         refs = dict(conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL").fetchall())

@@ -92,6 +92,7 @@ def add_customer(
             "INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)",
             (name, email, phone, ref),
         )
+    assert cursor.lastrowid is not None  # an INSERT just ran
     return Customer(cursor.lastrowid, name, email, phone, ref)
 
 
@@ -186,6 +187,7 @@ def post_entry(
             " VALUES (?, ?, ?, ?, ?)",
             (customer.id, amount_minor, description, posted_at, idempotency_key),
         )
+        assert cursor.lastrowid is not None  # an INSERT just ran
         entry = Entry(cursor.lastrowid, customer.id, amount_minor, description, posted_at)
         return Posted(entry, balance_minor(conn, customer.id))
 
@@ -219,6 +221,7 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
             " VALUES (?, ?, ?, ?, ?)",
             (original.customer_id, -original.amount_minor, description, posted_at, entry_id),
         )
+        assert cursor.lastrowid is not None  # an INSERT just ran
         entry = Entry(cursor.lastrowid, original.customer_id, -original.amount_minor, description, posted_at, entry_id)
         return Posted(entry, balance_minor(conn, original.customer_id))
 
