@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import sys
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 
@@ -587,7 +588,8 @@ def import_customers_cmd(ctx: Context, file, as_json) -> None:
     """
     from .actions import import_customers
 
-    imported = import_customers(ctx.ws, file)
+    with _file_named_first():
+        imported = import_customers(ctx.ws, file)
     _note_ignored(imported.ignored_columns, file)
     emit(as_json, {"imported": imported.count}, f"Imported {_count(imported.count, 'customer')}.")
 
@@ -619,12 +621,24 @@ def import_entries_cmd(ctx: Context, file, again, as_json) -> None:
     """
     from .actions import import_entries
 
-    imported = import_entries(ctx.ws, file, again=again)
+    with _file_named_first():
+        imported = import_entries(ctx.ws, file, again=again)
     _note_ignored(imported.ignored_columns, file)
     text = f"Imported {imported.count} {'entry' if imported.count == 1 else 'entries'}"
     if imported.skipped:
         text += f"; skipped {imported.skipped} already posted (same key)"
     emit(as_json, {"imported": imported.count, "skipped": imported.skipped}, text + ".")
+
+
+@contextmanager
+def _file_named_first():
+    """An import's refusal starts with the file's name, as written ("march 2026.csv ..."): never capitalised."""
+    from .errors import ImportFailed
+
+    try:
+        yield
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _note_ignored(columns: tuple[str, ...], file: Path) -> None:

@@ -75,24 +75,25 @@ class Table:
             except (StopIteration, csv.Error):
                 return
             while True:
+                line = reader.line_num + 1  # where the row starts (a quoted cell may span lines)
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
                     # The reader cannot say where the next row starts: stop here.
-                    yield reader.line_num, f"not readable CSV ({exc}) — check the quotes, save the file as UTF-8 CSV"
+                    yield line, f"not readable CSV ({exc}) — check the quotes, save the file as UTF-8 CSV"
                     return
                 if not any(v.strip() for v in values):
                     continue
                 if len(values) != width:
                     yield (
-                        reader.line_num,
+                        line,
                         f"{len(values)} values for {width} columns — check the "
                         f"{'semicolons' if self.delimiter == ';' else 'commas'} and quotes",
                     )
                     continue
-                yield reader.line_num, {column: values[i] for i, column in wanted}
+                yield line, {column: values[i] for i, column in wanted}
 
 
 def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> Table:
@@ -106,7 +107,7 @@ def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) 
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportFailed(f"cannot read {path}: {exc.strerror} — check the file name") from exc
+        raise ImportFailed(f"Cannot read {path}: {exc.strerror} — check the file name") from exc
     body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
     try:
         # Checked whole, so a byte that is not UTF-8 is named on its own line (a
@@ -207,7 +208,7 @@ class CellReader:
             return parse_amount(raw, self.currency)
         bare = self._without_currency(raw.translate(_SPACES).strip())
         if self._is_plain(bare):
-            return parse_amount(bare, self.currency)
+            return self._minor(Decimal(bare), text)
         if "-" in bare or "−" in bare or bare.startswith("("):
             raise InvalidAmount(
                 f"amount {quoted(text)} is not a decimal number above zero — write the amount without a sign; "
@@ -305,8 +306,8 @@ class CellReader:
             day = self.short_date.parse(text, self.locale)
         if day is None:
             example = self.short_date.example()
-            hint = f"YYYY-MM-DD or {example}" if example else "YYYY-MM-DD"
-            raise InvalidInput(f"date {quoted(text)} is not a date — write it as {hint}, e.g. 2026-03-31")
+            hint = f"YYYY-MM-DD (2026-03-31) or as {example}" if example else "YYYY-MM-DD, e.g. 2026-03-31"
+            raise InvalidInput(f"date {quoted(text)} is not a date — write it as {hint}")
         today = self.now.astimezone(_zone(self.timezone)).date()
         if day > today:
             raise InvalidInput(f"date {text} is in the future — use today ({today.isoformat()}) or an earlier day")
