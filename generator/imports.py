@@ -193,19 +193,19 @@ def import_entries(
                 problems.add(line, row)
                 continue
             try:
-                kind = row["kind"].strip().casefold()
-                if kind not in ("charge", "credit"):
+                sign = _KINDS.get(row["kind"]) or _KINDS.get(row["kind"].strip().casefold())
+                if sign is None:
                     raise ImportFailed(f"kind {quoted(row['kind'])} is not charge or credit — write charge or credit")
                 amount = cells.amount(row["amount"])
                 description = clean_line(row["description"], "description", MAX_DESCRIPTION)
                 posted_at = cells.posting_date(row.get("date"))
-                customer_id = customers.resolve(row["customer"].strip())
+                customer_id = customers.resolve(row["customer"])
                 key = row.get("key")
                 key = clean_line(key, "key", MAX_KEY) if key and key.strip() else None
             except PaylinkError as exc:
                 problems.add(line, _row_message(exc, row))
                 continue
-            signed = amount if kind == "charge" else -amount
+            signed = sign * amount
             if key is not None:
                 conflict = keys.check(customer_id, key, signed, description, line)
                 if conflict is _SKIP:
@@ -228,6 +228,9 @@ def import_entries(
                 (digest, table.name, count),
             )
     return Imported(count, skipped, frozenset(touched), tuple(table.ignored))
+
+
+_KINDS = {"charge": 1, "credit": -1}
 
 
 def _when(imported_at: str) -> str:
@@ -282,8 +285,17 @@ class _Customers:
         self.refs = {
             _nocase(ref): (id_, ref) for ref, id_ in conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL")
         }
+        self.known: dict[str, int] = {}
 
-    def resolve(self, customer: str) -> int:
+    def resolve(self, text: str) -> int:
+        """The id of the customer a cell names (an id or a ref in any case), or ImportFailed."""
+        found = self.known.get(text)
+        if found is None:
+            found = self._resolve(text.strip())
+            self.known[text] = found  # at most a few per customer: "7", "C-7", "c-7"
+        return found
+
+    def _resolve(self, customer: str) -> int:
         if not customer:
             raise ImportFailed("the customer is empty — give a customer id or ref")
         if looks_like_id(customer):

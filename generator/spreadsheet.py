@@ -59,7 +59,7 @@ class Table:
     ignored: list[str]
     delimiter: str
 
-    def rows(self) -> Iterator[tuple[int, dict[str, str] | str]]:
+    def rows(self) -> Iterator[tuple[int, dict[str | None, str] | str]]:
         """Yield (line number, {column: value}) for each row, or (line number, problem) for an unreadable one.
 
         Blank lines (also a row of empty cells, which spreadsheets write for
@@ -67,7 +67,6 @@ class Table:
         a StringIO of the text would hold up to 4 bytes a character.
         """
         width = len(self.columns)
-        wanted = [(i, c) for i, c in enumerate(self.columns) if c is not None]
         with io.TextIOWrapper(io.BytesIO(self.data), encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             try:
@@ -84,7 +83,7 @@ class Table:
                     # The reader cannot say where the next row starts: stop here.
                     yield line, f"not readable CSV ({exc}) — check the quotes, save the file as UTF-8 CSV"
                     return
-                if not any(v.strip() for v in values):
+                if not "".join(values).strip():
                     continue
                 if len(values) != width:
                     yield (
@@ -93,7 +92,8 @@ class Table:
                         f"{'semicolons' if self.delimiter == ';' else 'commas'} and quotes",
                     )
                     continue
-                yield line, {column: values[i] for i, column in wanted}
+                # Ignored columns all land under None, which no reader asks for.
+                yield line, dict(zip(self.columns, values, strict=True))
 
 
 def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> Table:
