@@ -34,6 +34,7 @@ QUOTE_LIMIT = 80
 _PLAIN_AMOUNT_RE = re.compile(r"[0-9]+(?:\.([0-9]+))?\Z")
 _ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
+_APOSTROPHES = {"'", "\u2019"}
 _CACHE_LIMIT = 100_000  # distinct texts remembered per import; beyond that each is parsed again
 
 
@@ -182,9 +183,11 @@ class CellReader:
         self.babel_group = get_group_symbol(self.locale)
         self.group = self.babel_group.translate(_SPACES)
         self.decimal = get_decimal_symbol(self.locale)
-        symbol = get_currency_symbol(currency, self.locale)
-        # Longest first, so "US$" is taken whole before "$" could be.
-        self.currency_marks = sorted({currency, symbol, symbol.translate(_SPACES).strip()} - {""}, key=len)[::-1]
+        # The locale's symbol and the common one ("¥" where ja_JP writes "￥"), longest
+        # first so that "MX$" is taken whole before "$" could be.
+        symbols = {get_currency_symbol(currency, self.locale), get_currency_symbol(currency, "en")}
+        marks = {currency} | {s.translate(_SPACES).strip() for s in symbols}
+        self.currency_marks = sorted(marks - {""}, key=len, reverse=True)
         self.timezone = timezone
         self.now = now or dt.datetime.now(dt.UTC)
         self.short_date = _ShortDate(get_date_format("short", locale=self.locale).pattern)
@@ -255,11 +258,16 @@ class CellReader:
         """The locale's grouping and decimal signs (Babel's strict parse), or None."""
         from babel.numbers import NumberFormatError, parse_decimal
 
-        allowed = set("0123456789") | {self.group, self.decimal}
+        allowed = (
+            set("0123456789") | {self.group, self.decimal} | (_APOSTROPHES if self.group in _APOSTROPHES else set())
+        )
         if not text or not text[0].isascii() or not text[0].isdigit() or not set(text) <= allowed:
             return None
+        # A spreadsheet may write a plain space for a no-break one, and either apostrophe (de_CH).
         if self.group == " ":
-            text = text.replace(" ", self.babel_group)  # a spreadsheet may write a plain space for it
+            text = text.replace(" ", self.babel_group)
+        elif self.group in _APOSTROPHES:
+            text = text.translate({ord(c): self.babel_group for c in _APOSTROPHES})
         try:
             number = parse_decimal(text, self.locale, strict=True)
         except (NumberFormatError, ValueError):

@@ -650,3 +650,44 @@ def assert_quotes_short(stderr: str) -> None:
     assert "\x1b" not in line and "\u202e" not in line
     for value in re.findall(r"'([^']*)'", line):
         assert len(ast.literal_eval(f"'{value}'")) <= 80
+
+
+# --- the cell reader, on locales the CLI tests do not cover -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "locale", "text", "minor"),
+    [
+        ("EUR", "fr_FR", "1 200,50 €", 120050),  # a plain space where French writes a narrow no-break one
+        ("EUR", "fr_FR", "1\u202f200,50\xa0€", 120050),
+        ("CHF", "de_CH", "CHF 1'200.50", 120050),
+        ("CHF", "de_CH", "1\u2019200.50", 120050),
+        ("JPY", "ja_JP", "￥1,200", 1200),
+        ("JPY", "ja_JP", "¥1,200", 1200),
+        ("JPY", "de_DE", "1.200", 1200),  # "." groups thousands there, and yen have no decimals
+        ("MXN", "es_MX", "$1,200.50", 120050),
+        ("KWD", "en_US", "KWD 1,200.505", 1200505),
+        ("USD", "en_US", "usd 12", 1200),
+    ],
+)
+def test_cell_reader_amounts(currency, locale, text, minor):
+    from paylink.spreadsheet import CellReader
+
+    assert CellReader(currency, locale, "UTC").amount(text) == minor
+
+
+@pytest.mark.parametrize(
+    ("locale", "text", "iso"),
+    [
+        ("ja_JP", "2025/11/20", "2025-11-20"),
+        ("fr_FR", "20/11/2025", "2025-11-20"),
+        ("ko_KR", "2025. 11. 20.", "2025-11-20"),
+        ("de_DE", "1.2.25", "2025-02-01"),
+        ("en_US", "2025-11-20", "2025-11-20"),
+    ],
+)
+def test_cell_reader_dates(locale, text, iso):
+    from paylink.spreadsheet import CellReader
+
+    reader = CellReader("USD", locale, "UTC", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert reader.posting_date(text) == f"{iso}T12:00:00Z"
