@@ -85,7 +85,7 @@ class _Problems:
         raise RowsRefused("\n".join(lines), self.count, self.shown)
 
 
-def _row_message(exc: PaylinkError, row: dict[str, str]) -> str:
+def _row_message(exc: PaylinkError, row: dict[str | None, str]) -> str:
     """The error's message, with any long value of the row quoted only in part.
 
     The shared checks quote a value whole (``email '…'``); a row of a file may
