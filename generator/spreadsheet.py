@@ -126,7 +126,7 @@ def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) 
     except csv.Error as exc:
         raise ImportFailed(f"{name} line 1: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
     if not body.strip() or not header:
-        raise ImportFailed(f"{name} is empty — the first line must be the header {','.join(columns)}")
+        raise ImportFailed(f"{name} is empty — the first line must be the header {_header_hint(columns, required)}")
     mapped: list[str | None] = []
     ignored: list[str] = []
     for cell in header:
@@ -135,7 +135,7 @@ def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) 
             if key in mapped:
                 raise ImportFailed(
                     f"{name} line 1: the header must be {_header_hint(columns, required)} "
-                    f"(column {key!r} appears twice)"
+                    f"(column {key!r} appears twice) — keep one of them"
                 )
             mapped.append(key)
         else:
@@ -159,7 +159,9 @@ def _header_hint(columns: tuple[str, ...], required: tuple[str, ...]) -> str:
 
 def _optional_hint(columns: tuple[str, ...], required: tuple[str, ...]) -> str:
     extra = [c for c in columns if c not in _header_hint(columns, required).split(",")]
-    return f" — {', '.join(extra)} may be added" if extra else ""
+    return (
+        f" — add it to the first line ({', '.join(extra)} may be added too)" if extra else " — add it to the first line"
+    )
 
 
 # --- amounts and dates --------------------------------------------------------------
