@@ -642,10 +642,12 @@ def _file_named_first():
 
 
 def _note_ignored(columns: tuple[str, ...], file: Path) -> None:
-    """Tell the owner, on stderr, which of the file's columns were left out."""
-    if columns:
-        names = ", ".join(repr(c if len(c) <= 80 else c[:79] + "…") for c in columns)
-        click.echo(f"Note: ignored column{'s' if len(columns) > 1 else ''} {names} in {file.name}", err=True)
+    """Tell the owner, on stderr and in one line, which of the file's columns were left out."""
+    names = list(dict.fromkeys(columns))
+    if names:
+        shown = ", ".join(repr(c if len(c) <= 80 else c[:79] + "…") for c in names[:10])
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        click.echo(f"Note: ignored column{'s' if len(names) > 1 else ''} {shown}{more} in {file.name}", err=True)
 
 
 # --- pages -----------------------------------------------------------------------

@@ -691,3 +691,15 @@ def test_cell_reader_dates(locale, text, iso):
 
     reader = CellReader("USD", locale, "UTC", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert reader.posting_date(text) == f"{iso}T12:00:00Z"
+
+
+def test_many_odd_extra_columns_are_noted_in_one_short_line(site, tmp_path, paylink, customers):
+    extras = ["Notes", "Notes", "\u202e" + "N" * 500] + [f"x{i}" for i in range(20)]
+    header = ",".join([*ENTRIES_HEADER.split(","), *(f'"{e}"' for e in extras)])
+    csv_file = write_csv(tmp_path, "e.csv", f"{header}\nJANE,charge,5,Job,{',' * len(extras)}\n")
+    result = paylink.ok("import", "entries", str(csv_file))
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Note: ignored columns 'Notes', '\\u202eNNN")
+    assert line.endswith(" and 12 more in e.csv")
+    assert len(line) < 400
+    assert result.stdout == "Imported 1 entry.\n"
