@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ledger, links
 from .ledger import Customer, CustomerBalance, Entry, Posted
@@ -21,6 +22,9 @@ from .links import Link
 from .pages import BuildResult, PageWriter
 from .settings import Settings
 from .site import Site, find_site, init_site
+
+if TYPE_CHECKING:
+    from .imports import Imported
 
 
 @dataclass
@@ -208,18 +212,22 @@ def revoke_link(ws: Workspace, customer: Customer) -> Link:
 # --- imports -----------------------------------------------------------------------
 
 
-def import_customers(ws: Workspace, path: Path) -> int:
-    """Import customers from a CSV file (all or nothing); return how many."""
+def import_customers(ws: Workspace, path: Path) -> Imported:
+    """Import customers from a CSV file (all or nothing)."""
     from . import imports
 
-    return imports.import_customers(ws.conn, path).count
+    return imports.import_customers(ws.conn, path)
 
 
-def import_entries(ws: Workspace, path: Path) -> int:
-    """Import entries from a CSV file (all or nothing); the affected pages are written before this returns."""
+def import_entries(ws: Workspace, path: Path, *, again: bool = False) -> Imported:
+    """Import entries from a CSV file (all or nothing); the affected pages are written before this returns.
+
+    A file imported before is refused unless ``again``.
+    """
     from . import imports
 
     s = ws.settings
     with keeping_pages_current(ws):
-        imported = imports.import_entries(ws.conn, path, currency=s.currency, timezone=s.timezone)
-    return imported.count
+        return imports.import_entries(
+            ws.conn, path, currency=s.currency, timezone=s.timezone, locale=s.locale, again=again
+        )
