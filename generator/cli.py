@@ -273,12 +273,10 @@ def init(
             "name": s.name,
             "currency": s.currency,
             "locale": s.locale,
-            "language": s.page_language,
             "timezone": s.timezone,
             "base_url": s.base_url,
             "phone": s.phone,
             "email": s.email,
-            "address": s.address,
         },
         [f"Created a paylink site for {s.name} in {site.root}"]
         + ([] if name else ["(Set your business name with --name, or edit name in paylink.toml.)"])
@@ -469,11 +467,11 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     )
     lines = [
         f"{c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''})",
-        f"  Email:    {c.email or '-'}",
-        f"  Phone:    {c.phone or '-'}",
+        f"  Email:   {c.email or '-'}",
+        f"  Phone:   {c.phone or '-'}",
+        f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
+        f"  Link:    {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
         f"  Language: {c.language or ctx.site.settings.page_language + ' (the site' + chr(39) + 's)'}",
-        f"  Balance:  {ctx.money(row['balance_minor'])} ({row['state']})",
-        f"  Link:     {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
         "",
     ]
     if entries:
@@ -797,13 +795,14 @@ def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
 
     if all_customers == bool(customer_key):
         raise click.UsageError("give either CUSTOMER or --all")
-    warn_if_loopback(ctx)
     if all_customers:
         docs = [{"customer_id": link.customer_id, "url": ctx.ws.url(link)} for link in give_all_links(ctx.ws)]
+        warn_if_loopback(ctx)
         emit(as_json, docs, [f"{d['customer_id']:>6}  {d['url']}" for d in docs] or ["No customers yet."])
         return
     c, given = give_link(ctx.ws, customer_key)
     url = ctx.ws.url(given)
+    warn_if_loopback(ctx)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
 
@@ -894,11 +893,11 @@ def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
     target = check_output_path(ctx.site, qr_file, "QR code file") if qr_file is not None else None
     if target is not None:
         qr.file_kind(target)  # refuse a wrong extension before the link is given
-    warn_if_loopback(ctx)
     balance, given = share_link(ctx.ws, customer_key)
     shared = compose(ctx.site.settings, balance, ctx.ws.url(given))
     if target is not None:
         write_private_file(target, qr.file_bytes(shared.url, target))
+    warn_if_loopback(ctx)
     c = balance.customer
     indent = lambda text: "\n".join(("  " + line).rstrip() for line in text.splitlines())  # noqa: E731
     lines = [

@@ -117,8 +117,8 @@ def _refuse_taken_ref(conn: sqlite3.Connection, ref: str | None, customer_id: in
     ).fetchone()
     if row is not None:
         raise DuplicateRef(
-            f"customer {row[0]} ({row[1][:80]}) already has ref {ref[:80]!r} — choose a different ref"
-            " (refs are matched without regard to case)"
+            f"another customer already has ref {ref[:80]!r} (customer {row[0]}, {row[1][:80]})"
+            " — choose a different ref; refs are matched without regard to case"
         )
 
 

@@ -47,4 +47,4 @@ def file_bytes(url: str, path: Path) -> bytes:
 
 def svg_inline(url: str, *, scale: int = 3) -> str:
     """The QR code as an ``<svg>`` element to put inside an HTML page (no XML declaration)."""
-    return make(url).svg_inline(scale=scale, border=4, title="QR code of the customer's link")
+    return make(url).svg_inline(scale=scale, border=4, omitsize=True, title="QR code of the customer's link")
