@@ -6,6 +6,7 @@ how to fix it, and nothing was written); 2 when the command line itself is
 wrong (an unknown option, a missing argument).
 """
 
+import io
 import json
 import os
 import sqlite3
@@ -401,11 +402,13 @@ def customer_list(ctx: Context, owing, as_csv, as_json) -> None:
     balances = [cb for cb in customer_balances(ctx.ws) if cb.balance_minor > 0 or not owing]
     rows = [_customer_row(ctx, cb) for cb in balances]
     if as_csv:
-        out = csv.writer(click.get_text_stream("stdout"), lineterminator="\n")
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\n")
         out.writerow(CUSTOMER_CSV_COLUMNS)
         for cb, row in zip(balances, rows, strict=True):
             c = cb.customer
             out.writerow([c.id, c.name, c.ref, c.email, c.phone, c.language, row["balance"], row["state"], row["url"]])
+        click.echo(buffer.getvalue(), nl=False)
         return
     if as_json:
         emit(True, rows, "")
@@ -580,7 +583,8 @@ def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json
             )
             return
     if as_csv:
-        out = csv.writer(click.get_text_stream("stdout"), lineterminator="\n")
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\n")
         out.writerow(STATEMENT_COLUMNS)
         for r in rows:
             out.writerow(
@@ -589,6 +593,7 @@ def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json
                     for k in STATEMENT_COLUMNS
                 ]
             )
+        click.echo(buffer.getvalue(), nl=False)
         return
     document = {
         "customer_id": c.id,
