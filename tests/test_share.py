@@ -27,7 +27,9 @@ def site(tmp_path: Path) -> Path:
 @pytest.fixture
 def paylink(site: Path) -> Paylink:
     p = Paylink(site)
-    p.ok("customer", "add", "Jane Doe", "--ref", "JANE", "--phone", "(555) 010-1234", "--email", "jane+bills@example.com")
+    p.ok(
+        "customer", "add", "Jane Doe", "--ref", "JANE", "--phone", "(555) 010-1234", "--email", "jane+bills@example.com"
+    )
     p.ok("customer", "add", "Carl Credit", "--ref", "CARL")
     p.ok("customer", "add", "Zoe Zero", "--ref", "ZOE")
     p.ok("charge", "JANE", "1200.50", "Boiler")
@@ -178,7 +180,9 @@ def test_qr_svg_decodes_to_the_exact_link_in_chromium(tmp_path, paylink):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page()
-            page.set_content(f'<body style="margin:0;background:#fff"><img src="data:image/svg+xml;base64,{data}"></body>')
+            page.set_content(
+                f'<body style="margin:0;background:#fff"><img src="data:image/svg+xml;base64,{data}"></body>'
+            )
             png = page.locator("img").screenshot()
         finally:
             browser.close()
