@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PaylinkError
+from .ledger import CURRENCY_STATE
 from .site import Site, check_output_path
 
 
@@ -39,6 +40,10 @@ def back_up(site: Site, conn: sqlite3.Connection, destination: Path) -> Backup:
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         with closing(sqlite3.connect(str(temp), isolation_level=None)) as copy:
             conn.backup(copy)
+            # build_state describes the build/ folder next to the live ledger, which a backup does not hold.
+            # Forgetting it (all but the ledger's currency) makes the first `paylink build` after a
+            # restore re-render every page and sweep away pages of links the restored ledger never had.
+            copy.execute("DELETE FROM build_state WHERE name != ?", (CURRENCY_STATE,))
             # The live ledger is in WAL mode; a backup is one self-contained file.
             copy.execute("PRAGMA journal_mode = DELETE")
             problem = copy.execute("PRAGMA quick_check").fetchone()[0]
