@@ -106,7 +106,7 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+def _table(headers: list[str], rows: list[list[str]], right: set[int] | frozenset[int] = frozenset()) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells):
@@ -449,7 +449,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     row = _customer_row(ctx, customer_balances(ctx.ws, c)[0])
     entries = recent_entries(ctx.ws, c)
     zone = ZoneInfo(ctx.site.settings.timezone)
-    days = {e.id: local_day(e.posted_at, zone) for e in entries}
+    days = {e.id: day.isoformat() if (day := local_day(e.posted_at, zone)) else None for e in entries}
     row.update(
         email=c.email,
         phone=c.phone,
@@ -457,7 +457,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         entries=[
             {
                 "id": e.id,
-                "date": days[e.id].isoformat() if days[e.id] else None,
+                "date": days[e.id],
                 "kind": "charge" if e.amount_minor > 0 else "credit",
                 "amount": ctx.major(e.amount_minor),
                 "amount_minor": e.amount_minor,
@@ -483,7 +483,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
             [
                 [
                     str(e.id),
-                    days[e.id].isoformat() if days[e.id] else e.posted_at,
+                    days[e.id] or e.posted_at,
                     ctx.money(e.amount_minor),
                     e.description,
                 ]

@@ -37,6 +37,13 @@ MAX_ROW_ID = 2**63 - 1
 # --- input checks -----------------------------------------------------------
 
 
+def _new_id(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row an INSERT just added."""
+    if cursor.lastrowid is None:  # pragma: no cover — an INSERT into a rowid table always has one
+        raise RuntimeError("the ledger did not report the new row's id")
+    return cursor.lastrowid
+
+
 def looks_like_id(text: str) -> bool:
     """Return whether a CUSTOMER argument is an id: ASCII digits only (``²`` or ``١٢`` are not ids)."""
     return text.isascii() and text.isdigit()
@@ -94,7 +101,7 @@ def add_customer(
             "INSERT INTO customers (name, email, phone, ref, language) VALUES (?, ?, ?, ?, ?)",
             (name, email, phone, ref, language),
         )
-    return Customer(cursor.lastrowid, name, email, phone, ref, language)
+    return Customer(_new_id(cursor), name, email, phone, ref, language)
 
 
 def clean_language(value: str | None) -> str | None:
@@ -306,7 +313,7 @@ def post_entry(
             " VALUES (?, ?, ?, ?, ?)",
             (customer.id, amount_minor, description, posted_at, idempotency_key),
         )
-        entry = Entry(cursor.lastrowid, customer.id, amount_minor, description, posted_at)
+        entry = Entry(_new_id(cursor), customer.id, amount_minor, description, posted_at)
         return Posted(entry, balance_minor(conn, customer.id))
 
 
@@ -339,7 +346,7 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
             " VALUES (?, ?, ?, ?, ?)",
             (original.customer_id, -original.amount_minor, description, posted_at, entry_id),
         )
-        entry = Entry(cursor.lastrowid, original.customer_id, -original.amount_minor, description, posted_at, entry_id)
+        entry = Entry(_new_id(cursor), original.customer_id, -original.amount_minor, description, posted_at, entry_id)
         return Posted(entry, balance_minor(conn, original.customer_id))
 
 

@@ -76,7 +76,8 @@ def read_statement(
     zone = ZoneInfo(timezone)
     since = iso_utc(dt.datetime.combine(start, dt.time(0), tzinfo=zone)) if start else None
     until = iso_utc(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)) if end else None
-    conditions, params = ["customer_id = ?"], [customer.id]
+    conditions: list[str] = ["customer_id = ?"]
+    params: list[int | str] = [customer.id]
     if since:
         conditions.append("julianday(posted_at) >= julianday(?)")
         params.append(since)

@@ -22,7 +22,14 @@ def test_add_with_every_field(paylink):
     added = paylink.json(
         "customer", "add", "Jane Doe", "--email", "jane@example.com", "--phone", "555-0100", "--ref", "JD-1"
     )
-    assert added == {"id": 1, "name": "Jane Doe", "email": "jane@example.com", "phone": "555-0100", "ref": "JD-1", "language": None}
+    assert added == {
+        "id": 1,
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "phone": "555-0100",
+        "ref": "JD-1",
+        "language": None,
+    }
 
 
 def test_add_with_only_a_name(paylink):
