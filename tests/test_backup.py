@@ -120,13 +120,15 @@ WRITER = textwrap.dedent(
 def test_backup_while_another_program_posts_is_consistent(tmp_path, site, paylink):
     paylink.ok("customer", "add", "Jane")
     stop = tmp_path / "stop"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(site / "paylink.db"), str(stop), "200000"], stderr=subprocess.PIPE
-    )
+    errors = tmp_path / "writer.err"
+    with open(errors, "wb") as err:
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(site / "paylink.db"), str(stop), "200000"], stderr=err
+        )
     try:
         deadline = time.monotonic() + 60
         while not Path(str(stop) + ".started").exists():
-            assert writer.poll() is None, writer.stderr.read()
+            assert writer.poll() is None, errors.read_text()
             assert time.monotonic() < deadline, "the writer never started"
             time.sleep(0.01)
         copies = []
@@ -136,8 +138,7 @@ def test_backup_while_another_program_posts_is_consistent(tmp_path, site, paylin
     finally:
         stop.touch()
         writer.wait(timeout=60)
-    assert writer.returncode == 0, writer.stderr.read()
-    writer.stderr.close()
+    assert writer.returncode == 0, errors.read_text()
 
     with closing(sqlite3.connect(site / "paylink.db")) as conn:
         final = conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
