@@ -163,6 +163,11 @@ class PaylinkGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = hoist_site_option(self, list(sys.argv[1:] if args is None else args))
+        if not args or args[0].startswith("--site") and len(args) == (1 if "=" in args[0] else 2):
+            # `paylink` (or `paylink --site DIR`) alone asks for help: it is not an error.
+            with self.make_context(prog_name or "paylink", ["--help"], resilient_parsing=True) as help_ctx:
+                click.echo(help_ctx.get_help())
+            sys.exit(0)
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:

@@ -449,3 +449,8 @@ def test_nothing_close_gets_no_suggestion(paylink):
     paylink.ok("customer", "add", "Jane Doe", "--ref", "JANE")
     line = error_line(paylink("customer", "show", "zzzzzz"))
     assert line == "Error: No customer with ref 'zzzzzz' — see `paylink customer list`"
+
+
+def test_site_option_alone_prints_help_and_exits_0(site):
+    result = invoke("--site", str(site))
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: ") and not result.stderr
