@@ -806,9 +806,20 @@ def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
     if all_customers == bool(customer_key):
         raise click.UsageError("give either CUSTOMER or --all")
     if all_customers:
+        from .actions import customer_balances
+
         docs = [{"customer_id": link.customer_id, "url": ctx.ws.url(link)} for link in give_all_links(ctx.ws)]
         warn_if_loopback(ctx)
-        emit(as_json, docs, [f"{d['customer_id']:>6}  {d['url']}" for d in docs] or ["No customers yet."])
+        if as_json or not docs:
+            emit(as_json, docs, "No customers yet.")
+            return
+        who = {cb.customer.id: cb.customer for cb in customer_balances(ctx.ws)}
+        table = [
+            [str(d["customer_id"]), who[d["customer_id"]].name, who[d["customer_id"]].ref or "", d["url"]]
+            for d in docs
+            if d["customer_id"] in who
+        ]
+        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
         return
     c, given = give_link(ctx.ws, customer_key)
     url = ctx.ws.url(given)

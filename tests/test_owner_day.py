@@ -454,3 +454,14 @@ def test_nothing_close_gets_no_suggestion(paylink):
 def test_site_option_alone_prints_help_and_exits_0(site):
     result = invoke("--site", str(site))
     assert result.exit_code == 0 and result.stdout.startswith("Usage: ") and not result.stderr
+
+
+def test_link_generate_all_names_the_customers(three):
+    out = three.ok("link", "generate", "--all").stdout.splitlines()
+    assert out[0].split() == ["ID", "NAME", "REF", "LINK"]
+    assert [line.split()[:3] for line in out[1:]] == [
+        ["1", "Olive", "Owens"],
+        ["2", "Carl", "Credit"],
+        ["3", "Zed", "Zero"],
+    ]
+    assert all(three.json("link", "show", str(n))["url"] in out[n] for n in (1, 2, 3))
