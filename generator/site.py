@@ -125,7 +125,7 @@ def check_output_path(site: Site, path: Path, what: str) -> Path:
         raise SiteError(f"{what} {str(path)[:80]}: folder {str(target.parent)[:80]} does not exist — create it first")
     if target.is_dir():
         raise SiteError(f"{what} {str(path)[:80]} is a folder — give a file name")
-    return target
+    return target.parent.resolve() / target.name
 
 
 def write_private_file(path: Path, data: bytes) -> None:
