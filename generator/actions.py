@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import ledger, links
+from . import backup, ledger, links, statement
 from .ledger import Customer, CustomerBalance, Entry, Posted
 from .links import Link
 from .pages import BuildResult, PageWriter
@@ -51,7 +51,14 @@ class Workspace:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = self.site.open_ledger()
+            conn = self.site.open_ledger()
+            try:
+                # Every command that opens the ledger refuses a currency its amounts are not in.
+                ledger.check_currency(conn, self.settings.currency)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     @property
@@ -119,10 +126,23 @@ def count_pages(ws: Workspace) -> int:
 
 
 def add_customer(
-    ws: Workspace, name: str, *, email: str | None = None, phone: str | None = None, ref: str | None = None
+    ws: Workspace,
+    name: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    ref: str | None = None,
+    language: str | None = None,
 ) -> Customer:
     """Add a customer (no page until they get a link)."""
-    return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref)
+    return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref, language=language)
+
+
+def edit_customer(ws: Workspace, customer_key: str, **changes: str | None) -> Customer:
+    """Change a customer's name, email, phone, ref or language ("" clears); their page is rewritten before this returns."""
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        return ledger.edit_customer(ws.conn, customer, **changes)
 
 
 def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
@@ -138,6 +158,18 @@ def customer_balances(ws: Workspace, customer: Customer | None = None) -> list[C
 def recent_entries(ws: Workspace, customer: Customer) -> list[Entry]:
     """The customer's newest entries, newest first."""
     return ledger.recent_entries(ws.conn, customer.id)
+
+
+def customer_statement(
+    ws: Workspace, customer: Customer, *, start: dt.date | None = None, end: dt.date | None = None
+) -> statement.Statement:
+    """The customer's entries in a period (local dates, both ends included) with opening and running balances."""
+    return statement.read_statement(ws.conn, customer, start=start, end=end, timezone=ws.settings.timezone)
+
+
+def back_up(ws: Workspace, path: Path) -> backup.Backup:
+    """Write a consistent copy of the ledger to ``path`` while other programs may be writing it."""
+    return backup.back_up(ws.site, ws.conn, path)
 
 
 # --- posting ---------------------------------------------------------------------
@@ -185,6 +217,12 @@ def give_all_links(ws: Workspace) -> list[Link]:
     with keeping_pages_current(ws):
         links.generate_all_links(ws.conn)
     return links.live_links(ws.conn)
+
+
+def share_link(ws: Workspace, customer_key: str) -> tuple[CustomerBalance, Link]:
+    """Give the customer a link if they have none; return them with their balance, and the link."""
+    customer, link = give_link(ws, customer_key)
+    return customer_balances(ws, customer)[0], link
 
 
 def current_link(ws: Workspace, customer: Customer) -> Link:
