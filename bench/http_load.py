@@ -1,11 +1,14 @@
 """HTTP load: wrk against a server on 127.0.0.1, and the two servers compared.
 
 Both servers run on this machine only, each on a free loopback port, and are
-stopped by the bench itself: nginx serving a snapshot as a plain static file
-(the peer), and `paylink serve` answering the link that maps to that snapshot.
-Every wrk run is bounded in time.
+stopped by the bench itself: `paylink serve` answering a live link; its peers,
+granian running a handler that does nothing (bench/noop_rsgi.py) and nginx
+serving the link's snapshot as a plain static file; and the Worker of
+edge/worker/ in workerd (through Miniflare, bench/workerd_serve.mjs) beside
+workerd answering a constant response. Every wrk run is bounded in time.
 """
 
+import json
 import os
 import re
 import signal
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NGINX = "/usr/sbin/nginx"
+BENCH_DIR = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -173,3 +177,60 @@ def _tail(log: Path, lines: int = 5) -> str:
         return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
+
+
+def answer_of(url: str) -> tuple[list[tuple[str, str]], bytes]:
+    """GET ``url`` once; return its headers (as sent, minus Date and Server) and body."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        body = answer.read()
+        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in ("date", "server")]
+    return headers, body
+
+
+@contextmanager
+def granian_noop(python: str, headers: list[tuple[str, str]], body_bytes: int, log: Path, *, workers: int):
+    """Run granian (RSGI, ``workers`` processes, as `paylink serve` runs it) with bench/noop_rsgi.py,
+    which answers every request with these headers and a body of ``body_bytes``; yield its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BENCH_NOOP_HEADERS": json.dumps(headers),
+        "BENCH_NOOP_BODY_BYTES": str(body_bytes),
+    }
+    argv = [
+        python,
+        "-m",
+        "granian",
+        "--interface",
+        "rsgi",
+        "--workers",
+        str(workers),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--working-dir",
+        str(BENCH_DIR),
+        "noop_rsgi:application",
+    ]
+    with running(argv, base + "/", log, stop_signal=signal.SIGINT, env=env):
+        yield base
+
+
+@contextmanager
+def workerd(config: dict, folder: Path, name: str, probe_path: str = "/"):
+    """Run bench/workerd_serve.mjs (Miniflare, i.e. workerd) with ``config`` on a free port; yield its base URL.
+
+    ``config`` says which Worker (``mode``: "worker" with ``worker_dir``, bindings and the
+    files to put in its R2 bucket, or "constant" with ``headers`` and ``body_bytes``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config_file = folder / f"{name}.json"
+    config_file.write_text(json.dumps({**config, "port": port}))
+    base = f"http://127.0.0.1:{port}"
+    argv = ["node", str(BENCH_DIR / "workerd_serve.mjs"), str(config_file)]
+    with running(argv, base + probe_path, folder / f"{name}.log", stop_signal=signal.SIGTERM):
+        yield base
