@@ -25,6 +25,7 @@ NGINX = "/usr/sbin/nginx"
 BENCH_DIR = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+_NOT_REPEATED = {"date", "server", "connection", "keep-alive", "transfer-encoding", "upgrade"}
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -180,10 +181,14 @@ def _tail(log: Path, lines: int = 5) -> str:
 
 
 def answer_of(url: str) -> tuple[list[tuple[str, str]], bytes]:
-    """GET ``url`` once; return its headers (as sent, minus Date and Server) and body."""
+    """GET ``url`` once; return its end-to-end headers (minus Date and Server) and body.
+
+    Hop-by-hop headers are left out: urllib asks to close the connection, and a
+    peer that repeated ``Connection: close`` would make wrk reconnect every time.
+    """
     with urllib.request.urlopen(url, timeout=10) as answer:
         body = answer.read()
-        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in ("date", "server")]
+        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in _NOT_REPEATED]
     return headers, body
 
 

@@ -51,6 +51,7 @@ if (config.mode === "worker") {
   options = {
     modules: true,
     scriptPath: resolve(workerDir, settings.main),
+    modulesRoot: workerDir, // module names relative to the Worker's folder, wherever the bench runs
     compatibilityDate: settings.compatibilityDate,
     compatibilityFlags: settings.compatibilityFlags,
     bindings: config.bindings,
@@ -72,7 +73,8 @@ await mf.ready;
 if (config.mode === "worker") {
   const bucket = await mf.getR2Bucket("BUILD");
   for (const file of config.files) {
-    await bucket.put(file.key, readFileSync(file.path), {
+    const bytes = readFileSync(file.path); // an ArrayBuffer of its own: Miniflare's proxy refuses a pooled Buffer
+    await bucket.put(file.key, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), {
       httpMetadata: { contentType: file.contentType, cacheControl: file.cacheControl },
     });
   }
