@@ -68,7 +68,8 @@ export default { async fetch() { return new Response(BODY, { status: 200, header
   };
 }
 
-const mf = new Miniflare({ ...options, host: "127.0.0.1", port: config.port });
+// logRequests off: Miniflare would call back into Node to log every request, which is no part of workerd.
+const mf = new Miniflare({ ...options, host: "127.0.0.1", port: config.port, logRequests: false });
 await mf.ready;
 if (config.mode === "worker") {
   const bucket = await mf.getR2Bucket("BUILD");
