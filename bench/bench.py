@@ -599,7 +599,7 @@ class Bench:
             worker_p99_ms=statistics.median(rounds["worker_p99_ms"]),
             constant_p99_ms=statistics.median(rounds["constant_p99_ms"]),
             response_bytes=len(body),
-            **{k: v for k, v in rounds.items() if k.endswith("_rps")},
+            **{k: v for k, v in rounds.items() if k.endswith(("_rps", "_socket_errors"))},
         )
 
     @staticmethod
@@ -608,6 +608,8 @@ class Bench:
         for name, runs in loads.items():
             rounds[f"{name}_rps"] = [round(load.requests_per_s) for load in runs]
             rounds[f"{name}_p99_ms"] = [load.p99_ms for load in runs]
+            if any(load.socket_errors for load in runs):
+                rounds[f"{name}_socket_errors"] = [load.socket_errors for load in runs]
         return rounds
 
     def _alternating_loads(self, urls: dict[str, str]) -> dict[str, list[http_load.Load]]:
@@ -618,8 +620,13 @@ class Bench:
         for _ in range(self.scale.edge_rounds):
             for name, url in urls.items():
                 load = http_load.wrk(url, seconds=self.scale.wrk_seconds)
-                if load.errors:
-                    raise RuntimeError(f"{name}: {load.errors} socket errors or non-2xx answers under load")
+                # Every answer must be a 200; a few timeouts under load (wrk gives up after 2 s) only
+                # count against the figure, up to 1% of the requests.
+                if load.bad_status or load.socket_errors > load.requests / 100:
+                    raise RuntimeError(
+                        f"{name}: {load.bad_status} non-2xx answers and {load.socket_errors} socket errors"
+                        f" in {load.requests} requests under load"
+                    )
                 loads[name].append(load)
         return loads
 

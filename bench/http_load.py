@@ -37,7 +37,8 @@ class Load:
     p50_ms: float
     p99_ms: float
     requests: int
-    errors: int  # socket errors plus non-2xx/3xx answers
+    socket_errors: int  # connect, read, write errors and timeouts
+    bad_status: int  # non-2xx/3xx answers
 
 
 def free_port() -> int:
@@ -67,10 +68,16 @@ def parse_wrk(report: str) -> Load:
     total = re.search(r"^\s*(\d+) requests in", report, re.MULTILINE)
     if not rate or not total:
         raise ValueError(f"unreadable wrk output:\n{report}")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", report))
+    socket_errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", report))
     bad_status = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", report)
-    errors += int(bad_status[1]) if bad_status else 0
-    return Load(float(rate[1]), latency("50"), latency("99"), int(total[1]), errors)
+    return Load(
+        float(rate[1]),
+        latency("50"),
+        latency("99"),
+        int(total[1]),
+        socket_errors,
+        int(bad_status[1]) if bad_status else 0,
+    )
 
 
 def wait_for_200(url: str, proc: subprocess.Popen, log: Path) -> None:
