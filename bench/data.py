@@ -1,4 +1,5 @@
-"""Bench data: sites with N customers, 25 entries each, every customer linked.
+"""Bench data: sites with N customers, 25 entries each, every customer linked (and, on request,
+one more customer with thousands of entries, for the statement).
 
 The site is made by the real ``paylink init``; customers, entries and links are
 then written straight into the ledger's tables with sqlite3 (customers and
