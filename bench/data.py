@@ -1,4 +1,5 @@
-"""Bench data: sites with N customers, 25 entries each, every customer linked.
+"""Bench data: sites with N customers, 25 entries each, every customer linked (and, on request,
+one more customer with thousands of entries, for the statement).
 
 The site is made by the real ``paylink init``; customers, entries and links are
 then written straight into the ledger's tables with sqlite3 (customers and
@@ -9,7 +10,9 @@ so the first ``paylink build`` that the bench measures writes every page.
 
 import csv
 import datetime as dt
+import json
 import random
+import re
 import sqlite3
 import subprocess
 import time
@@ -52,10 +55,17 @@ CREDITS = ("Payment — thank you", "Paid by check #1042", "Card payment", "Refu
 
 @dataclass(frozen=True)
 class BenchSite:
-    """A bench site: its folder and how many customers it holds."""
+    """A bench site: its folder, how many ordinary customers it holds, and its heavy customer's id if any
+    (one more customer, with thousands of entries, for the statement)."""
 
     root: Path
     customers: int
+    heavy: int | None = None
+
+    @property
+    def pages(self) -> int:
+        """How many pages a full build writes: one per customer, all linked."""
+        return self.customers + (1 if self.heavy else 0)
 
     @property
     def db_path(self) -> Path:
@@ -80,8 +90,12 @@ class BenchSite:
         return tokens.LinkSigner(keys).sign(nonce), snapshot
 
 
-def make_site(paylink: list[str], root: Path, customers: int, seed: int = 1) -> BenchSite:
-    """Create a site at ``root`` with ``customers`` customers, 25 entries each, all linked; return it."""
+def make_site(paylink: list[str], root: Path, customers: int, seed: int = 1, heavy_entries: int = 0) -> BenchSite:
+    """Create a site at ``root`` with ``customers`` customers, 25 entries each, all linked; return it.
+
+    With ``heavy_entries``, one more customer (id ``customers + 1``, ref ``C-HEAVY``, linked)
+    has that many entries, posted over the past year.
+    """
     subprocess.run(
         [
             *paylink,
@@ -116,15 +130,25 @@ def make_site(paylink: list[str], root: Path, customers: int, seed: int = 1) -> 
             "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
             (row for i in range(1, customers + 1) for row in _entries(rng, i, now)),
         )
+        heavy = customers + 1 if heavy_entries else None
+        if heavy:
+            conn.execute(
+                "INSERT INTO customers (id, name, email, phone, ref) VALUES (?, ?, ?, ?, ?)",
+                (heavy, "Harbor View Condominiums", "board@harborview.example", "555-0199", "C-HEAVY"),
+            )
+            conn.executemany(
+                "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
+                _entries(rng, heavy, now, heavy_entries),
+            )
         conn.executemany(
             "INSERT INTO links (customer_id, nonce, snapshot) VALUES (?, ?, ?)",
-            (_link(i) for i in range(1, customers + 1)),
+            (_link(i) for i in range(1, customers + (2 if heavy else 1))),
         )
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
         conn.close()
-    return BenchSite(root, customers)
+    return BenchSite(root, customers, heavy)
 
 
 def _customer(rng: random.Random, customer_id: int) -> tuple:
@@ -134,9 +158,9 @@ def _customer(rng: random.Random, customer_id: int) -> tuple:
     return customer_id, f"{first} {last}", email, phone, f"C-{customer_id:06d}"
 
 
-def _entries(rng: random.Random, customer_id: int, now: int) -> list[tuple]:
-    """25 entries over the past year, oldest first: mostly charges, some payments."""
-    stamps = sorted(now - rng.randrange(YEAR_S) for _ in range(ENTRIES_PER_CUSTOMER))
+def _entries(rng: random.Random, customer_id: int, now: int, count: int = ENTRIES_PER_CUSTOMER) -> list[tuple]:
+    """``count`` entries over the past year, oldest first: mostly charges, some payments."""
+    stamps = sorted(now - rng.randrange(YEAR_S) for _ in range(count))
     rows = []
     for stamp in stamps:
         posted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
@@ -174,3 +198,17 @@ def write_entries_csv(path: Path, rows: int, customers: int, seed: int = 2) -> N
                 writer.writerow((customer, "credit", amount, rng.choice(CREDITS), rng.choice(days)))
             else:
                 writer.writerow((customer, "charge", amount, rng.choice(CHARGES), rng.choice(days)))
+
+
+def set_settings(root: Path, **values: str) -> str:
+    """Set top-level string settings in a site's paylink.toml (replacing or adding each line); return the old text."""
+    path = root / "paylink.toml"
+    old = path.read_text(encoding="utf-8")
+    text = old
+    for key, value in values.items():
+        line = f"{key} = {json.dumps(value)}"
+        text, found = re.subn(rf"^{key}\s*=.*$", lambda _, line=line: line, text, count=1, flags=re.MULTILINE)
+        if not found:  # top-level keys go before any [table]: first in the file is always top level
+            text = f"{line}\n{text}"
+    path.write_text(text, encoding="utf-8")
+    return old

@@ -1,11 +1,14 @@
 """HTTP load: wrk against a server on 127.0.0.1, and the two servers compared.
 
 Both servers run on this machine only, each on a free loopback port, and are
-stopped by the bench itself: nginx serving a snapshot as a plain static file
-(the peer), and `paylink serve` answering the link that maps to that snapshot.
-Every wrk run is bounded in time.
+stopped by the bench itself: `paylink serve` answering a live link; its peers,
+granian running a handler that does nothing (bench/noop_rsgi.py) and nginx
+serving the link's snapshot as a plain static file; and the Worker of
+edge/worker/ in workerd (through Miniflare, bench/workerd_serve.mjs) beside
+workerd answering a constant response. Every wrk run is bounded in time.
 """
 
+import json
 import os
 import re
 import signal
@@ -19,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NGINX = "/usr/sbin/nginx"
+BENCH_DIR = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+_NOT_REPEATED = {"date", "server", "connection", "keep-alive", "transfer-encoding", "upgrade"}
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -32,7 +37,8 @@ class Load:
     p50_ms: float
     p99_ms: float
     requests: int
-    errors: int  # socket errors plus non-2xx/3xx answers
+    socket_errors: int  # connect, read, write errors and timeouts
+    bad_status: int  # non-2xx/3xx answers
 
 
 def free_port() -> int:
@@ -62,10 +68,16 @@ def parse_wrk(report: str) -> Load:
     total = re.search(r"^\s*(\d+) requests in", report, re.MULTILINE)
     if not rate or not total:
         raise ValueError(f"unreadable wrk output:\n{report}")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", report))
+    socket_errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", report))
     bad_status = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", report)
-    errors += int(bad_status[1]) if bad_status else 0
-    return Load(float(rate[1]), latency("50"), latency("99"), int(total[1]), errors)
+    return Load(
+        float(rate[1]),
+        latency("50"),
+        latency("99"),
+        int(total[1]),
+        socket_errors,
+        int(bad_status[1]) if bad_status else 0,
+    )
 
 
 def wait_for_200(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -173,3 +185,64 @@ def _tail(log: Path, lines: int = 5) -> str:
         return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
+
+
+def answer_of(url: str) -> tuple[list[tuple[str, str]], bytes]:
+    """GET ``url`` once; return its end-to-end headers (minus Date and Server) and body.
+
+    Hop-by-hop headers are left out: urllib asks to close the connection, and a
+    peer that repeated ``Connection: close`` would make wrk reconnect every time.
+    """
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        body = answer.read()
+        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in _NOT_REPEATED]
+    return headers, body
+
+
+@contextmanager
+def granian_noop(python: str, headers: list[tuple[str, str]], body_bytes: int, log: Path, *, workers: int):
+    """Run granian (RSGI, ``workers`` processes, as `paylink serve` runs it) with bench/noop_rsgi.py,
+    which answers every request with these headers and a body of ``body_bytes``; yield its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BENCH_NOOP_HEADERS": json.dumps(headers),
+        "BENCH_NOOP_BODY_BYTES": str(body_bytes),
+    }
+    argv = [
+        python,
+        "-m",
+        "granian",
+        "--interface",
+        "rsgi",
+        "--workers",
+        str(workers),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--working-dir",
+        str(BENCH_DIR),
+        "noop_rsgi:application",
+    ]
+    with running(argv, base + "/", log, stop_signal=signal.SIGINT, env=env):
+        yield base
+
+
+@contextmanager
+def workerd(config: dict, folder: Path, name: str, probe_path: str = "/"):
+    """Run bench/workerd_serve.mjs (Miniflare, i.e. workerd) with ``config`` on a free port; yield its base URL.
+
+    ``config`` says which Worker (``mode``: "worker" with ``worker_dir``, bindings and the
+    files to put in its R2 bucket, or "constant" with ``headers`` and ``body_bytes``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config_file = folder / f"{name}.json"
+    config_file.write_text(json.dumps({**config, "port": port}))
+    base = f"http://127.0.0.1:{port}"
+    argv = ["node", str(BENCH_DIR / "workerd_serve.mjs"), str(config_file)]
+    with running(argv, base + probe_path, folder / f"{name}.log", stop_signal=signal.SIGTERM):
+        yield base

@@ -78,11 +78,15 @@ class Summary:
         return summary
 
 
-def run_timed(argv: list[str], *, cwd: Path | None = None, track_memory: bool = False) -> Run:
-    """Run a command to completion; return its wall time (and peak tree RSS if asked) and output."""
+def run_timed(
+    argv: list[str], *, cwd: Path | None = None, track_memory: bool = False, env: dict[str, str] | None = None
+) -> Run:
+    """Run a command to completion; return its wall time (and peak tree RSS if asked) and output.
+
+    ``env`` replaces the environment when given."""
     with open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=err, cwd=cwd)
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=err, cwd=cwd, env=env)
         sampler = _TreeSampler(proc.pid) if track_memory else None
         if sampler:
             sampler.start()

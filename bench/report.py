@@ -9,8 +9,8 @@ import json
 import operator
 from dataclasses import dataclass, field
 
-_OPS = {"<=": operator.le, ">=": operator.ge}
-_SYMBOL = {"<=": "≤", ">=": "≥"}
+_OPS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
+_SYMBOL = {"<=": "≤", ">=": "≥", "==": "="}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Row:
     floor: float | None = None
     details: dict = field(default_factory=dict)
     error: str | None = None
+    skipped: str | None = None  # why the row was not measured on this machine (not a failure)
 
     def fill(self, figure: float, floor: float | None = None, /, **details) -> None:
         self.figure, self.floor = figure, floor
@@ -54,6 +55,9 @@ class Row:
 
     def fail(self, error: str) -> None:
         self.error = error
+
+    def skip(self, reason: str) -> None:
+        self.skipped = reason
 
     @property
     def ratio(self) -> float | None:
@@ -71,6 +75,8 @@ class Row:
     def status(self) -> str:
         if self.error:
             return "ERROR"
+        if self.skipped:
+            return "SKIPPED"
         met = self.target.met(self)
         if met is None:
             return "SKIPPED" if self.figure is None else "ERROR"
@@ -94,6 +100,7 @@ class Row:
             "status": self.status,
             "details": self.details,
             "error": self.error,
+            "skipped": self.skipped,
         }
 
 
@@ -136,6 +143,8 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         if row.error:
             text.append(f"{row.id}: ERROR {row.error}")
+        elif row.skipped:
+            text.append(f"{row.id}: SKIPPED {row.skipped}")
         elif row.details:
             text.append(f"{row.id}: " + ", ".join(f"{k}={_detail(v)}" for k, v in row.details.items()))
     return "\n".join(text)
@@ -159,5 +168,6 @@ def json_line(rows: list[Row], **top) -> str:
         "passed": statuses.count("PASS"),
         "missed": statuses.count("MISS"),
         "errors": statuses.count("ERROR"),
+        "skipped": statuses.count("SKIPPED"),
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
