@@ -57,7 +57,7 @@ async function handle(req, res) {
     return send(res, 404, "<Error><Code>NoSuchBucket</Code><Message>no such bucket</Message></Error>");
   }
   if (!key) {
-    if (req.method === "HEAD") return send(res, 200);
+    if (req.method === "HEAD" || req.method === "PUT") return send(res, 200); // the bucket exists: it is the binding
     if (req.method === "GET") return list(url, res);
     return send(res, 405, "<Error><Code>MethodNotAllowed</Code><Message>bucket</Message></Error>");
   }
