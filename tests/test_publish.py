@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -393,3 +394,32 @@ def test_the_readme_litestream_config_replicates_and_restores_the_ledger(shop, s
     assert rows == [("Boiler repair", 12050), ("Pump", 3310)]
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="my-site/").get("Contents", [])]
     assert keys and all(k.startswith("my-site/paylink.db/") for k in keys)
+
+
+def test_watch_publishes_and_retries_until_the_store_is_back(shop, store, s3_endpoint, tmp_path):
+    paylink, site = shop
+    paylink.json("publish")
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+    assert paylink("charge", "jane", "10", "Valve").exit_code == 3
+    jane = page_name(site, "jane")
+    log = (tmp_path / "watch.log").open("w")
+    watch = subprocess.Popen(["paylink", "--site", str(site), "watch"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(2)  # watching, failing to reach the store
+        assert b"130.50" not in bucket_objects(store)[jane]["body"]
+        set_publish(site, store[1], s3_endpoint)  # the store is back
+        with sqlite3.connect(site / layout.DB_FILE) as conn:  # and another program posts meanwhile
+            conn.execute(
+                "INSERT INTO entries (customer_id, amount_minor, description, posted_at)"
+                " VALUES (1, 100, 'Entered elsewhere', '2026-11-04T10:00:00Z')"
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and b"131.50" not in bucket_objects(store).get(jane, {}).get("body", b""):
+            time.sleep(0.5)
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+        log.close()
+    assert b"131.50" in bucket_objects(store)[jane]["body"]
+    assert_store_matches_build(store, site)
+    assert "publish store could not be updated" in (tmp_path / "watch.log").read_text()
