@@ -26,7 +26,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,7 @@ PUBLIC_NAME_RE = re.compile(
 SYNCED_STATE = "publish_synced"
 UPLOAD_THREADS = 8
 CONFIRM_BATCH = 500
+_MD5_RE = re.compile(r"[0-9a-f]{32}\Z")  # the ETag of a single-part upload without SSE-KMS
 ROUNDS = 3  # queue rounds per run: pages rewritten during an upload go out on the next one
 
 
@@ -250,10 +251,8 @@ class Publisher:
                 chunk = []
         return found
 
-    def _classify_queue(
-        self, *, tidy: bool = True
-    ) -> tuple[list[tuple[str, bytes, str]], list[tuple[str, str]], list[str]]:
-        """Split the queue into (to upload: name, bytes, digest), (unchanged: name, digest), (to delete)."""
+    def _classify_queue(self, *, tidy: bool = True) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+        """Split the queue into (to upload), (unchanged: name, digest), (to delete)."""
         names = [r[0] for r in self.conn.execute("SELECT name FROM publish_queue ORDER BY name")]
         foreign = [n for n in names if not PUBLIC_NAME_RE.match(n)]
         if foreign and tidy:  # not a name paylink writes: nothing to send, and no object of that name to touch
@@ -271,16 +270,16 @@ class Publisher:
             if published.get(name) == digest:
                 unchanged.append((name, digest))
             else:
-                uploads.append((name, data, digest))
+                uploads.append(name)
         return uploads, unchanged, deletes
 
     def _plan_queue(self) -> PublishResult:
         uploads, unchanged, deletes = self._classify_queue(tidy=False)
-        return PublishResult(len(uploads), len(deletes), len(unchanged), names=[u[0] for u in uploads] + deletes)
+        return PublishResult(len(uploads), len(deletes), len(unchanged), names=uploads + deletes)
 
     def _drain_queue(self, result: PublishResult) -> PublishResult:
         """Upload, then delete, what the queue names; repeat while pages changed meanwhile."""
-        seen: dict[str, str | None] = {}
+        seen: dict[str, str] = {}
         for _ in range(ROUNDS):
             uploads, unchanged, deletes = self._classify_queue()
             # A name confirmed in this run and queued again unchanged is not counted twice.
@@ -293,13 +292,16 @@ class Publisher:
             self._confirm([(n, d) for n, d in unchanged], [])
             result.unchanged += len(fresh)
             self._delete_all(deletes, result)
-            seen.update({n: d for n, _, d in uploads})
             seen.update((n, d) for n, d in unchanged)
         return result
 
     # --- the store
 
-    def _put(self, name: str, data: bytes) -> None:
+    def _send(self, name: str) -> str | None:
+        """Upload ``build/name`` as it is now; return the digest of what was sent (None: the file is gone)."""
+        data = read_public(self.build_dir, name)
+        if data is None:
+            return None
         self.client.put_object(
             Bucket=self.target.bucket,
             Key=self.target.key(name),
@@ -307,43 +309,33 @@ class Publisher:
             ContentType=layout.content_type(name),
             CacheControl=layout.cache_control(name),
         )
+        return sha256(data)
 
-    def _upload_all(self, uploads: list[tuple[str, bytes, str]], result: PublishResult) -> None:
-        """Upload in parallel; confirm each batch that went out, and stop at the first failure."""
-        if not uploads:
+    def _upload_all(self, names: list[str], result: PublishResult) -> None:
+        """Upload files (in parallel when several), confirming each batch; stop at the first failure.
+
+        Files are read when sent, so only the uploads in flight are in memory.
+        """
+        if not names:
             return
-        done: list[tuple[str, str]] = []
-        failure: BaseException | None = None
-        if len(uploads) == 1:
-            name, data, digest = uploads[0]
-            try:
-                self._put(name, data)
-                done.append((name, digest))
-            except BaseException as exc:  # confirm nothing, report below
-                failure = exc
-        else:
-            with ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="paylink-publish") as pool:
-                for start in range(0, len(uploads), CONFIRM_BATCH):
-                    batch = uploads[start : start + CONFIRM_BATCH]
-                    futures = [(pool.submit(self._put, name, data), name, digest) for name, data, digest in batch]
-                    sent = []
-                    for future, name, digest in futures:
-                        try:
-                            future.result()
-                            sent.append((name, digest))
-                        except BaseException as exc:
-                            failure = failure or exc
-                    self._confirm(sent, [])
-                    result.uploaded += len(sent)
-                    result.names += [n for n, _ in sent]
-                    if failure is not None:
-                        raise failure
-            return
-        self._confirm(done, [])
-        result.uploaded += len(done)
-        result.names += [n for n, _ in done]
-        if failure is not None:
-            raise failure
+        pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="paylink-publish") if len(names) > 1 else None
+        try:
+            for start in range(0, len(names), CONFIRM_BATCH):
+                batch = names[start : start + CONFIRM_BATCH]
+                if pool is None:
+                    outcomes = [_outcome(self._send, name) for name in batch]
+                else:
+                    outcomes = list(pool.map(lambda name: _outcome(self._send, name), batch))
+                sent = [(name, digest) for name, (digest, exc) in zip(batch, outcomes, strict=True) if exc is None]
+                self._confirm(sent, [])
+                result.uploaded += sum(1 for _, digest in sent if digest is not None)
+                result.names += [name for name, digest in sent if digest is not None]
+                failure = next((exc for _, exc in outcomes if exc is not None), None)
+                if failure is not None:
+                    raise failure
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _delete_all(self, deletes: list[str], result: PublishResult) -> None:
         """Delete objects one by one (after every upload), confirming as they go."""
@@ -362,7 +354,7 @@ class Publisher:
             result.deleted += len(gone)
             result.names += gone
 
-    def _confirm(self, current: list[tuple[str, str]], deleted: list[str]) -> None:
+    def _confirm(self, current: Sequence[tuple[str, str | None]], deleted: Sequence[str]) -> None:
         """Record what the store now holds, under the write lock, checking build/ has not moved on.
 
         A file whose bytes changed since they were sent (or that reappeared after
@@ -408,22 +400,26 @@ class Publisher:
         """Compare every public file of build/ with the bucket; upload what differs, delete what build/ lacks."""
         remote = self._listing()
         local = public_names(self.build_dir)
-        uploads: list[tuple[str, bytes, str]] = []
+        published = self._published(local)
+        uploads: list[str] = []
         unchanged: list[tuple[str, str]] = []
         for name in local:
             data = read_public(self.build_dir, name)
             if data is None:  # removed since the walk
                 continue
-            if remote.get(name) == hashlib.md5(data, usedforsecurity=False).hexdigest():
-                unchanged.append((name, sha256(data)))
+            digest, etag = sha256(data), remote.get(name)
+            if etag is not None and _MD5_RE.match(etag):
+                same = etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+            else:  # absent, or an ETag that is no MD5 (multipart, SSE-KMS): present and recorded as sent
+                same = etag is not None and published.get(name) == digest
+            if same:
+                unchanged.append((name, digest))
             else:
-                uploads.append((name, data, sha256(data)))
+                uploads.append(name)
         local_set = set(local)
         deletes = sorted(name for name in remote if name not in local_set)
         if dry_run:
-            return PublishResult(
-                len(uploads), len(deletes), len(unchanged), listed=True, names=[u[0] for u in uploads] + deletes
-            )
+            return PublishResult(len(uploads), len(deletes), len(unchanged), listed=True, names=uploads + deletes)
         result = PublishResult(listed=True)
         # Queued removals the store never had need no request; confirm them now.
         queued = [r[0] for r in self.conn.execute("SELECT name FROM publish_queue")]
@@ -442,6 +438,14 @@ class Publisher:
     def _state(self) -> str | None:
         row = self.conn.execute("SELECT value FROM build_state WHERE name = ?", (SYNCED_STATE,)).fetchone()
         return row[0] if row else None
+
+
+def _outcome(send, name: str) -> tuple[str | None, BaseException | None]:
+    """(digest sent, None) or (None, the store's error) for one upload."""
+    try:
+        return send(name), None
+    except store_errors() as exc:
+        return None, exc
 
 
 # --- what actions and the watcher call ----------------------------------------------
