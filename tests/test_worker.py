@@ -34,6 +34,7 @@ VECTORS = Path(__file__).parent / "vectors"
 BUCKET = "paylink-test"
 PREFIX = "shop"
 COMPARED_HEADERS = [
+    "content-length",
     "content-type",
     "cache-control",
     "allow",
@@ -83,10 +84,11 @@ class Worker:
             self.process.wait()
         self.process.stdout.close()
 
-    def request(self, method: str, target: str) -> tuple[int, dict, bytes]:
-        """Send one request exactly as given (no client normalising)."""
+    def request(self, method: str, target: str, extra: str = "") -> tuple[int, dict, bytes]:
+        """Send one request exactly as given (no client normalising); ``extra``: header lines and body."""
         with socket.create_connection((self.host, int(self.port)), timeout=10) as sock:
-            sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: pay.example.com\r\nConnection: close\r\n\r\n".encode())
+            head = f"{method} {target} HTTP/1.1\r\nHost: pay.example.com\r\nConnection: close\r\n"
+            sock.sendall((head + (extra or "\r\n")).encode())
             response = HTTPResponse(sock, method=method)
             response.begin()
             body = response.read()
@@ -208,6 +210,10 @@ def test_the_worker_answers_as_the_python_edge(published):
         assert assert_same(worker, edge, method, f"/p/{jane}") == 200
     for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
         assert assert_same(worker, edge, method, f"/p/{jane}") == 405
+    # A GET with a body is the request-smuggling pattern: 400 at both edges.
+    chunked = worker.request("GET", f"/p/{jane}", "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    expected = edge.handle({"REQUEST_METHOD": "GET", "PATH_INFO": f"/p/{jane}", "HTTP_TRANSFER_ENCODING": "chunked"})
+    assert (chunked[0], chunked[2]) == (expected[0], expected[2]) == (400, b"Bad request\n")
     live = worker.request("GET", f"/p/{jane}")[2]
     assert live == (site / "build" / layout.SNAPSHOT_DIR / snapshot).read_bytes()
     assert b"120.50" in live
