@@ -318,6 +318,7 @@ class Publisher:
         """
         if not names:
             return
+        self.client  # noqa: B018 — made once here, then shared by the upload threads (clients are thread-safe)
         pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="paylink-publish") if len(names) > 1 else None
         try:
             for start in range(0, len(names), CONFIRM_BATCH):
@@ -465,7 +466,7 @@ def push_site_queue(site: Site, conn: sqlite3.Connection) -> str | None:
         return None
     try:
         Publisher(site, conn, fast=True).push_queued()
-    except store_errors() as exc:
+    except Exception as exc:  # noqa: BLE001 — the change is made: whatever failed here is a Warning, never an Error
         return store_warning(exc)
     return None
 

@@ -292,3 +292,24 @@ def test_the_worker_repeats_the_python_edge_constants():
         assert value in source.replace('" +\n  "', ""), value
     for name, value in app.SECURITY_HEADERS:
         assert f'["{name}", ' in source and (value in source or name == "Content-Security-Policy"), name
+
+
+def test_a_worker_without_keys_answers_500_as_an_unconfigured_python_edge(monkeypatch):
+    from paylink.edge.app import EnvConfiguredApplication
+
+    for name in ("PAYLINK_SITE", "PAYLINK_BUILD_DIR", "PAYLINK_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    answers = []
+    body = b"".join(
+        EnvConfiguredApplication()(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": "/robots.txt"}, lambda status, headers: answers.append(status)
+        )
+    )
+    worker = Worker([])
+    try:
+        status, headers, worker_body = worker.request("GET", "/robots.txt")
+    finally:
+        worker.stop()
+    assert answers == ["500 Internal Server Error"]
+    assert (status, worker_body) == (500, body) == (500, b"Edge not configured\n")
+    assert headers["cache-control"] == "no-store"

@@ -64,7 +64,13 @@ export default {
     const method = request.method;
     let answer;
     try {
-      answer = await respond(request, env);
+      // As paylink.edge.app's EnvConfiguredApplication: without its bucket or a key, every request is a 500.
+      if (!env.BUILD || !String(env.PAYLINK_SECRET_KEY || "").replace(/[\s,]/g, "")) {
+        console.error("paylink edge: not configured: bind the R2 bucket as BUILD and set the secret PAYLINK_SECRET_KEY");
+        answer = page(500, encoder.encode("Edge not configured\n"), "txt");
+      } else {
+        answer = await respond(request, env);
+      }
     } catch (error) {
       console.error("paylink edge: error serving a request:", error && error.stack ? error.stack : error);
       answer = page(500, encoder.encode("Internal error\n"), "txt");
