@@ -313,3 +313,19 @@ def test_a_worker_without_keys_answers_500_as_an_unconfigured_python_edge(monkey
     assert answers == ["500 Internal Server Error"]
     assert (status, worker_body) == (500, body) == (500, b"Edge not configured\n")
     assert headers["cache-control"] == "no-store"
+
+
+def test_wrangler_accepts_the_deployment_config(tmp_path):
+    """`wrangler deploy --dry-run` reads wrangler.toml and bundles the Worker without uploading anything."""
+    done = subprocess.run(
+        ["npx", "--no-install", "wrangler", "deploy", "--dry-run", "--outdir", str(tmp_path)],
+        cwd=WORKER,
+        env={**os.environ, "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1", "CI": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "env.BUILD (paylink-build)" in done.stdout and "R2 Bucket" in done.stdout
+    assert "env.PREFIX" in done.stdout
+    assert (tmp_path / "index.js").exists()
