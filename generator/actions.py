@@ -119,11 +119,16 @@ def push_to_store(ws: Workspace) -> None:
         ws.warnings.append(warning)
 
 
-def publish(ws: Workspace, *, full: bool = False, dry_run: bool = False) -> PublishResult:
-    """Make the ``publish`` store match ``build/`` (against a listing of the bucket the first time, or ``full``)."""
+def publish(
+    ws: Workspace, *, full: bool = False, dry_run: bool = False, progress: Callable[[int, int], None] | None = None
+) -> PublishResult:
+    """Make the ``publish`` store match ``build/`` (against a listing of the bucket the first time, or ``full``).
+
+    ``progress``, if given, hears (files sent, files to send) as uploads go out.
+    """
     from .publish import Publisher
 
-    return Publisher(ws.site, ws.conn).publish(full=full, dry_run=dry_run)
+    return Publisher(ws.site, ws.conn, progress=progress).publish(full=full, dry_run=dry_run)
 
 
 def count_pages(ws: Workspace) -> int:

@@ -683,7 +683,7 @@ def publish(ctx: Context, full, dry_run, as_json) -> None:
             " will not reach the published pages; set base_url in paylink.toml",
             err=True,
         )
-    result = publish_site(ctx.ws, full=full, dry_run=dry_run)
+    result = publish_site(ctx.ws, full=full, dry_run=dry_run, progress=_upload_progress(as_json))
     would = "Would upload" if dry_run else "Uploaded"
     emit(
         as_json,
@@ -692,6 +692,18 @@ def publish(ctx: Context, full, dry_run, as_json) -> None:
         f" {result.deleted}, {result.unchanged} unchanged"
         + (" (compared with a listing of the bucket)." if result.listed else "."),
     )
+
+
+def _upload_progress(as_json: bool):
+    """On a terminal (and not --json), a progress line on stderr for long uploads; else None."""
+    if as_json or not sys.stderr.isatty():
+        return None
+
+    def show(sent: int, total: int) -> None:
+        if total >= 50:  # a handful of files goes out too fast to need one
+            click.echo(f"\rUploading {sent:,} of {total:,} files", err=True, nl=sent == total)
+
+    return show
 
 
 @cli.command()

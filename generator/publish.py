@@ -26,7 +26,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +188,16 @@ def sha256(data: bytes) -> str:
 class Publisher:
     """Publishes one site's build/ to its store, over one ledger connection."""
 
-    def __init__(self, site: Site, conn: sqlite3.Connection, *, fast: bool = False, client=None):
+    def __init__(
+        self,
+        site: Site,
+        conn: sqlite3.Connection,
+        *,
+        fast: bool = False,
+        client=None,
+        progress: Callable[[int, int], None] | None = None,
+    ):
+        self.progress = progress  # (files sent so far, files to send), after each batch of a run
         self.site = site
         self.conn = conn
         self.build_dir = site.build_dir
@@ -322,6 +331,8 @@ class Publisher:
         pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="paylink-publish") if len(names) > 1 else None
         try:
             for start in range(0, len(names), CONFIRM_BATCH):
+                if self.progress is not None:
+                    self.progress(start, len(names))
                 batch = names[start : start + CONFIRM_BATCH]
                 if pool is None:
                     outcomes = [_outcome(self._send, name) for name in batch]
@@ -334,6 +345,8 @@ class Publisher:
                 failure = next((exc for _, exc in outcomes if exc is not None), None)
                 if failure is not None:
                     raise failure
+            if self.progress is not None:
+                self.progress(len(names), len(names))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
