@@ -271,14 +271,19 @@ def test_a_charge_sends_its_one_page_without_listing(shop, store):
     paylink, site = shop
     paylink.json("publish")
     client, bucket = store
-    # Taken away behind paylink's back: a charge that listed or re-sent everything would restore it.
-    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/robots.txt")
-    paylink.json("charge", "jane", "10", "Valve")
     jane = page_name(site, "jane")
+    # Behind paylink's back: one object taken away, every other marked. A charge that listed
+    # the bucket or sent more than its page would restore them.
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/robots.txt")
+    for name in bucket_objects(store):
+        client.put_object(Bucket=bucket, Key=f"{PREFIX}/{name}", Body=b"marker " + name.encode())
+    paylink.json("charge", "jane", "10", "Valve")
     objects = bucket_objects(store)
-    assert objects[jane]["body"] == (site / "build" / jane).read_bytes()
-    assert b"130.50" in objects[jane]["body"]
+    assert objects.pop(jane)["body"] == (site / "build" / jane).read_bytes()
+    assert b"130.50" in (site / "build" / jane).read_bytes()
     assert "robots.txt" not in objects
+    assert {name: obj["body"] for name, obj in objects.items()} == {n: b"marker " + n.encode() for n in objects}
+    assert len(objects) == len(build_files(site)) - 2
     assert bookkeeping(site)[1] == []  # nothing left queued
     assert paylink.json("publish") == {"uploaded": 0, "deleted": 0, "unchanged": 0}
 
