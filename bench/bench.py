@@ -266,54 +266,54 @@ class Bench:
         return self.site_cmd(site, "charge", str(customer), amount, "Bench call-out", "--json")
 
     def post_refresh(self) -> None:
-        """In one process: generator.ledger.post_entry, then PageWriter.refresh([customer]), on the large site.
+        """In one process: ``actions.post_entry`` (the posting and its page rewrite, as every
+        front end calls it) on the large site.
 
-        The figure reuses one PageWriter, as a long-running writer would; the
-        detail ``fresh_writer`` builds a new PageWriter per post (its templates
-        are compiled again each time), as a one-shot command does.
+        The figure reuses one Workspace, as a long-running writer would; the
+        detail ``fresh_workspace`` opens a new one per post (settings read and
+        templates compiled again each time), as a one-shot command does.
         """
-        from paylink.pages import PageWriter
+        from paylink.actions import Workspace
         from paylink.site import Site
-        from paylink.storage import connect
 
         site = Site(self.large.root)
-        conn = connect(site.db_path)
-        try:
-            writer = PageWriter(site, conn)
-            self._posts(conn, lambda: writer, 20)  # warm-up
-            post, rewrite, total = self._posts(conn, lambda: writer, self.scale.posts)
-            fresh = self._posts(conn, lambda: PageWriter(site, conn), 30)[2]
-        finally:
-            conn.close()
+        with Workspace(site) as ws:
+            self._posts(lambda: ws, 20)  # warm-up
+            total = self._posts(lambda: ws, self.scale.posts)
+        fresh_workspaces: list = []
+
+        def fresh():
+            if fresh_workspaces:
+                fresh_workspaces.pop().close()
+            fresh_workspaces.append(Workspace(Site(self.large.root)))
+            return fresh_workspaces[-1]
+
+        fresh_total = self._posts(fresh, 30)
+        for ws in fresh_workspaces:
+            ws.close()
         self.rows["post_refresh"].fill(
             total.median * 1000,
             total=total.as_dict(1000, 3),
-            post_entry=post.as_dict(1000, 3),
-            refresh=rewrite.as_dict(1000, 3),
-            fresh_writer=fresh.as_dict(1000, 3),
+            fresh_workspace=fresh_total.as_dict(1000, 3),
         )
 
-    def _posts(self, conn, new_writer, count: int) -> tuple[Summary, Summary, Summary]:
-        """Post ``count`` charges to random customers, each followed by its page rewrite; return the
-        timings of the posts, of the rewrites and of both together."""
-        from paylink.ledger import find_customer, iso_utc, post_entry
+    def _posts(self, workspace, count: int) -> Summary:
+        """Post ``count`` charges to random customers through the action (page included); return their timings."""
+        from paylink import actions
 
-        post, rewrite, total = Summary(), Summary(), Summary()
+        total = Summary()
         for _ in range(count):
-            customer = find_customer(conn, self.rng.randrange(1, self.large.customers + 1))
-            posted_at = iso_utc(dt.datetime.now(dt.UTC))
-            writer = new_writer()
+            customer = str(self.rng.randrange(1, self.large.customers + 1))
+            ws = workspace()
+            before = ws.conn.execute("SELECT COUNT(*) FROM pending_pages").fetchone()[0]
             started = time.perf_counter()
-            post_entry(conn, customer, self.rng.randrange(100, 90000), "Bench call-out", posted_at=posted_at)
-            posted = time.perf_counter()
-            written = writer.refresh([customer.id]).written
+            actions.post_entry(ws, customer, self.rng.randrange(100, 90000), "Bench call-out")
             done = time.perf_counter()
-            if written != 1:
-                raise RuntimeError(f"refresh wrote {written} pages for customer {customer.id}, expected 1")
-            post.samples.append(posted - started)
-            rewrite.samples.append(done - posted)
+            left = ws.conn.execute("SELECT COUNT(*) FROM pending_pages").fetchone()[0]
+            if left > before:
+                raise RuntimeError(f"the post left {left} pending pages, expected {before}")
             total.samples.append(done - started)
-        return post, rewrite, total
+        return total
 
     def token_verify(self) -> None:
         """LinkSigner(keys).verify over 1,000 valid tokens, against one HMAC-SHA256 of each token (timeit)."""

@@ -14,14 +14,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import ledger, links
+from . import backup, ledger, links, statement
 from .ledger import Customer, CustomerBalance, Entry, Posted
 from .links import Link
 from .pages import BuildResult, PageWriter
 from .publish import PublishResult
 from .settings import Settings
 from .site import Site, find_site, init_site
+
+if TYPE_CHECKING:
+    from .imports import Imported
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Workspace:
 
     site: Site
     _conn: sqlite3.Connection | None = None
+    _pages: PageWriter | None = None
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -47,7 +52,14 @@ class Workspace:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = self.site.open_ledger()
+            conn = self.site.open_ledger()
+            try:
+                # Every command that opens the ledger refuses a currency its amounts are not in.
+                ledger.check_currency(conn, self.settings.currency)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     @property
@@ -55,7 +67,10 @@ class Workspace:
         return self.site.settings
 
     def pages(self) -> PageWriter:
-        return PageWriter(self.site, self.conn)
+        """The page writer, made once per workspace: its renderer compiles the templates once."""
+        if self._pages is None:
+            self._pages = PageWriter(self.site, self.conn)
+        return self._pages
 
     def url(self, link: Link | str) -> str:
         """The customer-facing URL of a link (or of a link nonce)."""
@@ -65,6 +80,7 @@ class Workspace:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._pages = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -140,10 +156,23 @@ def count_pages(ws: Workspace) -> int:
 
 
 def add_customer(
-    ws: Workspace, name: str, *, email: str | None = None, phone: str | None = None, ref: str | None = None
+    ws: Workspace,
+    name: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    ref: str | None = None,
+    language: str | None = None,
 ) -> Customer:
     """Add a customer (no page until they get a link)."""
-    return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref)
+    return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref, language=language)
+
+
+def edit_customer(ws: Workspace, customer_key: str, **changes: str | None) -> Customer:
+    """Change a customer's name, email, phone, ref or language ("" clears); their page is rewritten before this returns."""
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        return ledger.edit_customer(ws.conn, customer, **changes)
 
 
 def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
@@ -159,6 +188,18 @@ def customer_balances(ws: Workspace, customer: Customer | None = None) -> list[C
 def recent_entries(ws: Workspace, customer: Customer) -> list[Entry]:
     """The customer's newest entries, newest first."""
     return ledger.recent_entries(ws.conn, customer.id)
+
+
+def customer_statement(
+    ws: Workspace, customer: Customer, *, start: dt.date | None = None, end: dt.date | None = None
+) -> statement.Statement:
+    """The customer's entries in a period (local dates, both ends included) with opening and running balances."""
+    return statement.read_statement(ws.conn, customer, start=start, end=end, timezone=ws.settings.timezone)
+
+
+def back_up(ws: Workspace, path: Path) -> backup.Backup:
+    """Write a consistent copy of the ledger to ``path`` while other programs may be writing it."""
+    return backup.back_up(ws.site, ws.conn, path)
 
 
 # --- posting ---------------------------------------------------------------------
@@ -208,6 +249,12 @@ def give_all_links(ws: Workspace) -> list[Link]:
     return links.live_links(ws.conn)
 
 
+def share_link(ws: Workspace, customer_key: str) -> tuple[CustomerBalance, Link]:
+    """Give the customer a link if they have none; return them with their balance, and the link."""
+    customer, link = give_link(ws, customer_key)
+    return customer_balances(ws, customer)[0], link
+
+
 def current_link(ws: Workspace, customer: Customer) -> Link:
     """The customer's live link, or LinkNotFound."""
     return links.require_link(ws.conn, customer)
@@ -233,18 +280,22 @@ def revoke_link(ws: Workspace, customer: Customer) -> Link:
 # --- imports -----------------------------------------------------------------------
 
 
-def import_customers(ws: Workspace, path: Path) -> int:
-    """Import customers from a CSV file (all or nothing); return how many."""
+def import_customers(ws: Workspace, path: Path) -> Imported:
+    """Import customers from a CSV file (all or nothing)."""
     from . import imports
 
-    return imports.import_customers(ws.conn, path).count
+    return imports.import_customers(ws.conn, path)
 
 
-def import_entries(ws: Workspace, path: Path) -> int:
-    """Import entries from a CSV file (all or nothing); the affected pages are written before this returns."""
+def import_entries(ws: Workspace, path: Path, *, again: bool = False) -> Imported:
+    """Import entries from a CSV file (all or nothing); the affected pages are written before this returns.
+
+    A file imported before is refused unless ``again``.
+    """
     from . import imports
 
     s = ws.settings
     with keeping_pages_current(ws):
-        imported = imports.import_entries(ws.conn, path, currency=s.currency, timezone=s.timezone)
-    return imported.count
+        return imports.import_entries(
+            ws.conn, path, currency=s.currency, timezone=s.timezone, locale=s.locale, again=again
+        )

@@ -8,16 +8,22 @@ changed but the ``publish`` store could not be updated (a ``Warning:`` line
 follows the command's normal output; ``paylink publish`` finishes the work).
 """
 
+import io
 import json
 import os
 import sqlite3
 import sys
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import PaylinkError
+
+if TYPE_CHECKING:  # imported when first used: start-up time
+    from .actions import Workspace
 
 EXIT_WARNING = 3  # the ledger and build/ changed, but the publish store could not be updated yet
 
@@ -29,7 +35,7 @@ class Context:
 
     def __init__(self, site_dir: str | None):
         self.site_dir = site_dir
-        self._ws = None
+        self._ws: Workspace | None = None
 
     @property
     def ws(self):
@@ -109,7 +115,7 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+def _table(headers: list[str], rows: list[list[str]], right: set[int] | frozenset[int] = frozenset()) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells):
@@ -123,12 +129,60 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozense
 # --- the group -------------------------------------------------------------------
 
 
+def hoist_site_option(command: click.Command, args: list[str]) -> list[str]:
+    """Move ``--site DIR`` (or ``--site=DIR``) from anywhere on the command line to the front.
+
+    So ``paylink customer list --site DIR`` works like ``paylink --site DIR
+    customer list``. The command tree is walked as click will parse it, so a
+    value of another option (``--reason --site``) or anything after ``--`` is
+    left alone. The last ``--site`` given wins.
+    """
+    site: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--site" and i + 1 < len(args):
+            site = [arg, args[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--site="):
+            site = [arg]
+            i += 1
+            continue
+        rest.append(arg)
+        if isinstance(command, click.Group) and arg in command.commands:
+            command = command.commands[arg]
+        elif arg.startswith("-") and "=" not in arg:
+            takes_value = any(
+                isinstance(p, click.Option) and arg in p.opts and not p.is_flag and not p.count for p in command.params
+            )
+            if takes_value and i + 1 < len(args):
+                rest.append(args[i + 1])
+                i += 1
+        i += 1
+    return site + rest
+
+
 class PaylinkGroup(click.Group):
     """The command group, with one way of reporting every failure: a single ``Error:`` line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = hoist_site_option(self, list(sys.argv[1:] if args is None else args))
+        if not args or args[0].startswith("--site") and len(args) == (1 if "=" in args[0] else 2):
+            # `paylink` (or `paylink --site DIR`) alone asks for help: it is not an error.
+            with self.make_context(prog_name or "paylink", ["--help"], resilient_parsing=True) as help_ctx:
+                click.echo(help_ctx.get_help())
+            sys.exit(0)
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # `paylink` (or `paylink link`) alone asks for help: it is not an error.
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as exc:
             hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
             click.echo(f"Error: {exc.format_message().rstrip('.')}{hint}", err=True)
@@ -158,7 +212,8 @@ class PaylinkGroup(click.Group):
     "--site",
     "site_dir",
     metavar="DIR",
-    help="The site folder (default: $PAYLINK_SITE, else the current folder).",
+    help="The site folder (default: $PAYLINK_SITE, else the current folder or the nearest one above it). "
+    "Also accepted after the command.",
 )
 @click.version_option(package_name="paylink", prog_name="paylink")
 @click.pass_context
@@ -167,6 +222,12 @@ def cli(click_ctx: click.Context, site_dir: str | None) -> None:
 
     Start with `paylink init`, add customers, post charges and credits, give
     each customer a link, and host build/ behind the edge (`paylink serve`).
+    Run it anywhere inside your site's folder: paylink finds the site as git
+    finds its repository.
+
+    \b
+    Example:
+      paylink charge JANE 120.50 "Drain cleaning"
     """
     ctx = Context(site_dir)
     click_ctx.obj = ctx
@@ -197,18 +258,27 @@ def report_warnings(click_ctx: click.Context, *_result, **_params) -> None:
 @click.option("--name", help="The business's name, as customers know it.")
 @click.option("--currency", default="USD", show_default=True, help="ISO 4217 currency code.")
 @click.option("--locale", default="en_US", show_default=True, help="Locale for money and dates, e.g. de_DE.")
+@click.option("--language", help="Language of pages and share messages (en or es; default: the locale's).")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. America/Chicago.")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where customers' links point.")
 @click.option("--phone", help="The business's phone number, shown on every page.")
 @click.option("--email", help="The business's email address, shown on every page.")
+@click.option("--address", help="The business's postal address, shown on every page and statement.")
 @json_option
 @pass_ctx
 @friendly_errors
-def init(ctx: Context, directory, name, currency, locale, timezone, base_url, phone, email, as_json) -> None:
+def init(
+    ctx: Context, directory, name, currency, locale, language, timezone, base_url, phone, email, address, as_json
+) -> None:
     """Create a new site in DIR (default: the current folder).
 
-    Refuses to touch a folder that already holds a site. Exit status: 0 done,
-    1 a setting is invalid or the site exists.
+    Refuses to touch a folder that already holds a site, or to create one
+    inside another site's folder or its build/. Exit status: 0 done, 1 a
+    setting is invalid, the site exists, or DIR is inside a site.
+
+    \b
+    Example:
+      paylink init my-site --name "Bob's Plumbing" --phone 555-0100
     """
     from .actions import create_site
     from .settings import Settings
@@ -218,10 +288,12 @@ def init(ctx: Context, directory, name, currency, locale, timezone, base_url, ph
         name=name or "My Business",
         currency=currency,
         locale=locale,
+        language=language,
         timezone=timezone,
         base_url=base_url,
         phone=phone,
         email=email,
+        address=address,
     )
     site = create_site(root, settings)
     s = site.settings
@@ -248,30 +320,77 @@ def init(ctx: Context, directory, name, currency, locale, timezone, base_url, ph
 
 @cli.group()
 def customer() -> None:
-    """Add, list and show customers."""
+    """Add, change, list and show customers.
+
+    \b
+    Example:
+      paylink customer add "Jane Doe" --phone 555-0101 --ref JANE
+    """
+
+
+def _customer_document(c) -> dict:
+    return {"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "ref": c.ref, "language": c.language}
 
 
 @customer.command("add")
 @click.argument("name")
 @click.option("--email", help="The customer's email address.")
 @click.option("--phone", help="The customer's phone number.")
-@click.option("--ref", help="Your own unique reference for the customer (not all digits).")
+@click.option("--ref", help="Your own unique reference for the customer (not all digits; any case).")
+@click.option("--language", help="The language of their page and messages: en or es (default: the site's).")
 @json_option
 @pass_ctx
 @friendly_errors
-def customer_add(ctx: Context, name, email, phone, ref, as_json) -> None:
+def customer_add(ctx: Context, name, email, phone, ref, language, as_json) -> None:
     """Add a customer called NAME.
 
     Exit status: 0 added, 1 invalid input or a duplicate ref.
+
+    \b
+    Example:
+      paylink customer add "Jane Doe" --phone 555-0101 --email jane@example.com --ref JANE
     """
     from .actions import add_customer
 
-    c = add_customer(ctx.ws, name, email=email, phone=phone, ref=ref)
+    c = add_customer(ctx.ws, name, email=email, phone=phone, ref=ref, language=language)
     emit(
         as_json,
-        {"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "ref": c.ref},
+        _customer_document(c),
         f"Added customer {c.id}: {c.name}" + (f" (ref {c.ref})" if c.ref else ""),
     )
+
+
+@customer.command("edit")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option("--name", help="The customer's new name.")
+@click.option("--email", help='The new email address ("" removes it).')
+@click.option("--phone", help='The new phone number ("" removes it).')
+@click.option("--ref", help='The new ref ("" removes it).')
+@click.option("--language", help='The language of their page and messages: en or es ("" means the site\'s).')
+@json_option
+@pass_ctx
+@friendly_errors
+def customer_edit(ctx: Context, customer_key, name, email, phone, ref, language, as_json) -> None:
+    """Change CUSTOMER's name, email, phone, ref or language.
+
+    Only what you give changes; an empty value ("") removes an email, phone,
+    ref or language. Their page is rewritten before this returns. Exit status:
+    0 changed, 1 unknown customer, invalid input or a ref another customer has.
+
+    \b
+    Example:
+      paylink customer edit JANE --phone 555-0199 --email ""
+    """
+    from .actions import edit_customer
+
+    changes = {"name": name, "email": email, "phone": phone, "ref": ref, "language": language}
+    if all(value is None for value in changes.values()):
+        raise click.UsageError("nothing to change: give --name, --email, --phone, --ref or --language")
+    c = edit_customer(ctx.ws, customer_key, **changes)
+    details = ", ".join(
+        f"{k} {v if v is not None else '(none)'}" for k, v in _customer_document(c).items() if k != "id"
+    )
+    emit(as_json, _customer_document(c), f"Changed customer {c.id}: {details}")
 
 
 def _customer_row(ctx: Context, cb) -> dict:
@@ -286,24 +405,49 @@ def _customer_row(ctx: Context, cb) -> dict:
     }
 
 
+CUSTOMER_CSV_COLUMNS = ["id", "name", "ref", "email", "phone", "language", "balance", "state", "url"]
+
+
 @customer.command("list")
+@click.option("--owing", is_flag=True, help="Only customers with an outstanding balance.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print a CSV for mail merge: " + ",".join(CUSTOMER_CSV_COLUMNS))
 @json_option
 @pass_ctx
 @friendly_errors
-def customer_list(ctx: Context, as_json) -> None:
+def customer_list(ctx: Context, owing, as_csv, as_json) -> None:
     """List every customer with their balance, state and link.
 
     Exit status: 0 listed, 1 no site here.
+
+    \b
+    Example:
+      paylink customer list --owing --csv > reminders.csv
     """
+    import csv
+
     from .actions import customer_balances
 
-    balances = customer_balances(ctx.ws)
+    if as_csv and as_json:
+        raise click.UsageError("give --csv or --json, not both")
+    balances = [cb for cb in customer_balances(ctx.ws) if cb.balance_minor > 0 or not owing]
     rows = [_customer_row(ctx, cb) for cb in balances]
+    if as_csv:
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\n")
+        out.writerow(CUSTOMER_CSV_COLUMNS)
+        for cb, row in zip(balances, rows, strict=True):
+            c = cb.customer
+            out.writerow([c.id, c.name, c.ref, c.email, c.phone, c.language, row["balance"], row["state"], row["url"]])
+        click.echo(buffer.getvalue(), nl=False)
+        return
     if as_json:
         emit(True, rows, "")
         return
     if not rows:
-        click.echo("No customers yet. Add one with: paylink customer add NAME")
+        if owing:
+            click.echo("Nobody owes anything.")
+        else:
+            click.echo("No customers yet. Add one with: paylink customer add NAME")
         return
     table = [
         [str(r["id"]), r["name"], r["ref"] or "", ctx.money(r["balance_minor"]), r["state"], r["url"] or "(no link)"]
@@ -321,18 +465,29 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     """Show one customer (by id or ref): balance, link and the last 20 entries.
 
     Exit status: 0 shown, 1 no such customer.
+
+    \b
+    Example:
+      paylink customer show JANE
     """
+    from zoneinfo import ZoneInfo
+
     from .actions import customer_balances, find_customer, recent_entries
+    from .statement import local_day
 
     c = find_customer(ctx.ws, customer_key)
     row = _customer_row(ctx, customer_balances(ctx.ws, c)[0])
     entries = recent_entries(ctx.ws, c)
+    zone = ZoneInfo(ctx.site.settings.timezone)
+    days = {e.id: day.isoformat() if (day := local_day(e.posted_at, zone)) else None for e in entries}
     row.update(
         email=c.email,
         phone=c.phone,
+        language=c.language,
         entries=[
             {
                 "id": e.id,
+                "date": days[e.id],
                 "kind": "charge" if e.amount_minor > 0 else "credit",
                 "amount": ctx.major(e.amount_minor),
                 "amount_minor": e.amount_minor,
@@ -348,18 +503,184 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         f"  Email:   {c.email or '-'}",
         f"  Phone:   {c.phone or '-'}",
         f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
-        f"  Link:    {row['url'] or '(none — paylink link generate ' + str(c.id) + ')'}",
+        f"  Link:    {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
+        f"  Language: {c.language or ctx.site.settings.page_language + ' (the site' + chr(39) + 's)'}",
         "",
     ]
     if entries:
         lines += _table(
-            ["ENTRY", "POSTED", "AMOUNT", "DESCRIPTION"],
-            [[str(e.id), e.posted_at[:10], ctx.money(e.amount_minor), e.description] for e in entries],
+            ["ENTRY", "DATE", "AMOUNT", "DESCRIPTION"],
+            [
+                [
+                    str(e.id),
+                    days[e.id] or e.posted_at,
+                    ctx.money(e.amount_minor),
+                    e.description,
+                ]
+                for e in entries
+            ],
             right={0, 2},
         )
     else:
         lines.append("No entries yet.")
     emit(as_json, row, lines)
+
+
+# --- statements and backups ------------------------------------------------------
+
+STATEMENT_COLUMNS = [
+    "id",
+    "date",
+    "description",
+    "amount",
+    "amount_minor",
+    "balance",
+    "balance_minor",
+    "voided",
+    "voids",
+]
+
+
+@cli.command()
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the period (default: the first entry).")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the period, included (default: today).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the entries as CSV: " + ",".join(STATEMENT_COLUMNS))
+@click.option(
+    "--html",
+    "html_file",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a printable statement (with the QR code of their link) to FILE, outside build/.",
+)
+@json_option
+@pass_ctx
+@friendly_errors
+def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json) -> None:
+    """Print CUSTOMER's statement: every entry in a period with a running balance.
+
+    Dates are days in the site's time zone, both ends included; the opening
+    balance is everything before --from. --html writes a printable statement
+    (one A4 or Letter sheet for 20 entries) for the customer; it holds their
+    link's QR code, so it is never written into build/. Exit status: 0 done,
+    1 unknown customer, a bad date, or a FILE inside build/.
+
+    \b
+    Example:
+      paylink statement JANE --from 2026-10-01 --to 2026-10-31 --html jane-october.html
+    """
+    import csv
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from .actions import customer_balances, customer_statement, find_customer
+    from .statement import parse_day
+
+    if as_csv and as_json:
+        raise click.UsageError("give --csv or --json, not both")
+    settings = ctx.site.settings
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    c = find_customer(ctx.ws, customer_key)
+    stmt = customer_statement(ctx.ws, c, start=first, end=last)
+    rows = [
+        {
+            "id": line.entry.id,
+            "date": line.day.isoformat() if line.day else line.entry.posted_at,
+            "description": line.entry.description,
+            "amount": ctx.major(line.entry.amount_minor),
+            "amount_minor": line.entry.amount_minor,
+            "balance": ctx.major(line.balance_minor),
+            "balance_minor": line.balance_minor,
+            "voided": line.voided,
+            "voids": line.entry.voids_entry_id,
+        }
+        for line in stmt.lines
+    ]
+    if html_file is not None:
+        from .render import Renderer
+        from .site import check_output_path, write_private_file
+        from .statement import render_html
+
+        target = check_output_path(ctx.site, html_file, "statement file")
+        nonce = customer_balances(ctx.ws, c)[0].link_nonce
+        today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+        env = Renderer(settings, ctx.site.templates_dir).env
+        html = render_html(settings, env, stmt, url=ctx.site.link_url(nonce) if nonce else None, today=today)
+        write_private_file(target, html.encode("utf-8"))
+        if not (as_json or as_csv):
+            click.echo(
+                f"Wrote the statement for {c.name} ({len(rows)} {'entry' if len(rows) == 1 else 'entries'}) to {target}"
+            )
+            return
+    if as_csv:
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\n")
+        out.writerow(STATEMENT_COLUMNS)
+        for r in rows:
+            out.writerow(
+                [
+                    ("true" if r[k] else "false") if k == "voided" else ("" if r[k] is None else r[k])
+                    for k in STATEMENT_COLUMNS
+                ]
+            )
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    document = {
+        "customer_id": c.id,
+        "opening_balance": ctx.major(stmt.opening_minor),
+        "opening_balance_minor": stmt.opening_minor,
+        "closing_balance": ctx.major(stmt.closing_minor),
+        "closing_balance_minor": stmt.closing_minor,
+        "entries": rows,
+    }
+    period = f"{first.isoformat() if first else 'the first entry'} to {last.isoformat() if last else 'today'}"
+    lines = [f"Statement for {c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''}), {period}", ""]
+    table = [["", "", "Opening balance", "", ctx.money(stmt.opening_minor)]]
+    for line in stmt.lines:
+        e = line.entry
+        mark = " (voided)" if line.voided else ""
+        table.append(
+            [
+                str(e.id),
+                line.day.isoformat() if line.day else e.posted_at,
+                e.description + mark,
+                ctx.money(e.amount_minor),
+                ctx.money(line.balance_minor),
+            ]
+        )
+    table.append(["", "", "Closing balance", "", ctx.money(stmt.closing_minor)])
+    lines += _table(["ENTRY", "DATE", "DESCRIPTION", "AMOUNT", "BALANCE"], table, right={0, 3, 4})
+    if not stmt.lines:
+        lines += ["", "No entries in this period."]
+    emit(as_json, document, lines)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@pass_ctx
+@friendly_errors
+def backup(ctx: Context, file, as_json) -> None:
+    """Write a consistent copy of the ledger to FILE, even while other commands write to it.
+
+    FILE is replaced only by a complete, checked copy (mode 0600). Never into
+    build/, never over the live ledger. To restore: stop paylink, copy the
+    backup back to paylink.db, run `paylink build`. Exit status: 0 written,
+    1 FILE is not allowed or the copy failed (FILE is then unchanged).
+
+    \b
+    Example:
+      paylink backup ~/backups/paylink-$(date +%F).db
+    """
+    from .actions import back_up
+
+    made = back_up(ctx.ws, file)
+    emit(
+        as_json,
+        {"path": str(made.path), "entries": made.entries, "customers": made.customers},
+        f"Backed up {_count(made.customers, 'customer')} and {made.entries}"
+        f" {'entry' if made.entries == 1 else 'entries'} to {made.path}",
+    )
 
 
 # --- posting ---------------------------------------------------------------------
@@ -420,6 +741,10 @@ def charge(ctx: Context, customer_key, amount, description, date, key, as_json) 
     AMOUNT is in major units, e.g. 12 or 12.50. The customer's page is updated
     before this returns. Exit status: 0 posted (or an idempotent retry), 1
     invalid input, unknown customer or a reused key with other details.
+
+    \b
+    Example:
+      paylink charge JANE 120.50 "Drain cleaning" --date 2026-11-20
     """
     _post(ctx, customer_key, amount, description, date, key, +1, as_json)
 
@@ -437,6 +762,10 @@ def credit(ctx: Context, customer_key, amount, description, date, key, as_json) 
 
     The customer's page is updated before this returns. Exit status: 0 posted
     (or an idempotent retry), 1 invalid input, unknown customer or a reused key.
+
+    \b
+    Example:
+      paylink credit JANE 120.50 "Paid by check"
     """
     _post(ctx, customer_key, amount, description, date, key, -1, as_json)
 
@@ -452,6 +781,10 @@ def void(ctx: Context, entry_id, reason, as_json) -> None:
 
     Entries are never edited or deleted. An entry can be voided once; a void
     cannot be voided. Exit status: 0 voided, 1 no such entry or not voidable.
+
+    \b
+    Example:
+      paylink void 42 --reason "typed the wrong amount"
     """
     from .actions import void_entry
 
@@ -469,7 +802,12 @@ def void(ctx: Context, entry_id, reason, as_json) -> None:
 
 @cli.group()
 def link() -> None:
-    """Give customers their link, show it, rotate it or turn it off."""
+    """Give customers their link, share it, show it, rotate it or turn it off.
+
+    \b
+    Example:
+      paylink link share JANE
+    """
 
 
 @link.command("generate")
@@ -483,17 +821,34 @@ def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
 
     A customer who already has a link keeps it: it is printed unchanged. The
     page is written before this returns. Exit status: 0 done, 1 unknown customer.
+
+    \b
+    Example:
+      paylink link generate JANE
     """
     from .actions import give_all_links, give_link
 
     if all_customers == bool(customer_key):
         raise click.UsageError("give either CUSTOMER or --all")
     if all_customers:
+        from .actions import customer_balances
+
         docs = [{"customer_id": link.customer_id, "url": ctx.ws.url(link)} for link in give_all_links(ctx.ws)]
-        emit(as_json, docs, [f"{d['customer_id']:>6}  {d['url']}" for d in docs] or ["No customers yet."])
+        warn_if_loopback(ctx)
+        if as_json or not docs:
+            emit(as_json, docs, "No customers yet.")
+            return
+        who = {cb.customer.id: cb.customer for cb in customer_balances(ctx.ws)}
+        table = [
+            [str(d["customer_id"]), who[d["customer_id"]].name, who[d["customer_id"]].ref or "", d["url"]]
+            for d in docs
+            if d["customer_id"] in who
+        ]
+        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
         return
     c, given = give_link(ctx.ws, customer_key)
     url = ctx.ws.url(given)
+    warn_if_loopback(ctx)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
 
@@ -506,12 +861,143 @@ def link_show(ctx: Context, customer_key, as_json) -> None:
     """Print CUSTOMER's current link.
 
     Exit status: 0 shown, 1 unknown customer or no link.
+
+    \b
+    Example:
+      paylink link show JANE
     """
     from .actions import current_link, find_customer
 
     c = find_customer(ctx.ws, customer_key)
     url = ctx.ws.url(current_link(ctx.ws, c))
     emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+@link.command("list")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_list(ctx: Context, as_json) -> None:
+    """List every live link with the customer's name and ref.
+
+    Exit status: 0 listed, 1 no site here.
+
+    \b
+    Example:
+      paylink link list --json
+    """
+    from .actions import customer_balances
+
+    docs = [
+        {
+            "customer_id": cb.customer.id,
+            "name": cb.customer.name,
+            "ref": cb.customer.ref,
+            "url": ctx.ws.url(cb.link_nonce),
+        }
+        for cb in customer_balances(ctx.ws)
+        if cb.link_nonce
+    ]
+    if as_json or docs:
+        table = [[str(d["customer_id"]), d["name"], d["ref"] or "", d["url"]] for d in docs]
+        emit(as_json, docs, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
+    else:
+        click.echo("No links yet. Give one with: paylink link share CUSTOMER")
+
+
+@link.command("share")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option(
+    "--qr",
+    "qr_file",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the link as a QR code to FILE: .svg or .png (outside build/).",
+)
+@click.option("--copy", is_flag=True, help="Put the link on the clipboard (OSC 52; needs a terminal).")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
+    """Give CUSTOMER a link if they have none, and print it ready to send.
+
+    Prints the link, a text message and an email (subject and body) in the
+    customer's language, saying what they owe (or that nothing is), with sms:
+    and mailto: links that open them in your phone or mail app. On a terminal
+    it also draws the link as a QR code. Exit status: 0 done, 1 unknown
+    customer or a QR file that is not .svg or .png, or inside build/.
+
+    \b
+    Example:
+      paylink link share JANE --qr jane.png --copy
+    """
+    from . import qr
+    from .actions import share_link
+    from .share import compose
+    from .site import check_output_path, write_private_file
+
+    target = check_output_path(ctx.site, qr_file, "QR code file") if qr_file is not None else None
+    if target is not None:
+        qr.file_kind(target)  # refuse a wrong extension before the link is given
+    balance, given = share_link(ctx.ws, customer_key)
+    shared = compose(ctx.site.settings, balance, ctx.ws.url(given))
+    if target is not None:
+        write_private_file(target, qr.file_bytes(shared.url, target))
+    warn_if_loopback(ctx)
+    c = balance.customer
+    indent = lambda text: "\n".join(("  " + line).rstrip() for line in text.splitlines())  # noqa: E731
+    lines = [
+        f"Link for {c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''}):",
+        shared.url,
+        "",
+        "Text message:",
+        indent(shared.sms),
+        "",
+        "Email:",
+        f"  Subject: {shared.email_subject}",
+        "",
+        indent(shared.email_body),
+        "",
+        "Open them in your messages or mail app:",
+        f"  {shared.sms_uri}",
+        f"  {shared.mailto_uri}",
+    ]
+    if target is not None:
+        lines += ["", f"QR code written to {target}"]
+    emit(as_json, shared.as_json(), lines)
+    if not as_json and sys.stdout.isatty():
+        click.echo("")
+        click.echo(qr.terminal_text(shared.url), nl=False)
+    if copy:
+        _copy_to_clipboard(shared.url)
+
+
+def _copy_to_clipboard(text: str) -> None:
+    """Put text on the terminal's clipboard with OSC 52; without a terminal, say it could not, and go on."""
+    import base64
+
+    if not sys.stdout.isatty():
+        click.echo("Could not copy the link: not a terminal (copying needs one) — copy it from the output", err=True)
+        return
+    sequence = f"\x1b]52;c;{base64.b64encode(text.encode()).decode('ascii')}\x07"
+    try:
+        with open("/dev/tty", "w", encoding="ascii") as tty:
+            tty.write(sequence)
+    except OSError:
+        sys.stdout.write(sequence)
+        sys.stdout.flush()
+    click.echo("Copied the link to the clipboard.", err=True)
+
+
+def warn_if_loopback(ctx: Context) -> None:
+    """Say on stderr, in one Warning: line, that links point at this computer only (base_url is loopback)."""
+    settings = ctx.site.settings
+    if settings.is_loopback:
+        click.echo(
+            f"Warning: base_url is {settings.base_url[:80]}, which only this computer can open — set base_url in"
+            " paylink.toml to your public address before sending links",
+            err=True,
+        )
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -548,6 +1034,10 @@ def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
 
     Asks to confirm unless --yes. Exit status: 0 rotated, 1 unknown customer,
     no link, or not confirmed.
+
+    \b
+    Example:
+      paylink link rotate JANE --yes
     """
     from .actions import rotate_link
 
@@ -569,6 +1059,10 @@ def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
 
     Asks to confirm unless --yes. Exit status: 0 revoked, 1 unknown customer,
     no link, or not confirmed.
+
+    \b
+    Example:
+      paylink link revoke JANE --yes
     """
     from .actions import revoke_link
 
@@ -592,33 +1086,81 @@ def import_() -> None:
 @pass_ctx
 @friendly_errors
 def import_customers_cmd(ctx: Context, file, as_json) -> None:
-    """Import customers from FILE, a CSV with the header name,email,phone,ref.
+    """Import customers from FILE, a CSV with the columns name,email,phone,ref and optionally language.
 
-    All or nothing: the first bad line stops the import and nothing is added.
-    Exit status: 0 imported, 1 a bad line (named in the message).
+    The file may be as a spreadsheet saves it: comma- or semicolon-separated,
+    header names in any case and order, extra columns (ignored, and named on
+    stderr). language is en or es. All or nothing: when rows are bad, up to 20
+    of them are named and nothing is added.
+
+    \b
+    Example:
+      paylink import customers customers.csv
+
+    Exit status: 0 imported, 1 bad rows (named in the message).
     """
     from .actions import import_customers
 
-    count = import_customers(ctx.ws, file)
-    emit(as_json, {"imported": count}, f"Imported {_count(count, 'customer')}.")
+    with _file_named_first():
+        imported = import_customers(ctx.ws, file)
+    _note_ignored(imported.ignored_columns, file)
+    emit(as_json, {"imported": imported.count}, f"Imported {_count(imported.count, 'customer')}.")
 
 
 @import_.command("entries")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--again", is_flag=True, help="Import a file that was imported before (rows with a key already posted are skipped)."
+)
 @json_option
 @pass_ctx
 @friendly_errors
-def import_entries_cmd(ctx: Context, file, as_json) -> None:
-    """Import charges and credits from FILE, a CSV with the header customer,kind,amount,description,date.
+def import_entries_cmd(ctx: Context, file, again, as_json) -> None:
+    """Import charges and credits from FILE, a CSV with the columns customer,kind,amount,description,date and optionally key.
 
-    customer is an id or ref; kind is charge or credit; date is YYYY-MM-DD
-    (empty means today). All or nothing. The affected pages are written before
-    this returns. Exit status: 0 imported, 1 a bad line (named in the message).
+    customer is an id or ref; kind is charge or credit; amount may be written
+    as the site's spreadsheet shows it ($1,200.00, 1.200,50 €); date is
+    YYYY-MM-DD or the locale's short date (11/20/2026), empty for today; key is
+    an idempotency key, as --key: a row whose key was already posted for that
+    customer is skipped. A file imported before is refused unless --again. All
+    or nothing; the affected pages are written before this returns.
+
+    \b
+    Example:
+      paylink import entries march.csv
+      paylink import entries march.csv --again
+
+    Exit status: 0 imported, 1 bad rows (named in the message) or a file already imported.
     """
     from .actions import import_entries
 
-    count = import_entries(ctx.ws, file)
-    emit(as_json, {"imported": count}, f"Imported {count} {'entry' if count == 1 else 'entries'}.")
+    with _file_named_first():
+        imported = import_entries(ctx.ws, file, again=again)
+    _note_ignored(imported.ignored_columns, file)
+    text = f"Imported {imported.count} {'entry' if imported.count == 1 else 'entries'}"
+    if imported.skipped:
+        text += f"; skipped {imported.skipped} already posted (same key)"
+    emit(as_json, {"imported": imported.count, "skipped": imported.skipped}, text + ".")
+
+
+@contextmanager
+def _file_named_first():
+    """An import's refusal starts with the file's name, as written ("march 2026.csv ..."): never capitalised."""
+    from .errors import ImportFailed
+
+    try:
+        yield
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _note_ignored(columns: tuple[str, ...], file: Path) -> None:
+    """Tell the owner, on stderr and in one line, which of the file's columns were left out."""
+    names = list(dict.fromkeys(columns))
+    if names:
+        shown = ", ".join(repr(c if len(c) <= 80 else c[:79] + "…") for c in names[:10])
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        click.echo(f"Note: ignored column{'s' if len(names) > 1 else ''} {shown}{more} in {file.name}", err=True)
 
 
 # --- pages -----------------------------------------------------------------------
@@ -635,6 +1177,10 @@ def build(ctx: Context, full, as_json) -> None:
     Writes pages whose ledger or link changed (also by other programs), removes
     pages of links no longer live and leftovers of a crash, and re-renders every
     page when templates or settings changed. Exit status: 0 done, 1 failed.
+
+    \b
+    Example:
+      paylink build --full
     """
     from .actions import build as build_site
     from .actions import count_pages
@@ -715,9 +1261,14 @@ def watch(ctx: Context) -> None:
     Rebuilds a customer's page within 2 seconds of any program changing their
     entries, and every page when templates or paylink.toml change. A failed
     build is reported and watching goes on. Exit status: 0 when interrupted.
+
+    \b
+    Example:
+      paylink watch
     """
     from .watcher import watch_site
 
+    ctx.ws.conn  # noqa: B018 — the same checks as every command (the ledger's currency) before watching
     site = ctx.site
     click.echo(f"Watching {site.root} (Ctrl-C to stop)", err=True)
 
@@ -741,6 +1292,10 @@ def serve(ctx: Context, host, port) -> None:
 
     Builds first, then answers customers' links until interrupted. Exit status:
     0 when interrupted, 1 if the site or port is unusable.
+
+    \b
+    Example:
+      paylink serve --port 8000
     """
     from .actions import build as build_site
 
@@ -770,7 +1325,13 @@ def demo(ctx: Context, directory, no_serve, port) -> None:
     """Make a demo site in DIR (default ./demo-site), print its links and serve it.
 
     The demo business has customers who owe nothing, have a credit, and owe
-    money (one with a long history). Exit status: 0 done, 1 DIR already holds a site.
+    money (one with a long history). Run again, it reuses the demo site it
+    made; it never touches a site it did not make. Exit status: 0 done, 1 DIR
+    holds a site the demo did not make, or is inside another site.
+
+    \b
+    Example:
+      paylink demo --no-serve
     """
     from .demo import make_demo
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from . import actions
 from .actions import Workspace
-from .layout import SETTINGS_FILE
+from .errors import SiteError
+from .layout import DB_FILE, KEY_FILE, SETTINGS_FILE
 from .settings import Settings
 from .site import Site
 
@@ -19,13 +20,28 @@ BUSINESS = Settings(
 )
 
 
+# Left in a site's folder by the demo: `paylink demo` reuses only a site it made itself.
+DEMO_MARKER = ".paylink-demo"
+
+
 def make_demo(root: Path, *, base_url: str) -> tuple[Site, list[tuple[str, str, str]]]:
-    """Create (or reuse) the demo site in ``root`` and return it with (name, state, url) per customer."""
-    if (root / SETTINGS_FILE).exists():
-        site = Site(root.expanduser().absolute())
+    """Create (or reuse) the demo site in ``root`` and return it with (name, state, url) per customer.
+
+    A folder holding a site the demo did not make is refused before anything is
+    touched: the demo would otherwise relabel a real business's site.
+    """
+    root = root.expanduser().absolute()
+    if any((root / name).exists() for name in (SETTINGS_FILE, DB_FILE, KEY_FILE)):
+        if not (root / DEMO_MARKER).is_file():
+            raise SiteError(
+                f"{root} holds a paylink site that `paylink demo` did not make — leave it be,"
+                " and give the demo another folder, e.g. `paylink demo demo-site`"
+            )
+        site = Site(root)
         fresh = False
     else:
         site = actions.create_site(root, Settings(**{**vars(BUSINESS), "base_url": base_url}))
+        (root / DEMO_MARKER).write_text("This site was made by `paylink demo`; `paylink demo` may reuse it.\n")
         fresh = True
     with Workspace(site) as ws:
         if fresh:

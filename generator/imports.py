@@ -1,14 +1,17 @@
-"""CSV imports: all or nothing.
+"""CSV imports: all or nothing, every bad row named.
 
-Every row is checked before anything is written; the first bad row stops the
-import with its file name and line number, and the ledger is left as it was.
-The good case is one transaction and one ``executemany``.
+A file is read as a spreadsheet saves it (see ``spreadsheet``). Every row is
+checked; when any is bad, the import is refused with up to 20 of them named
+and the ledger is left as it was. Entries stream into one transaction in
+chunks, so memory stays flat however long the file is. An entries file is
+remembered by the SHA-256 of its bytes, so importing it twice is refused; a
+row's ``key`` (an idempotency key, as ``--key``) makes a repeated row post
+nothing.
 """
 
-import codecs
-import csv
-import datetime as dt
-import io
+import bisect
+import difflib
+import hashlib
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,170 +19,296 @@ from pathlib import Path
 
 from .checks import clean_email, clean_line, clean_phone, clean_ref
 from .errors import ImportFailed, PaylinkError
-from .ledger import MAX_DESCRIPTION, MAX_NAME, looks_like_id, parse_posting_date
-from .money import parse_amount
+from .ledger import MAX_DESCRIPTION, MAX_KEY, MAX_NAME, looks_like_id
+from .settings import check_language
+from .spreadsheet import QUOTE_LIMIT, CellReader, open_table, quoted
 from .storage import write_transaction
 
-CUSTOMER_COLUMNS = ("name", "email", "phone", "ref")
-ENTRY_COLUMNS = ("customer", "kind", "amount", "description", "date")
+CUSTOMER_COLUMNS = ("name", "email", "phone", "ref", "language")
+CUSTOMER_REQUIRED = ("name",)
+ENTRY_COLUMNS = ("customer", "kind", "amount", "description", "date", "key")
+ENTRY_REQUIRED = ("customer", "kind", "amount", "description")
+IMPORT_CHUNK = 50_000
+PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
 class Imported:
-    """How many rows were imported, and which customers' ledgers changed."""
+    """What an import did: rows imported, rows skipped (their key was already posted),
+    which customers' ledgers changed, and the file's columns that were not ours (ignored)."""
 
     count: int
+    skipped: int = 0
     customer_ids: frozenset[int] = frozenset()
+    ignored_columns: tuple[str, ...] = ()
 
 
-def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
-    """Yield (line number, row dict) from a CSV with a header naming some of ``columns``.
+class RowsRefused(ImportFailed):
+    """Rows of a CSV file are bad; nothing from it was written.
 
-    The file is decoded whole before any row is read, so a byte that is not UTF-8
-    is reported on its own line (a streaming decoder fails a whole buffer at once,
-    on whichever line the reader happens to be).
+    The message's first line says how many; each further line, indented,
+    names one bad row (the first 20 by line number).
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFailed(f"cannot read {path}: {exc.strerror} — check the file name") from exc
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]  # Excel's "CSV UTF-8" starts with one
-    try:
-        # Checked whole, then read line by line below: a StringIO of the text
-        # would hold up to 4 bytes a character, 200 MB for a 1M-row file.
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportFailed(
-            f"{path.name} line {line}: byte {data[exc.start]:#04x} is not UTF-8 text — save the file as UTF-8 CSV"
-        ) from exc
-    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise ImportFailed(
-                f"{path.name} is empty — the first line must be the header {','.join(columns)}"
-            ) from None
-        except csv.Error as exc:
-            raise ImportFailed(f"{path.name} line 1: not readable CSV ({exc}) — save the file as UTF-8 CSV") from exc
-        unknown = [h for h in header if h not in columns]
-        missing = [c for c in required if c not in header]
-        if unknown or missing or len(set(header)) != len(header):
-            raise ImportFailed(
-                f"{path.name} line 1: the header must be {','.join(columns)}"
-                + (f" (unknown column {unknown[0]!r})" if unknown else "")
-                + (f" (missing column {missing[0]!r})" if missing else "")
-            )
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise ImportFailed(
-                    f"{path.name} line {reader.line_num}: not readable CSV ({exc}) — save the file as UTF-8 CSV"
-                ) from exc
-            if not any(v.strip() for v in values):
-                continue  # blank lines are harmless
-            if len(values) != len(header):
-                raise ImportFailed(
-                    f"{path.name} line {reader.line_num}: {len(values)} values for {len(header)} columns — check the commas and quotes"
-                )
-            yield reader.line_num, dict(zip(header, values, strict=False))
+
+    def __init__(self, message: str, count: int, rows: list[tuple[int, str]]):
+        super().__init__(message)
+        self.count = count
+        self.rows = rows
+
+
+class _Problems:
+    """The bad rows of one file: how many, and the first ``PROBLEMS_SHOWN`` by line number."""
+
+    def __init__(self, file_name: str):
+        self.file_name = file_name
+        self.count = 0
+        self.shown: list[tuple[int, str]] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.count += 1
+        if len(self.shown) < PROBLEMS_SHOWN or line < self.shown[-1][0]:
+            bisect.insort(self.shown, (line, message))
+            del self.shown[PROBLEMS_SHOWN:]
+
+    def refuse_if_any(self) -> None:
+        """Raise the refusal naming the bad rows, if there are any."""
+        if not self.count:
+            return
+        if self.count == 1:
+            line, message = self.shown[0]
+            raise RowsRefused(f"{self.file_name} line {line}: {message}", 1, self.shown)
+        lines = [
+            f"{self.file_name}: {self.count} rows have problems — nothing was imported; fix them and import again"
+            + (f" (the first {PROBLEMS_SHOWN} are listed)" if self.count > PROBLEMS_SHOWN else "")
+        ]
+        lines += [f"  line {line}: {message}" for line, message in self.shown]
+        raise RowsRefused("\n".join(lines), self.count, self.shown)
+
+
+def _row_message(exc: PaylinkError, row: dict[str | None, str]) -> str:
+    """The error's message, with any long value of the row quoted only in part.
+
+    The shared checks quote a value whole (``email '…'``); a row of a file may
+    hold anything, and an error line quotes at most 80 characters of it.
+    """
+    message = str(exc)
+    for value in row.values():
+        for text in {value, value.strip()}:
+            if len(text) > QUOTE_LIMIT:
+                message = message.replace(repr(text), quoted(text))
+    return message
+
+
+def _nocase(text: str) -> str:
+    """Fold a ref as SQLite's NOCASE does (ASCII letters only), so the file agrees with the index."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+# --- customers ----------------------------------------------------------------------
 
 
 def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
-    """Import customers from a CSV with columns name,email,phone,ref."""
+    """Import customers from a CSV with columns name,email,phone,ref and optionally language."""
+    table = open_table(path, CUSTOMER_COLUMNS, CUSTOMER_REQUIRED)
+    problems = _Problems(table.name)
     rows = []
-    refs: dict[str, int] = {}
-    for line, row in _rows(path, CUSTOMER_COLUMNS, ("name",)):
+    refs: dict[str, tuple[int, str]] = {}  # folded ref -> (line, ref as written)
+    for line, row in table.rows():
+        if isinstance(row, str):
+            problems.add(line, row)
+            continue
         try:
             ref = clean_ref(row.get("ref"))
-            rows.append(
-                (
-                    clean_line(row["name"], "name", MAX_NAME),
-                    clean_email(row.get("email")),
-                    clean_phone(row.get("phone")),
-                    ref,
-                )
+            language = (row.get("language") or "").strip()
+            values = (
+                clean_line(row["name"], "name", MAX_NAME),
+                clean_email(row.get("email")),
+                clean_phone(row.get("phone")),
+                ref,
+                check_language(language) if language else None,
             )
         except PaylinkError as exc:
-            raise ImportFailed(f"{path.name} line {line}: {exc}") from exc
+            problems.add(line, _row_message(exc, row))
+            continue
         if ref is not None:
-            if ref in refs:
-                raise ImportFailed(
-                    f"{path.name} line {line}: ref {ref!r} also appears on line {refs[ref]} — refs must be unique"
-                )
-            refs[ref] = line
+            folded = _nocase(ref)
+            if folded in refs:
+                problems.add(line, f"ref {quoted(ref)} also appears on line {refs[folded][0]} — refs must be unique")
+                continue
+            refs[folded] = (line, ref)
+        rows.append(values)
     with write_transaction(conn):
         if refs:
-            taken = _existing_refs(conn, list(refs))
-            if taken:
-                ref = min(taken, key=refs.get)
-                raise ImportFailed(
-                    f"{path.name} line {refs[ref]}: another customer already has ref {ref!r} — choose a different ref"
-                )
-        conn.executemany("INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)", rows)
-    return Imported(len(rows))
+            taken = {_nocase(r) for (r,) in conn.execute("SELECT ref FROM customers WHERE ref IS NOT NULL")}
+            for folded in refs.keys() & taken:
+                line, ref = refs[folded]
+                problems.add(line, f"another customer already has ref {quoted(ref)} — choose a different ref")
+        problems.refuse_if_any()
+        conn.executemany("INSERT INTO customers (name, email, phone, ref, language) VALUES (?, ?, ?, ?, ?)", rows)
+    return Imported(len(rows), ignored_columns=tuple(table.ignored))
 
 
-def _existing_refs(conn: sqlite3.Connection, refs: list[str]) -> set[str]:
-    taken = set()
-    for start in range(0, len(refs), 500):
-        chunk = refs[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        taken.update(r[0] for r in conn.execute(f"SELECT ref FROM customers WHERE ref IN ({marks})", chunk))
-    return taken
+# --- entries ------------------------------------------------------------------------
 
 
-def import_entries(conn: sqlite3.Connection, path: Path, *, currency: str, timezone: str) -> Imported:
-    """Import charges and credits from a CSV with columns customer,kind,amount,description,date.
+def import_entries(
+    conn: sqlite3.Connection,
+    path: Path,
+    *,
+    currency: str,
+    timezone: str,
+    locale: str = "en_US",
+    again: bool = False,
+) -> Imported:
+    """Import charges and credits from a CSV with columns customer,kind,amount,description,date and optionally key.
 
-    Rows stream into one transaction in chunks, so memory stays flat however
-    long the file is; the first bad row rolls the whole import back.
+    Refuses a file whose exact bytes were imported before, unless ``again``.
+    Runs in the caller's transaction when there is one (so a caller can undo
+    the import when what follows it fails).
     """
-    now = dt.datetime.now(dt.UTC)
-    posted_cache: dict[str | None, str] = {}
-    rows = _rows(path, ENTRY_COLUMNS, ("customer", "kind", "amount", "description"))
-    count, touched, chunk = 0, set(), []
+    table = open_table(path, ENTRY_COLUMNS, ENTRY_REQUIRED)
+    digest = hashlib.sha256(table.data).hexdigest()
+    cells = CellReader(currency, locale, timezone)
+    problems = _Problems(table.name)
+    count = skipped = 0
+    touched: set[int] = set()
+    chunk: list[tuple] = []
     with write_transaction(conn), _large_cache(conn):
-        ids = {r[0] for r in conn.execute("SELECT id FROM customers")}
-        refs = dict(conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL").fetchall())
-        for line, row in rows:
+        earlier = conn.execute(
+            "SELECT file_name, imported_at FROM imported_files WHERE digest = ?", (digest,)
+        ).fetchone()
+        if earlier is not None and not again:
+            same_name = "" if earlier[0] == table.name else f" (as {quoted(earlier[0])})"
+            raise ImportFailed(
+                f"{table.name} was already imported on {_when(earlier[1])}{same_name} — "
+                "pass --again to import it again (rows with a key already posted are skipped)"
+            )
+        keys = _Keys(conn)
+        customers = _Customers(conn)
+        for line, row in table.rows():
+            if isinstance(row, str):
+                problems.add(line, row)
+                continue
             try:
-                kind = row["kind"].strip().lower()
-                if kind not in ("charge", "credit"):
-                    raise ImportFailed(f"kind {row['kind']!r} is not charge or credit — write charge or credit")
-                amount = parse_amount(row["amount"], currency)
+                sign = _KINDS.get(row["kind"]) or _KINDS.get(row["kind"].strip().casefold())
+                if sign is None:
+                    raise ImportFailed(f"kind {quoted(row['kind'])} is not charge or credit — write charge or credit")
+                amount = cells.amount(row["amount"])
                 description = clean_line(row["description"], "description", MAX_DESCRIPTION)
-                day = (row.get("date") or "").strip() or None
-                if day not in posted_cache:
-                    posted_cache[day] = parse_posting_date(day, timezone, now)
-                customer_id = _resolve_customer(row["customer"].strip(), ids, refs)
+                posted_at = cells.posting_date(row.get("date"))
+                customer_id = customers.resolve(row["customer"])
+                key = row.get("key")
+                key = clean_line(key, "key", MAX_KEY) if key and key.strip() else None
             except PaylinkError as exc:
-                raise ImportFailed(f"{path.name} line {line}: {exc}") from exc
-            chunk.append((customer_id, amount if kind == "charge" else -amount, description, posted_cache[day]))
+                problems.add(line, _row_message(exc, row))
+                continue
+            signed = sign * amount
+            if key is not None:
+                conflict = keys.check(customer_id, key, signed, description, line)
+                if conflict is _SKIP:
+                    skipped += 1
+                    continue
+                if conflict is not None:
+                    problems.add(line, conflict)
+                    continue
+            chunk.append((customer_id, signed, description, posted_at, key))
             if len(chunk) >= IMPORT_CHUNK:
                 count += _insert_entries(conn, chunk, touched)
+                keys.chunk_written()
         count += _insert_entries(conn, chunk, touched)
-    return Imported(count, frozenset(touched))
+        problems.refuse_if_any()
+        if count or skipped:
+            conn.execute(
+                "INSERT INTO imported_files (digest, file_name, rows) VALUES (?, ?, ?) ON CONFLICT (digest)"
+                " DO UPDATE SET file_name = excluded.file_name, rows = excluded.rows,"
+                " imported_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                (digest, table.name, count),
+            )
+    return Imported(count, skipped, frozenset(touched), tuple(table.ignored))
 
 
-IMPORT_CHUNK = 50_000
+_KINDS = {"charge": 1, "credit": -1}
 
 
-def _resolve_customer(customer: str, ids: set[int], refs: dict[str, int]) -> int:
-    if not customer:
-        raise ImportFailed("the customer is empty — give a customer id or ref")
-    if looks_like_id(customer):
-        if int(customer) in ids:
-            return int(customer)
-        raise ImportFailed(f"No customer with id {customer} — import or add the customer first")
-    if customer in refs:
-        return refs[customer]
-    raise ImportFailed(f"No customer with ref {customer!r} — import or add the customer first")
+def _when(imported_at: str) -> str:
+    """``2026-11-20T14:03:05Z`` -> ``2026-11-20 14:03 UTC``."""
+    return f"{imported_at[:10]} {imported_at[11:16]} UTC"
+
+
+_SKIP = "skip"
+
+
+class _Keys:
+    """Idempotency keys met so far: in the ledger (this import's earlier chunks too) and in the chunk being read."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        # Entries above this id were written by this import (its earlier chunks).
+        self.before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM entries").fetchone()[0]
+        self.pending: dict[tuple[int, str], tuple[int, str, int]] = {}
+
+    def check(self, customer_id: int, key: str, amount: int, description: str, line: int) -> str | None:
+        """None to post the row, ``_SKIP`` when the same row was posted already, else what is wrong."""
+        first = self.pending.get((customer_id, key))
+        if first is not None:
+            if first[:2] == (amount, description):
+                return _SKIP
+            return f"key {quoted(key)} also appears on line {first[2]} with another amount or description — use a new key for a new entry"
+        posted = self.conn.execute(
+            "SELECT id, amount_minor, description FROM entries WHERE customer_id = ? AND idempotency_key = ?",
+            (customer_id, key),
+        ).fetchone()
+        if posted is not None:
+            if (posted[1], posted[2]) == (amount, description):
+                return _SKIP
+            where = "earlier in this file" if posted[0] > self.before else f"for entry {posted[0]}"
+            return (
+                f"key {quoted(key)} was already used {where} with another amount or description"
+                " — use a new key for a new entry"
+            )
+        self.pending[(customer_id, key)] = (amount, description, line)
+        return None
+
+    def chunk_written(self) -> None:
+        """The pending rows are in the ledger now, where ``check`` finds them."""
+        self.pending.clear()
+
+
+class _Customers:
+    """Every customer's id and ref, read once, so a million rows need no query each."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.ids = {r[0] for r in conn.execute("SELECT id FROM customers")}
+        self.refs = {
+            _nocase(ref): (id_, ref) for ref, id_ in conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL")
+        }
+        self.known: dict[str, int] = {}
+
+    def resolve(self, text: str) -> int:
+        """The id of the customer a cell names (an id or a ref in any case), or ImportFailed."""
+        found = self.known.get(text)
+        if found is None:
+            found = self._resolve(text.strip())
+            self.known[text] = found  # at most a few per customer: "7", "C-7", "c-7"
+        return found
+
+    def _resolve(self, customer: str) -> int:
+        if not customer:
+            raise ImportFailed("the customer is empty — give a customer id or ref")
+        if looks_like_id(customer):
+            if int(customer) in self.ids:
+                return int(customer)
+            shown = customer if len(customer) <= QUOTE_LIMIT else quoted(customer)
+            raise ImportFailed(f"No customer with id {shown} — import or add the customer first")
+        found = self.refs.get(_nocase(customer))
+        if found is not None:
+            return found[0]
+        close = difflib.get_close_matches(_nocase(customer), self.refs, n=1, cutoff=0.75)
+        fix = f"did you mean {quoted(self.refs[close[0]][1])}?" if close else "import or add the customer first"
+        raise ImportFailed(f"No customer with ref {quoted(customer)} — {fix}")
 
 
 def _insert_entries(conn: sqlite3.Connection, chunk: list[tuple], touched: set[int]) -> int:
@@ -189,7 +318,9 @@ def _insert_entries(conn: sqlite3.Connection, chunk: list[tuple], touched: set[i
     """
     chunk.sort(key=lambda row: row[0])
     conn.executemany(
-        "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)", chunk
+        "INSERT INTO entries (customer_id, amount_minor, description, posted_at, idempotency_key)"
+        " VALUES (?, ?, ?, ?, ?)",
+        chunk,
     )
     touched.update(row[0] for row in chunk)
     inserted = len(chunk)

@@ -19,6 +19,7 @@ from .errors import (
     EntryNotFound,
     IdempotencyConflict,
     InvalidInput,
+    SettingsError,
 )
 from .model import Customer, CustomerBalance, Entry, Posted, state_of
 from .storage import write_transaction
@@ -34,6 +35,13 @@ MAX_ROW_ID = 2**63 - 1
 
 
 # --- input checks -----------------------------------------------------------
+
+
+def _new_id(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row an INSERT just added."""
+    if cursor.lastrowid is None:  # pragma: no cover — an INSERT into a rowid table always has one
+        raise RuntimeError("the ledger did not report the new row's id")
+    return cursor.lastrowid
 
 
 def looks_like_id(text: str) -> bool:
@@ -81,18 +89,89 @@ def add_customer(
     email: str | None = None,
     phone: str | None = None,
     ref: str | None = None,
+    language: str | None = None,
 ) -> Customer:
     """Add a customer and return it."""
     name = clean_line(name, "name", MAX_NAME)
     email, phone, ref = clean_email(email), clean_phone(phone), clean_ref(ref)
+    language = clean_language(language)
     with write_transaction(conn):
-        if ref is not None and conn.execute("SELECT 1 FROM customers WHERE ref = ? COLLATE NOCASE", (ref,)).fetchone():
-            raise DuplicateRef(f"another customer already has ref {ref!r} — choose a different ref")
+        _refuse_taken_ref(conn, ref, None)
         cursor = conn.execute(
-            "INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)",
-            (name, email, phone, ref),
+            "INSERT INTO customers (name, email, phone, ref, language) VALUES (?, ?, ?, ?, ?)",
+            (name, email, phone, ref, language),
         )
-    return Customer(cursor.lastrowid, name, email, phone, ref)
+    return Customer(_new_id(cursor), name, email, phone, ref, language)
+
+
+def clean_language(value: str | None) -> str | None:
+    """Return a customer's page language (``en``, ``es``) or None, or raise InvalidInput."""
+    from .settings import check_language
+
+    if value is None or not value.strip():
+        return None
+    try:
+        return check_language(value)
+    except SettingsError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _refuse_taken_ref(conn: sqlite3.Connection, ref: str | None, customer_id: int | None) -> None:
+    if ref is None:
+        return
+    row = conn.execute(
+        "SELECT id, name FROM customers WHERE ref = ? COLLATE NOCASE AND id IS NOT ?", (ref, customer_id)
+    ).fetchone()
+    if row is not None:
+        raise DuplicateRef(
+            f"another customer already has ref {ref[:80]!r} (customer {row[0]}, {row[1][:80]})"
+            " — choose a different ref; refs are matched without regard to case"
+        )
+
+
+# What edit_customer leaves as it is: None means "not given", "" means "clear it".
+KEEP = None
+
+
+def edit_customer(
+    conn: sqlite3.Connection,
+    customer: Customer,
+    *,
+    name: str | None = KEEP,
+    email: str | None = KEEP,
+    phone: str | None = KEEP,
+    ref: str | None = KEEP,
+    language: str | None = KEEP,
+) -> Customer:
+    """Change a customer's details and return them as they now are.
+
+    A value left as None is kept; an empty string clears an optional detail
+    (email, phone, ref, language). The name cannot be cleared. The update marks
+    the customer's page for rewriting (a trigger does it, in this transaction).
+    """
+    changes: dict[str, str | None] = {}
+    if name is not None:
+        changes["name"] = clean_line(name, "name", MAX_NAME)
+    if email is not None:
+        changes["email"] = clean_email(email)
+    if phone is not None:
+        changes["phone"] = clean_phone(phone)
+    if ref is not None:
+        changes["ref"] = clean_ref(ref)
+    if language is not None:
+        changes["language"] = clean_language(language)
+    with write_transaction(conn):
+        if "ref" in changes:
+            _refuse_taken_ref(conn, changes["ref"], customer.id)
+        if changes:
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            conn.execute(f"UPDATE customers SET {assignments} WHERE id = ?", (*changes.values(), customer.id))
+        row = conn.execute(
+            "SELECT id, name, email, phone, ref, language FROM customers WHERE id = ?", (customer.id,)
+        ).fetchone()
+    if row is None:
+        raise CustomerNotFound(f"No customer with id {customer.id} — see `paylink customer list`")
+    return Customer(*row)
 
 
 def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
@@ -112,10 +191,58 @@ def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
         row = conn.execute(
             "SELECT id, name, email, phone, ref, language FROM customers WHERE ref = ? COLLATE NOCASE", (key,)
         ).fetchone()
-        what = f"ref {key!r}"
+        what = f"ref {key[:80]!r}"
     if row is None:
+        hint = "" if looks_like_id(key) else _closest_customer(conn, key)
+        if hint:
+            raise CustomerNotFound(f"No customer with {what} — did you mean {hint}? See paylink customer list")
         raise CustomerNotFound(f"No customer with {what} — see `paylink customer list`")
     return Customer(*row)
+
+
+def _closest_customer(conn: sqlite3.Connection, key: str) -> str:
+    """The existing customer whose ref or name is closest to a mistyped one, as "REF (Name)", or ""."""
+    import difflib
+
+    by_word: dict[str, tuple[int, str, str | None]] = {}
+    for customer_id, name, ref in conn.execute("SELECT id, name, ref FROM customers ORDER BY id"):
+        for word in (ref, name):
+            if word:
+                by_word.setdefault(word.casefold(), (customer_id, name, ref))
+    match = difflib.get_close_matches(key.casefold(), list(by_word), n=1, cutoff=0.6)
+    if not match:
+        return ""
+    customer_id, name, ref = by_word[match[0]]
+    return f"{(ref or str(customer_id))[:80]} ({name[:80]})"
+
+
+# --- the ledger's currency ----------------------------------------------------------
+
+CURRENCY_STATE = "currency"
+
+
+def record_currency(conn: sqlite3.Connection, currency: str) -> None:
+    """Remember the currency the ledger's amounts are in (at init, and while it has no entries)."""
+    conn.execute("INSERT OR REPLACE INTO build_state (name, value) VALUES (?, ?)", (CURRENCY_STATE, currency))
+
+
+def check_currency(conn: sqlite3.Connection, currency: str) -> None:
+    """Refuse a paylink.toml currency other than the one the ledger's entries were recorded in.
+
+    Amounts are stored in the currency's minor units, so changing USD to JPY
+    would turn $1,200.00 into ¥120,000. Before the first entry the currency may
+    change freely (and is remembered as changed); a ledger from before this
+    check adopts the settings' currency.
+    """
+    row = conn.execute("SELECT value FROM build_state WHERE name = ?", (CURRENCY_STATE,)).fetchone()
+    if row is not None and row[0] == currency:
+        return
+    if row is not None and conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
+        raise SettingsError(
+            f"currency is {currency} in paylink.toml but the ledger's amounts are in {row[0]}"
+            f" — put currency back to {row[0]}"
+        )
+    record_currency(conn, currency)
 
 
 def balance_minor(conn: sqlite3.Connection, customer_id: int, *, through_entry: int | None = None) -> int:
@@ -186,7 +313,7 @@ def post_entry(
             " VALUES (?, ?, ?, ?, ?)",
             (customer.id, amount_minor, description, posted_at, idempotency_key),
         )
-        entry = Entry(cursor.lastrowid, customer.id, amount_minor, description, posted_at)
+        entry = Entry(_new_id(cursor), customer.id, amount_minor, description, posted_at)
         return Posted(entry, balance_minor(conn, customer.id))
 
 
@@ -219,7 +346,7 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
             " VALUES (?, ?, ?, ?, ?)",
             (original.customer_id, -original.amount_minor, description, posted_at, entry_id),
         )
-        entry = Entry(cursor.lastrowid, original.customer_id, -original.amount_minor, description, posted_at, entry_id)
+        entry = Entry(_new_id(cursor), original.customer_id, -original.amount_minor, description, posted_at, entry_id)
         return Posted(entry, balance_minor(conn, original.customer_id))
 
 

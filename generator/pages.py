@@ -323,4 +323,5 @@ def _helper_start(site_root: str) -> None:
 
 def _helper_write(customer_ids: list[int]) -> int:
     """Render and write pages in the helper; the parent holds the write lock meanwhile."""
+    assert _helper_writer is not None, "_helper_start runs first in every helper"
     return _helper_writer._write_pages(customer_ids)

@@ -28,7 +28,8 @@ TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
 
 def builtin_templates_dir() -> Path:
     """The templates that ship with paylink."""
-    from . import site_templates
+    # Installed as paylink.site_templates (package-dir); mypy reads the repo's folders, where it is a sibling.
+    from . import site_templates  # type: ignore[attr-defined]
 
     return Path(site_templates.__file__).parent
 
@@ -275,7 +276,7 @@ def _format_moment(local: dt.datetime, locale: str) -> str:
 def _datetime_pattern(locale: str) -> str:
     from babel.dates import get_datetime_format
 
-    return get_datetime_format("medium", locale=locale)
+    return str(get_datetime_format("medium", locale=locale))
 
 
 @lru_cache(maxsize=4096)

@@ -72,12 +72,79 @@ class Site:
 
 
 def find_site(explicit: str | os.PathLike | None = None) -> Site:
-    """Return the site named by --site, else $PAYLINK_SITE, else the current folder."""
-    where = explicit or os.environ.get(SITE_ENV) or "."
-    root = Path(where).expanduser().absolute()
-    if not (root / SETTINGS_FILE).is_file():
-        raise SiteError(f"no paylink site in {root} — run `paylink init {where}` first, or pass --site DIR")
-    return Site(root)
+    """Return the site named by --site, else $PAYLINK_SITE, else the current folder or the nearest one above it.
+
+    A named folder (--site or $PAYLINK_SITE) must itself hold ``paylink.toml``;
+    without one, the search goes up from the current folder as git finds its
+    repository, so a command run in ``build/`` or any subfolder finds its site.
+    """
+    named = explicit or os.environ.get(SITE_ENV)
+    if named:
+        root = Path(named).expanduser().absolute()
+        if not (root / SETTINGS_FILE).is_file():
+            raise SiteError(f"no paylink site in {root} — run `paylink init {named}` first, or pass --site DIR")
+        return Site(root)
+    here = Path.cwd()
+    enclosing = enclosing_site(here)
+    if enclosing is None:
+        raise SiteError(f"no paylink site in {here} — run `paylink init .` first, or pass --site DIR")
+    return Site(enclosing)
+
+
+def enclosing_site(folder: Path) -> Path | None:
+    """The folder itself or the nearest folder above it that holds ``paylink.toml``, else None."""
+    folder = folder.expanduser().absolute()
+    for candidate in (folder, *folder.parents):
+        try:
+            if (candidate / SETTINGS_FILE).is_file():
+                return candidate
+        except OSError:  # an unreadable folder on the way up ends nothing; look further
+            continue
+    return None
+
+
+def check_output_path(site: Site, path: Path, what: str) -> Path:
+    """Return where a file the owner asked for (a statement, a QR code, a backup) may be written, or refuse.
+
+    Never inside ``build/`` (what is there is published, and these files hold a
+    customer's link or the whole ledger), and never over the site's own files.
+    """
+    target = path.expanduser().absolute()
+    resolved = target.resolve()
+    build = site.build_dir.resolve()
+    if resolved == build or build in resolved.parents:
+        raise SiteError(
+            f"{what} {str(path)[:80]} is inside build/, which is published — write it outside the site's build/ folder"
+        )
+    own = [site.db_path, site.key_path, site.settings_path]
+    own += [site.db_path.with_name(site.db_path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    for file in own:
+        if resolved == file.resolve() or (target.exists() and file.exists() and os.path.samefile(target, file)):
+            raise SiteError(f"{what} {str(path)[:80]} would overwrite the site's own {file.name} — choose another file")
+    if not target.parent.is_dir():
+        raise SiteError(f"{what} {str(path)[:80]}: folder {str(target.parent)[:80]} does not exist — create it first")
+    if target.is_dir():
+        raise SiteError(f"{what} {str(path)[:80]} is a folder — give a file name")
+    return target.parent.resolve() / target.name
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a file the owner asked for atomically (temp file next to it, then os.replace), mode 0600.
+
+    Such files (a QR code, a statement) hold a customer's secret link or
+    details, so only their owner may read them.
+    """
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def init_site(root: Path, settings: Settings) -> Site:
@@ -86,13 +153,20 @@ def init_site(root: Path, settings: Settings) -> Site:
     Refuses to touch a folder that already holds any part of a site. Nothing is
     written until every setting has been validated.
     """
-    from . import storage
+    from . import ledger, storage
 
     settings = settings.validated()
     root = root.expanduser().absolute()
     existing = [p for p in (SETTINGS_FILE, DB_FILE, KEY_FILE) if (root / p).exists()]
     if existing:
         raise SiteError(f"{root} already holds a paylink site ({existing[0]}) — choose another folder")
+    outer = enclosing_site(root.parent) if root.parent != root else None
+    if outer is not None:
+        inside = "build/ folder" if (outer / BUILD_DIR) in (root, *root.parents) else "folder"
+        raise SiteError(
+            f"{root} is inside the {inside} of the paylink site {outer} — create the new site outside it,"
+            f" or use that site with `paylink --site {outer} ...`"
+        )
     if root.exists() and not root.is_dir():
         raise SiteError(f"{root} is a file, not a folder — choose another path")
     root.mkdir(parents=True, exist_ok=True)
@@ -103,7 +177,11 @@ def init_site(root: Path, settings: Settings) -> Site:
         key_file.write(tokens.new_key() + "\n")
         key_file.flush()
         os.fsync(key_file.fileno())
-    storage.connect(site.db_path).close()
+    conn = storage.connect(site.db_path)
+    try:
+        ledger.record_currency(conn, settings.currency)
+    finally:
+        conn.close()
     site.build_dir.mkdir(exist_ok=True)
     temp = site.settings_path.with_name(f".{SETTINGS_FILE}.tmp")
     temp.write_text(settings.to_toml(), encoding="utf-8")

@@ -9,11 +9,13 @@ record that it is still to do.
 
 import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from . import layout
 
-_libc_syncfs = None
+_libc_syncfs: Callable[[int], int] | Literal[False] | None = None  # found on first use; False: no syncfs
 
 
 _temp_counter = itertools.count()

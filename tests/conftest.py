@@ -1,11 +1,21 @@
 """Shared fixtures: a real site folder under tmp_path, driven through the real CLI."""
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from paylink.cli import cli
+
+# The one way tests find the `paylink` console script: this venv's first, then PATH.
+PAYLINK = (
+    shutil.which("paylink", path=str(Path(sys.executable).parent))
+    or shutil.which("paylink")
+    or str(Path(sys.executable).parent / "paylink")  # not installed: the error names where it was looked for
+)
+UNEXPECTED = "Error: unexpected failure"
 
 
 class Paylink:
@@ -30,11 +40,15 @@ class Paylink:
         return json.loads(self.ok(*args, "--json", **kwargs).stdout)
 
     def fails(self, *args: str, **kwargs):
-        """Run, insist on a non-zero exit with one `Error:` line on stderr; return the result."""
+        """Run, insist on a refusal: a non-zero exit through ``sys.exit`` with one `Error:` line on stderr
+        that is not the CLI's last-resort report of a crash (a TypeError is a bug, not a refusal);
+        return the result."""
         result = self(*args, **kwargs)
         assert result.exit_code != 0, f"paylink {' '.join(args)} unexpectedly succeeded: {result.stdout}"
+        assert isinstance(result.exception, SystemExit), f"paylink {' '.join(args)} crashed: {result.exception!r}"
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        assert not lines[0].startswith(UNEXPECTED), f"paylink {' '.join(args)} crashed: {lines[0]}"
         return result
 
 
@@ -45,10 +59,19 @@ def make_site(root: Path, *extra: str) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def pristine_site(tmp_path_factory) -> Path:
+    """A site made once per run with the real `paylink init`; copy it, never change it."""
+    return make_site(tmp_path_factory.mktemp("pristine") / "site")
+
+
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
-    """A fresh site (USD, en_US, UTC) in tmp_path/site."""
-    return make_site(tmp_path / "site")
+def site(pristine_site: Path, tmp_path: Path) -> Path:
+    """A fresh site (USD, en_US, UTC) in tmp_path/site: a copy of the run's pristine site.
+
+    Every copy has the same signing key; a test that needs a site of its own key calls make_site.
+    """
+    return Path(shutil.copytree(pristine_site, tmp_path / "site", symlinks=True))
 
 
 @pytest.fixture

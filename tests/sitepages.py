@@ -46,6 +46,12 @@ def live_customer_ids(site: Path) -> list[int]:
         ]
 
 
+def pending_customers(site: Path) -> list[int]:
+    """Ids of the customers whose page the ledger records as still to be written (``pending_pages``)."""
+    with closing(ledger(site)) as conn:
+        return [r[0] for r in conn.execute("SELECT customer_id FROM pending_pages ORDER BY customer_id")]
+
+
 def nonces(site: Path) -> list[str]:
     """The random part of every link ever issued."""
     with closing(ledger(site)) as conn:

@@ -3,20 +3,17 @@
 One site with a customer in every state is built with the real CLI and served
 by ``python -m paylink.edge.serve`` (granian + ``edge.app``) on 127.0.0.1, so the pages
 arrive with the edge's real headers, CSP included. One browser serves the
-whole module.
+whole module. Screenshots for a person to look at: ``scripts/screenshots.py`` (opt-in).
 """
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import Paylink, make_site
+from edgeserver import running_edge
+from paylink.tokens import parse_keys
 
 pytestmark = pytest.mark.browser
 
@@ -36,18 +33,9 @@ LONG_SENTENCE = "Emergency call-out on a public holiday to replace the corroded 
 STATES = ["outstanding", "zero", "credit", "long"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served_site(tmp_path_factory) -> dict:
-    """A built site with a customer in every state, and the path of each one's link."""
-    root = make_site(
-        tmp_path_factory.mktemp("browser") / "site", "--phone", "555-0100", "--email", "billing@example.com"
-    )
+def make_states_site(root: Path) -> dict:
+    """Build a site with a customer in every state; return its root and the path of each one's link."""
+    root = make_site(root, "--phone", "555-0100", "--email", "billing@example.com")
     paylink = Paylink(root)
 
     def add(name: str, *entries: tuple[str, str, str]) -> str:
@@ -72,44 +60,18 @@ def served_site(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def edge(served_site, tmp_path_factory) -> str:
+def served_site(tmp_path_factory) -> dict:
+    """A built site with a customer in every state, and the path of each one's link."""
+    return make_states_site(tmp_path_factory.mktemp("browser") / "site")
+
+
+@pytest.fixture(scope="module")
+def edge(served_site, tmp_path_factory) -> Iterator[str]:
     """The origin of the real edge serving the site's build/ (python -m paylink.edge.serve)."""
     root = served_site["root"]
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-    env["PAYLINK_SECRET_KEY"] = (root / "paylink.key").read_text(encoding="utf-8")
-    log = tmp_path_factory.mktemp("edge") / "edge.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paylink.edge.serve", "--build-dir", str(root / "build")]
-            + ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            # SIGINT stops granian; make sure it is not inherited as ignored from a background shell.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"edge exited {proc.returncode}: {log.read_text(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"edge did not listen within 15 s: {log.read_text(errors='replace')}")
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    keys = parse_keys((root / "paylink.key").read_text(encoding="utf-8"))
+    with running_edge(root / "build", keys, tmp_path_factory.mktemp("edge") / "edge.log") as server:
+        yield server.origin
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +80,10 @@ def browser():
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture
@@ -231,17 +195,3 @@ def test_page_works_without_javascript(browser, edge, served_site):
         assert page.locator('input[name="tip"][value="0"]').is_checked()
     finally:
         ctx.close()
-
-
-@pytest.mark.parametrize("state", STATES)
-def test_screenshot_of_each_state(context, edge, served_site, state, tmp_path):
-    page, problems, _ = open_page(context, edge, served_site, state)
-    shot = tmp_path / f"{state}.png"
-    page.screenshot(path=str(shot), full_page=True)
-    data = shot.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
-    if os.environ.get("PAYLINK_KEEP_SCREENSHOTS"):
-        keep = Path(os.environ["PAYLINK_KEEP_SCREENSHOTS"])
-        keep.mkdir(parents=True, exist_ok=True)
-        (keep / shot.name).write_bytes(data)
-    assert problems.seen == []

@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import Paylink
+from conftest import PAYLINK, Paylink
 from paylink import site_templates
 from sitepages import (
     all_snapshots,
@@ -29,7 +29,6 @@ from sitepages import (
 )
 
 BUILTIN = Path(site_templates.__file__).parent
-PAYLINK = shutil.which("paylink") or "paylink"
 
 
 def customer(paylink: Paylink, name: str, charge: str | None = "10.00", *, link: bool = True) -> int:

@@ -2,21 +2,17 @@
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import PAYLINK
 
 PROCESSES = 6
 TIMEOUT_S = 60
-
-# The console script installed next to this Python (no pyenv shim in between), else the one on PATH.
-PAYLINK = shutil.which("paylink", path=str(Path(sys.executable).parent)) or shutil.which("paylink")
 
 
 @pytest.fixture(scope="module")

@@ -22,11 +22,25 @@ def test_add_with_every_field(paylink):
     added = paylink.json(
         "customer", "add", "Jane Doe", "--email", "jane@example.com", "--phone", "555-0100", "--ref", "JD-1"
     )
-    assert added == {"id": 1, "name": "Jane Doe", "email": "jane@example.com", "phone": "555-0100", "ref": "JD-1"}
+    assert added == {
+        "id": 1,
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "phone": "555-0100",
+        "ref": "JD-1",
+        "language": None,
+    }
 
 
 def test_add_with_only_a_name(paylink):
-    assert paylink.json("customer", "add", "Bob") == {"id": 1, "name": "Bob", "email": None, "phone": None, "ref": None}
+    assert paylink.json("customer", "add", "Bob") == {
+        "id": 1,
+        "name": "Bob",
+        "email": None,
+        "phone": None,
+        "ref": None,
+        "language": None,
+    }
     assert paylink.json("customer", "add", "  Carol  ")["name"] == "Carol"
     assert paylink.json("customer", "add", "Bob")["id"] == 3  # names need not be unique
 
@@ -136,7 +150,7 @@ def test_show_by_id_or_ref(paylink, key):
 
     shown = paylink.json("customer", "show", key)
 
-    assert set(shown) == LIST_KEYS | {"email", "phone", "entries"}
+    assert set(shown) == LIST_KEYS | {"email", "phone", "language", "entries"}
     assert {k: shown[k] for k in LIST_KEYS} == row
     assert shown["balance"] == "14.75" and shown["balance_minor"] == 1475
     assert shown["email"] == "jane@example.com"

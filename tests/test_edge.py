@@ -6,18 +6,29 @@ just outside build/; no response may ever contain them.
 
 import hashlib
 import io
+import json
 import logging
-import os
 import signal
 import socket
 import string
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from edgeserver import (
+    Response,
+    RunningServer,
+    clean_env,
+    edge_argv,
+    free_port,
+    parse_response,
+    request,
+    running_edge,
+    send_raw,
+    start_edge,
+)
 from itsdangerous import Signer
 from paylink import layout
 from paylink.edge.app import (
@@ -28,7 +39,7 @@ from paylink.edge.app import (
 )
 from paylink.tokens import LinkSigner, new_key, new_link_id
 
-REPO = Path(__file__).resolve().parents[1]
+VECTORS = Path(__file__).resolve().parent / "vectors"
 ALPHABET = string.ascii_letters + string.digits + "-_"
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
@@ -127,119 +138,14 @@ def site(tmp_path_factory) -> Site:
 # --- the server ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def start_server(site: Site, log_path: Path, keys: list[str] | None = None) -> Server:
-    port = free_port()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PAYLINK_SECRET_KEY"] = ",".join(site.keys if keys is None else keys)
-    env.pop("PAYLINK_SITE", None)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "paylink.edge.serve",
-                "--build-dir",
-                str(site.build),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return Server(port, process, log_path)
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_server(process)
-                pytest.fail(f"edge server did not start:\n{log_path.read_text()}")
-            time.sleep(0.05)
-
-
-def stop_server(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        return process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
+def start_server(site: Site, log_path: Path, keys: list[str] | None = None) -> RunningServer:
+    return start_edge(site.build, site.keys if keys is None else keys, log_path)
 
 
 @pytest.fixture(scope="module")
 def server(site, tmp_path_factory):
-    srv = start_server(site, tmp_path_factory.mktemp("log") / "edge.log")
-    yield srv
-    stop_server(srv.process)
-
-
-# --- raw HTTP --------------------------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    raw: bytes
-
-
-def send_raw(port: int, data: bytes, timeout: float = 5.0) -> bytes:
-    """Send bytes as they are (no client-side path normalising) and read until the server closes."""
-    chunks = []
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except TimeoutError:
-            pass  # the caller inspects what arrived
-    return b"".join(chunks)
-
-
-def parse(raw: bytes) -> Response:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return Response(int(status_line.split()[1]), headers, body, raw)
-
-
-def request(port: int, path: str | bytes, method: str = "GET", extra: bytes = b"") -> Response:
-    target = path if isinstance(path, bytes) else path.encode("latin-1")
-    raw = send_raw(
-        port,
-        method.encode() + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + b"Connection: close\r\n\r\n",
-    )
-    return parse(raw)
+    with running_edge(site.build, site.keys, tmp_path_factory.mktemp("log") / "edge.log") as srv:
+        yield srv
 
 
 def assert_secure(resp: Response, cache: str = "no-store") -> None:
@@ -277,7 +183,7 @@ def test_each_link_serves_its_own_snapshot(server, site):
 
 def test_head_sends_headers_and_no_body(server, site):
     raw = send_raw(server.port, f"HEAD /p/{site.live} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-    resp = parse(raw)
+    resp = parse_response(raw)
     assert resp.status == 200
     assert int(resp.headers["content-length"]) == len(site.live_snapshot)
     assert resp.body == b""
@@ -311,7 +217,7 @@ def test_dropping_the_old_key_stops_its_links(site, tmp_path):
         assert request(srv.port, f"/p/{site.live_old_key}").status == 404
         assert request(srv.port, f"/p/{site.live}").status == 200
     finally:
-        stop_server(srv.process)
+        srv.stop()
 
 
 def token_mutations(site: Site) -> dict[str, str]:
@@ -364,80 +270,30 @@ def test_every_mutation_of_a_token_is_not_found(server, site):
 # --- §6: hostile paths ---------------------------------------------------------------
 
 
+def vector_paths(token: str, snapshot_file: str) -> list[bytes]:
+    """The hostile request targets of tests/vectors/paths.json (shared with the Worker's tests), filled in."""
+    cases = json.loads((VECTORS / "paths.json").read_text(encoding="utf-8"))["cases"]
+    assert cases and all(case["status"] == 404 for case in cases)
+    fill = {"{token}": token, "{snapshot}": snapshot_file, "{snapshot_stem}": snapshot_file.removesuffix(".html")}
+    paths = []
+    for case in cases:
+        path = case["path"]
+        for placeholder, value in fill.items():
+            path = path.replace(placeholder, value)
+        paths.append(path.encode("latin-1"))
+    return paths
+
+
 def hostile_paths(site: Site) -> list[bytes]:
-    token = site.live.encode()
-    paths = [
-        b"/p/../secret.txt",
-        b"/p/../../secret.txt",
-        b"/../secret.txt",
-        b"/../paylink.key",
-        b"/p/%2e%2e/secret.txt",
-        b"/p/%2E%2E/secret.txt",
-        b"/%2e%2e/secret.txt",
-        b"/p/%252e%252e/secret.txt",
-        b"/p/%252e%252e%252fsecret.txt",
-        b"/p/..%2Fsecret.txt",
-        b"/p/..%2fsecret.txt",
-        b"/p%2F..%2Fsecret.txt",
-        b"/p/%2e%2e%2fsecret.txt",
-        b"/p/..%5csecret.txt",
-        b"/p/..%5Csecret.txt",
-        b"/p/..\\secret.txt",
-        b"/p\\..\\secret.txt",
-        b"/p/x%00",
-        b"/p/%00",
-        b"/robots.txt%00",
-        b"/robots.txt%00.html",
-        b"/secret.txt%00/robots.txt",
-        b"/p/%c0%ae%c0%ae/secret.txt",
-        b"/p/%c0%ae%c0%ae%c0%afsecret.txt",
-        b"/p/%e0%80%ae%e0%80%ae/secret.txt",
+    paths = vector_paths(site.live, site.snapshot_file) + [
         b"/p/" + b"../" * 3400 + b"secret.txt",  # about 10 KB
         b"/" + b"a" * 10_000,
-        b"//secret.txt",
-        b"//p/" + token,
-        b"/p//" + token,
-        b"/P/" + token,
-        b"/p/./" + token,
-        b"/p/" + token + b"/",
-        b"/p/" + token + b"/../../secret.txt",
-        b"/p/" + token + b"%2F..%2F..%2Fsecret.txt",
-        b"/p/" + token + b"%00",
-        b"/p/" + token + b"%20",
-        b"/p/%20" + token,
-        b"/assets/../../secret.txt",
-        b"/assets/..%2F..%2Fsecret.txt",
-        b"/assets/%2e%2e/%2e%2e/secret.txt",
-        b"/assets/",
-        b"/assets",
         b"/assets/paylink.0123456789abcdef.css/..",
         b"/assets/PAYLINK.0123456789ABCDEF.CSS",
         b"/assets/paylink.0123456789abcdef.html",
         b"/assets/paylink.0123456789abcde.css",
         b"/assets/missing.0123456789abcdef.css",
         b"/assets/./paylink.0123456789abcdef.css",
-        b"/./robots.txt",
-        b"/robots.txt/",
-        b"/ROBOTS.TXT",
-        b"/robots.txt/..",
-        b"/%72obots.txt%2f",
-        b"/p/",
-        b"/p",
-        b"/",
-        b"/404.html",
-        b"/410.html",
-        b"/build/404.html",
-        b"/secret.txt",
-        b"/paylink.key",
-        b"/p/" + site.snapshot_file.encode(),
-        b"/p/" + site.snapshot_file.removesuffix(".html").encode(),
-        b"/p/.tmp-abc123",
-        b"/p/..;/secret.txt",
-        b"/p/%2e",
-        b"/%2e/robots.txt",
-        b"/etc/passwd",
-        b"/p/../../../../etc/passwd",
-        b"*",
     ]
     assert max(map(len, paths)) <= 16384
     return paths
@@ -492,7 +348,7 @@ def test_content_length_with_transfer_encoding_is_refused_without_smuggling(serv
         assert raw.startswith(b"HTTP/1.1 400 "), raw[:40]
         assert raw.count(b"HTTP/1.1 ") == 1  # no second (smuggled) response
         assert b"LIVE-SNAPSHOT" not in raw
-        assert_secure(parse(raw))
+        assert_secure(parse_response(raw))
 
 
 # --- public files -------------------------------------------------------------------------
@@ -537,43 +393,51 @@ def test_access_log_names_requests_without_tokens(server, site):
 
 
 def test_edge_refuses_to_start_without_build_dir_or_key(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("PAYLINK_SECRET_KEY", None)
-    base = [sys.executable, "-m", "paylink.edge.serve", "--port", str(free_port())]
-    no_key = subprocess.run([*base, "--build-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=30)
+    env = clean_env()
+    port = free_port()
+    no_key = subprocess.run(
+        edge_argv(tmp_path, port), env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
     assert no_key.returncode != 0 and no_key.stderr.startswith("Error: no signing key")
     env["PAYLINK_SECRET_KEY"] = new_key()
     missing = tmp_path / "nope"
-    no_dir = subprocess.run([*base, "--build-dir", str(missing)], env=env, capture_output=True, text=True, timeout=30)
+    no_dir = subprocess.run(
+        edge_argv(missing, port), env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
     assert no_dir.returncode != 0 and f"Error: build folder {missing} does not exist" in no_dir.stderr
 
 
-def test_second_server_on_a_busy_port_refuses_to_start(server, site):
+def test_second_server_on_a_busy_port_refuses_to_start(server, site, tmp_path):
     """granian binds with SO_REUSEPORT; without the check two sites would share one port."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), PAYLINK_SECRET_KEY=new_key())
-    second = subprocess.Popen(
-        [sys.executable, "-m", "paylink.edge.serve", "--build-dir", str(site.build), "--port", str(server.port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "second.log"
+    with open(log, "wb") as out:
+        second = subprocess.Popen(
+            edge_argv(site.build, server.port),
+            env=clean_env(PAYLINK_SECRET_KEY=new_key()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    started = RunningServer(server.port, second, log)
     try:
-        _, stderr = second.communicate(timeout=20)
+        second.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        stop_server(second)  # it started: stop it gracefully so its workers go too
-        second.communicate()
         pytest.fail("a second edge server started on a port already in use")
+    finally:
+        started.stop()  # a no-op once it has exited; stops it gracefully (workers too) if it started
     assert second.returncode != 0
-    assert stderr.startswith(f"Error: cannot listen on 127.0.0.1:{server.port}")
+    assert started.log().startswith(f"Error: cannot listen on 127.0.0.1:{server.port}")
     assert request(server.port, f"/p/{site.live}").status == 200  # the first one still answers alone
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_server_stops_cleanly_on_signal(site, tmp_path, sig):
     srv = start_server(site, tmp_path / "edge.log")
-    assert request(srv.port, f"/p/{site.live}").status == 200
-    assert stop_server(srv.process, sig) == 0
+    try:
+        assert request(srv.port, f"/p/{site.live}").status == 200
+    finally:
+        status = srv.stop(sig)
+    assert status == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
 

@@ -62,7 +62,7 @@ def shop(tmp_path_factory) -> dict:
         lines.append(f"{many},{kind},{i}.50,Visit {i:02d},2025-01-{i:02d}")
     csv = root.parent / "many.csv"
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert paylink.json("import", "entries", str(csv)) == {"imported": 25}
+    assert paylink.json("import", "entries", str(csv)) == {"imported": 25, "skipped": 0}
     paylink.ok("link", "generate", str(many))
     ids["many"] = many
     return {"root": root, "ids": ids}

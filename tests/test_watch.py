@@ -8,7 +8,6 @@ the time actually observed.
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -16,12 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Paylink
+from conftest import PAYLINK, Paylink
 from paylink import site_templates
 from sitepages import insert_entry, live_customer_ids, parse, snapshot_path
 
 BUILTIN = Path(site_templates.__file__).parent
-PAYLINK = shutil.which("paylink") or "paylink"
 PROMISED_S = 2.0
 ALLOWED_S = 4.0  # the contract's 2 s plus room for a busy machine
 WAIT_S = 10.0  # the most any poll waits before the test fails
