@@ -55,7 +55,7 @@ def test_the_wheel_installs_one_top_level_package(wheel):
     (dist_info,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")}
     assert wheel.read(f"{dist_info}/top_level.txt").decode().split() == ["paylink"]
     assert sorted({n.split("/")[0] for n in names} - {dist_info}) == ["paylink"]
-    assert "paylink/__init__.py" in names and "paylink/cli.py" in names and "paylink/layout.py" in names
+    assert "paylink/__init__.py" in names and "paylink/cli/__init__.py" in names and "paylink/layout.py" in names
     assert "paylink/edge/__init__.py" in names and "paylink/edge/app.py" in names
     templates = sorted(
         f"paylink/site_templates/{p.name}"

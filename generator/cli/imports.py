@@ -1,0 +1,106 @@
+"""`paylink import customers|entries`: spreadsheets in, all or nothing."""
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from .base import (
+    Context,
+    _count,
+    cli,
+    emit,
+    friendly_errors,
+    json_option,
+    pass_ctx,
+)
+
+# --- imports ---------------------------------------------------------------------
+
+
+@cli.group("import")
+def import_() -> None:
+    """Import customers or entries from CSV files (all or nothing)."""
+
+
+@import_.command("customers")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_ctx
+@friendly_errors
+def import_customers_cmd(ctx: Context, file, as_json) -> None:
+    """Import customers from FILE, a CSV with the columns name,email,phone,ref and optionally language.
+
+    The file may be as a spreadsheet saves it: comma- or semicolon-separated,
+    header names in any case and order, extra columns (ignored, and named on
+    stderr). language is en or es. All or nothing: when rows are bad, up to 20
+    of them are named and nothing is added.
+
+    \b
+    Example:
+      paylink import customers customers.csv
+
+    Exit status: 0 imported, 1 bad rows (named in the message).
+    """
+    from ..actions import import_customers
+
+    with _file_named_first():
+        imported = import_customers(ctx.ws, file)
+    _note_ignored(imported.ignored_columns, file)
+    emit(as_json, {"imported": imported.count}, f"Imported {_count(imported.count, 'customer')}.")
+
+
+@import_.command("entries")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--again", is_flag=True, help="Import a file that was imported before (rows with a key already posted are skipped)."
+)
+@json_option
+@pass_ctx
+@friendly_errors
+def import_entries_cmd(ctx: Context, file, again, as_json) -> None:
+    """Import charges and credits from FILE, a CSV with the columns customer,kind,amount,description,date and optionally key.
+
+    customer is an id or ref; kind is charge or credit; amount may be written
+    as the site's spreadsheet shows it ($1,200.00, 1.200,50 €); date is
+    YYYY-MM-DD or the locale's short date (11/20/2026), empty for today; key is
+    an idempotency key, as --key: a row whose key was already posted for that
+    customer is skipped. A file imported before is refused unless --again. All
+    or nothing; the affected pages are written before this returns.
+
+    \b
+    Example:
+      paylink import entries march.csv
+      paylink import entries march.csv --again
+
+    Exit status: 0 imported, 1 bad rows (named in the message) or a file already imported.
+    """
+    from ..actions import import_entries
+
+    with _file_named_first():
+        imported = import_entries(ctx.ws, file, again=again)
+    _note_ignored(imported.ignored_columns, file)
+    text = f"Imported {imported.count} {'entry' if imported.count == 1 else 'entries'}"
+    if imported.skipped:
+        text += f"; skipped {imported.skipped} already posted (same key)"
+    emit(as_json, {"imported": imported.count, "skipped": imported.skipped}, text + ".")
+
+
+@contextmanager
+def _file_named_first():
+    """An import's refusal starts with the file's name, as written ("march 2026.csv ..."): never capitalised."""
+    from ..errors import ImportFailed
+
+    try:
+        yield
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _note_ignored(columns: tuple[str, ...], file: Path) -> None:
+    """Tell the owner, on stderr and in one line, which of the file's columns were left out."""
+    names = list(dict.fromkeys(columns))
+    if names:
+        shown = ", ".join(repr(c if len(c) <= 80 else c[:79] + "…") for c in names[:10])
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        click.echo(f"Note: ignored column{'s' if len(names) > 1 else ''} {shown}{more} in {file.name}", err=True)

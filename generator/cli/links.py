@@ -1,0 +1,268 @@
+"""`paylink link ...`: give, share, show, list, rotate and revoke customers' links."""
+
+import sys
+from pathlib import Path
+
+import click
+
+from .base import (
+    Context,
+    _confirm,
+    _table,
+    cli,
+    emit,
+    friendly_errors,
+    json_option,
+    pass_ctx,
+    warn_if_loopback,
+)
+
+# --- links -----------------------------------------------------------------------
+
+
+@cli.group()
+def link() -> None:
+    """Give customers their link, share it, show it, rotate it or turn it off.
+
+    \b
+    Example:
+      paylink link share JANE
+    """
+
+
+@link.command("generate")
+@click.argument("customer_key", metavar="CUSTOMER", required=False)
+@click.option("--all", "all_customers", is_flag=True, help="Give every customer without a link a new one.")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
+    """Give CUSTOMER a link (or every customer with --all).
+
+    A customer who already has a link keeps it: it is printed unchanged. The
+    page is written before this returns. Exit status: 0 done, 1 unknown customer.
+
+    \b
+    Example:
+      paylink link generate JANE
+    """
+    from ..actions import give_all_links, give_link
+
+    if all_customers == bool(customer_key):
+        raise click.UsageError("give either CUSTOMER or --all")
+    if all_customers:
+        from ..actions import customer_balances
+
+        docs = [{"customer_id": link.customer_id, "url": ctx.ws.url(link)} for link in give_all_links(ctx.ws)]
+        warn_if_loopback(ctx)
+        if as_json or not docs:
+            emit(as_json, docs, "No customers yet.")
+            return
+        who = {cb.customer.id: cb.customer for cb in customer_balances(ctx.ws)}
+        table = [
+            [str(d["customer_id"]), who[d["customer_id"]].name, who[d["customer_id"]].ref or "", d["url"]]
+            for d in docs
+            if d["customer_id"] in who
+        ]
+        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
+        return
+    c, given = give_link(ctx.ws, customer_key)
+    url = ctx.ws.url(given)
+    warn_if_loopback(ctx)
+    emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+@link.command("show")
+@click.argument("customer_key", metavar="CUSTOMER")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_show(ctx: Context, customer_key, as_json) -> None:
+    """Print CUSTOMER's current link.
+
+    Exit status: 0 shown, 1 unknown customer or no link.
+
+    \b
+    Example:
+      paylink link show JANE
+    """
+    from ..actions import current_link, find_customer
+
+    c = find_customer(ctx.ws, customer_key)
+    url = ctx.ws.url(current_link(ctx.ws, c))
+    emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+@link.command("list")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_list(ctx: Context, as_json) -> None:
+    """List every live link with the customer's name and ref.
+
+    Exit status: 0 listed, 1 no site here.
+
+    \b
+    Example:
+      paylink link list --json
+    """
+    from ..actions import customer_balances
+
+    docs = [
+        {
+            "customer_id": cb.customer.id,
+            "name": cb.customer.name,
+            "ref": cb.customer.ref,
+            "url": ctx.ws.url(cb.link_nonce),
+        }
+        for cb in customer_balances(ctx.ws)
+        if cb.link_nonce
+    ]
+    if as_json or docs:
+        table = [[str(d["customer_id"]), d["name"], d["ref"] or "", d["url"]] for d in docs]
+        emit(as_json, docs, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
+    else:
+        click.echo("No links yet. Give one with: paylink link share CUSTOMER")
+
+
+@link.command("share")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option(
+    "--qr",
+    "qr_file",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the link as a QR code to FILE: .svg or .png (outside build/).",
+)
+@click.option("--copy", is_flag=True, help="Put the link on the clipboard (OSC 52; needs a terminal).")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
+    """Give CUSTOMER a link if they have none, and print it ready to send.
+
+    Prints the link, a text message and an email (subject and body) in the
+    customer's language, saying what they owe (or that nothing is), with sms:
+    and mailto: links that open them in your phone or mail app. On a terminal
+    it also draws the link as a QR code. Exit status: 0 done, 1 unknown
+    customer or a QR file that is not .svg or .png, or inside build/.
+
+    \b
+    Example:
+      paylink link share JANE --qr jane.png --copy
+    """
+    from .. import qr
+    from ..actions import share_link
+    from ..share import compose
+    from ..site import check_output_path, write_private_file
+
+    target = check_output_path(ctx.site, qr_file, "QR code file") if qr_file is not None else None
+    if target is not None:
+        qr.file_kind(target)  # refuse a wrong extension before the link is given
+    balance, given = share_link(ctx.ws, customer_key)
+    shared = compose(ctx.site.settings, balance, ctx.ws.url(given))
+    if target is not None:
+        write_private_file(target, qr.file_bytes(shared.url, target))
+    warn_if_loopback(ctx)
+    c = balance.customer
+    indent = lambda text: "\n".join(("  " + line).rstrip() for line in text.splitlines())  # noqa: E731
+    lines = [
+        f"Link for {c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''}):",
+        shared.url,
+        "",
+        "Text message:",
+        indent(shared.sms),
+        "",
+        "Email:",
+        f"  Subject: {shared.email_subject}",
+        "",
+        indent(shared.email_body),
+        "",
+        "Open them in your messages or mail app:",
+        f"  {shared.sms_uri}",
+        f"  {shared.mailto_uri}",
+    ]
+    if target is not None:
+        lines += ["", f"QR code written to {target}"]
+    emit(as_json, shared.as_json(), lines)
+    if not as_json and sys.stdout.isatty():
+        click.echo("")
+        click.echo(qr.terminal_text(shared.url), nl=False)
+    if copy:
+        _copy_to_clipboard(shared.url)
+
+
+def _copy_to_clipboard(text: str) -> None:
+    """Put text on the terminal's clipboard with OSC 52; without a terminal, say it could not, and go on."""
+    import base64
+
+    if not sys.stdout.isatty():
+        click.echo("Could not copy the link: not a terminal (copying needs one) — copy it from the output", err=True)
+        return
+    sequence = f"\x1b]52;c;{base64.b64encode(text.encode()).decode('ascii')}\x07"
+    try:
+        with open("/dev/tty", "w", encoding="ascii") as tty:
+            tty.write(sequence)
+    except OSError:
+        sys.stdout.write(sequence)
+        sys.stdout.flush()
+    click.echo("Copied the link to the clipboard.", err=True)
+
+
+def _change_link(ctx: Context, customer_key, yes: bool, question: str, change):
+    """Confirm, then rotate or revoke a customer's link; its old page is gone when this returns."""
+    from ..actions import current_link, find_customer
+
+    c = find_customer(ctx.ws, customer_key)
+    current_link(ctx.ws, c)
+    _confirm(question.format(name=c.name), yes)
+    return c, change(ctx.ws, c)
+
+
+@link.command("rotate")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
+    """Give CUSTOMER a new link; the old one stops working before this returns.
+
+    Asks to confirm unless --yes. Exit status: 0 rotated, 1 unknown customer,
+    no link, or not confirmed.
+
+    \b
+    Example:
+      paylink link rotate JANE --yes
+    """
+    from ..actions import rotate_link
+
+    c, new = _change_link(
+        ctx, customer_key, yes, "Give {name} a new link? Their current link will stop working.", rotate_link
+    )
+    url = ctx.ws.url(new)
+    emit(as_json, {"customer_id": c.id, "url": url}, url)
+
+
+@link.command("revoke")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_ctx
+@friendly_errors
+def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
+    """Turn off CUSTOMER's link; it stops working before this returns.
+
+    Asks to confirm unless --yes. Exit status: 0 revoked, 1 unknown customer,
+    no link, or not confirmed.
+
+    \b
+    Example:
+      paylink link revoke JANE --yes
+    """
+    from ..actions import revoke_link
+
+    c, _ = _change_link(
+        ctx, customer_key, yes, "Turn off {name}'s link? It will stop working and they will have none.", revoke_link
+    )
+    emit(as_json, {"customer_id": c.id, "url": None}, f"Revoked the link of {c.name} (customer {c.id}).")

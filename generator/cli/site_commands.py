@@ -1,0 +1,264 @@
+"""`paylink init`, `build`, `publish`, `watch`, `serve` and `demo`: the site and its pages."""
+
+import sys
+from pathlib import Path
+
+import click
+
+from .base import (
+    Context,
+    _count,
+    _sentence,
+    cli,
+    emit,
+    friendly_errors,
+    json_option,
+    pass_ctx,
+)
+
+# --- init ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", metavar="[DIR]", required=False)
+@click.option("--name", help="The business's name, as customers know it.")
+@click.option("--currency", default="USD", show_default=True, help="ISO 4217 currency code.")
+@click.option("--locale", default="en_US", show_default=True, help="Locale for money and dates, e.g. de_DE.")
+@click.option("--language", help="Language of pages and share messages (en or es; default: the locale's).")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. America/Chicago.")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where customers' links point.")
+@click.option("--phone", help="The business's phone number, shown on every page.")
+@click.option("--email", help="The business's email address, shown on every page.")
+@click.option("--address", help="The business's postal address, shown on every page and statement.")
+@json_option
+@pass_ctx
+@friendly_errors
+def init(
+    ctx: Context, directory, name, currency, locale, language, timezone, base_url, phone, email, address, as_json
+) -> None:
+    """Create a new site in DIR (default: the current folder).
+
+    Refuses to touch a folder that already holds a site, or to create one
+    inside another site's folder or its build/. Exit status: 0 done, 1 a
+    setting is invalid, the site exists, or DIR is inside a site.
+
+    \b
+    Example:
+      paylink init my-site --name "Bob's Plumbing" --phone 555-0100
+    """
+    from ..actions import create_site
+    from ..settings import Settings
+
+    root = Path(directory or ctx.site_dir or ".")
+    settings = Settings(
+        name=name or "My Business",
+        currency=currency,
+        locale=locale,
+        language=language,
+        timezone=timezone,
+        base_url=base_url,
+        phone=phone,
+        email=email,
+        address=address,
+    )
+    site = create_site(root, settings)
+    s = site.settings
+    emit(
+        as_json,
+        {
+            "site": str(site.root),
+            "name": s.name,
+            "currency": s.currency,
+            "locale": s.locale,
+            "timezone": s.timezone,
+            "base_url": s.base_url,
+            "phone": s.phone,
+            "email": s.email,
+        },
+        [f"Created a paylink site for {s.name} in {site.root}"]
+        + ([] if name else ["(Set your business name with --name, or edit name in paylink.toml.)"])
+        + ['Next: paylink customer add "Jane Doe" --phone 555-0100'],
+    )
+
+
+# --- pages -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-render every page, not only what changed.")
+@json_option
+@pass_ctx
+@friendly_errors
+def build(ctx: Context, full, as_json) -> None:
+    """Make build/ match the ledger.
+
+    Writes pages whose ledger or link changed (also by other programs), removes
+    pages of links no longer live and leftovers of a crash, and re-renders every
+    page when templates or settings changed. Exit status: 0 done, 1 failed.
+
+    \b
+    Example:
+      paylink build --full
+    """
+    from ..actions import build as build_site
+    from ..actions import count_pages
+
+    if full and not as_json and sys.stderr.isatty():
+        with click.progressbar(length=count_pages(ctx.ws), label="Writing pages", file=sys.stderr) as bar:
+            result = build_site(ctx.ws, full=True, progress=bar.update)
+    else:
+        result = build_site(ctx.ws, full=full)
+    emit(
+        as_json,
+        {"written": result.written, "removed": result.removed},
+        f"Wrote {_count(result.written, 'page')}, removed {result.removed}.",
+    )
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="List the bucket and repair any drift, not only what changed.")
+@click.option("--dry-run", is_flag=True, help="Say what would be uploaded and deleted; change nothing.")
+@json_option
+@pass_ctx
+@friendly_errors
+def publish(ctx: Context, full, dry_run, as_json) -> None:
+    """Mirror build/ into the S3-compatible store named by `publish` in paylink.toml.
+
+    \b
+    Example:
+      AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... paylink publish
+      paylink publish --full --dry-run
+
+    Uploads new and changed files (each with the Content-Type and
+    Cache-Control the edge sends), then deletes removed ones. Sends only what
+    changed since the last publish without listing the bucket; the first
+    publish and --full compare with a listing and repair any drift. Only
+    build/ is ever sent, never paylink.key, paylink.db or paylink.toml.
+    Credentials come from the environment or an AWS profile, as for any S3
+    client; `publish_endpoint` names R2, MinIO or another S3-compatible store.
+    Exit status: 0 done, 1 no `publish` setting or the store could not be
+    reached (run again: nothing is lost).
+    """
+    from ..actions import publish as publish_site
+
+    if ctx.site.settings.publish and ctx.site.settings.is_loopback:
+        click.echo(
+            f"Warning: base_url {ctx.site.settings.base_url} points at this machine — customers' links"
+            " will not reach the published pages; set base_url in paylink.toml",
+            err=True,
+        )
+    result = publish_site(ctx.ws, full=full, dry_run=dry_run, progress=_upload_progress(as_json))
+    would = "Would upload" if dry_run else "Uploaded"
+    emit(
+        as_json,
+        result.as_dict(),
+        f"{would} {_count(result.uploaded, 'file')}, {'would delete' if dry_run else 'deleted'}"
+        f" {result.deleted}, {result.unchanged} unchanged"
+        + (" (compared with a listing of the bucket)." if result.listed else "."),
+    )
+
+
+def _upload_progress(as_json: bool):
+    """On a terminal (and not --json), a progress line on stderr for long uploads; else None."""
+    if as_json or not sys.stderr.isatty():
+        return None
+
+    def show(sent: int, total: int) -> None:
+        if total >= 50:  # a handful of files goes out too fast to need one
+            click.echo(f"\rUploading {sent:,} of {total:,} files", err=True, nl=sent == total)
+
+    return show
+
+
+@cli.command()
+@pass_ctx
+@friendly_errors
+def watch(ctx: Context) -> None:
+    """Keep build/ current until interrupted (Ctrl-C).
+
+    Rebuilds a customer's page within 2 seconds of any program changing their
+    entries, and every page when templates or paylink.toml change. A failed
+    build is reported and watching goes on. Exit status: 0 when interrupted.
+
+    \b
+    Example:
+      paylink watch
+    """
+    from ..watcher import watch_site
+
+    ctx.ws.conn  # noqa: B018 — the same checks as every command (the ledger's currency) before watching
+    site = ctx.site
+    click.echo(f"Watching {site.root} (Ctrl-C to stop)", err=True)
+
+    def report(event: str, detail: str) -> None:
+        prefix = "Error: " if event == "error" else ""
+        click.echo(f"{prefix}{detail}", err=True)
+
+    try:
+        watch_site(site, report)
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@pass_ctx
+@friendly_errors
+def serve(ctx: Context, host, port) -> None:
+    """Serve build/ through the edge handler on this machine.
+
+    Builds first, then answers customers' links until interrupted. Exit status:
+    0 when interrupted, 1 if the site or port is unusable.
+
+    \b
+    Example:
+      paylink serve --port 8000
+    """
+    from ..actions import build as build_site
+
+    site = ctx.site
+    build_site(ctx.ws)
+    click.echo(f"Serving {site.build_dir} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    _serve(site, host, port)
+
+
+def _serve(site, host: str, port: int) -> None:
+    """Run the edge over the site's build/ until interrupted; a server that cannot start is an Error: line."""
+    from ..edge.serve import CannotServe, run
+
+    try:
+        run(site.build_dir, site.signer_keys(), host=host, port=port)
+    except CannotServe as exc:
+        raise click.ClickException(_sentence(str(exc))) from exc
+
+
+@cli.command()
+@click.argument("directory", metavar="[DIR]", default="demo-site", required=False)
+@click.option("--no-serve", is_flag=True, help="Stop after building and printing the links.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+@pass_ctx
+@friendly_errors
+def demo(ctx: Context, directory, no_serve, port) -> None:
+    """Make a demo site in DIR (default ./demo-site), print its links and serve it.
+
+    The demo business has customers who owe nothing, have a credit, and owe
+    money (one with a long history). Run again, it reuses the demo site it
+    made; it never touches a site it did not make. Exit status: 0 done, 1 DIR
+    holds a site the demo did not make, or is inside another site.
+
+    \b
+    Example:
+      paylink demo --no-serve
+    """
+    from ..demo import make_demo
+
+    site, links = make_demo(Path(directory), base_url=f"http://127.0.0.1:{port}")
+    click.echo(f"Demo site for {site.settings.name} in {site.root}\n")
+    width = max(len(name) for name, _, _ in links)
+    for name, state, url in links:
+        click.echo(f"  {name:<{width}}  {state:<11}  {url}")
+    if no_serve:
+        return
+    click.echo(f"\nServing on http://127.0.0.1:{port}/ — open a link above (Ctrl-C to stop)", err=True)
+    _serve(site, "127.0.0.1", port)
