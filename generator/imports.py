@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import clean_email, clean_line, clean_phone, clean_ref
-from .errors import ImportFailed, PaylinkError
+from .errors import ImportFailed, PaylinkError, quoted
 from .ledger import MAX_DESCRIPTION, MAX_NAME, looks_like_id, parse_posting_date
 from .money import parse_amount
 from .storage import write_transaction
@@ -69,8 +69,8 @@ def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]):
         if unknown or missing or len(set(header)) != len(header):
             raise ImportFailed(
                 f"{path.name} line 1: the header must be {','.join(columns)}"
-                + (f" (unknown column {unknown[0]!r})" if unknown else "")
-                + (f" (missing column {missing[0]!r})" if missing else "")
+                + (f" (unknown column {quoted(unknown[0])})" if unknown else "")
+                + (f" (missing column {quoted(missing[0])})" if missing else "")
             )
         while True:
             try:
@@ -110,7 +110,7 @@ def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
         if ref is not None:
             if ref in refs:
                 raise ImportFailed(
-                    f"{path.name} line {line}: ref {ref!r} also appears on line {refs[ref]} — refs must be unique"
+                    f"{path.name} line {line}: ref {quoted(ref)} also appears on line {refs[ref]} — refs must be unique"
                 )
             refs[ref] = line
     with write_transaction(conn):
@@ -119,7 +119,7 @@ def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
             if taken:
                 ref = min(taken, key=refs.get)
                 raise ImportFailed(
-                    f"{path.name} line {refs[ref]}: another customer already has ref {ref!r} — choose a different ref"
+                    f"{path.name} line {refs[ref]}: another customer already has ref {quoted(ref)} — choose a different ref"
                 )
         conn.executemany("INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)", rows)
     return Imported(len(rows))
@@ -151,7 +151,7 @@ def import_entries(conn: sqlite3.Connection, path: Path, *, currency: str, timez
             try:
                 kind = row["kind"].strip().lower()
                 if kind not in ("charge", "credit"):
-                    raise ImportFailed(f"kind {row['kind']!r} is not charge or credit — write charge or credit")
+                    raise ImportFailed(f"kind {quoted(row['kind'])} is not charge or credit — write charge or credit")
                 amount = parse_amount(row["amount"], currency)
                 description = clean_line(row["description"], "description", MAX_DESCRIPTION)
                 day = (row.get("date") or "").strip() or None
@@ -176,10 +176,10 @@ def _resolve_customer(customer: str, ids: set[int], refs: dict[str, int]) -> int
     if looks_like_id(customer):
         if int(customer) in ids:
             return int(customer)
-        raise ImportFailed(f"No customer with id {customer} — import or add the customer first")
+        raise ImportFailed(f"No customer with id {customer[:80]} — import or add the customer first")
     if customer in refs:
         return refs[customer]
-    raise ImportFailed(f"No customer with ref {customer!r} — import or add the customer first")
+    raise ImportFailed(f"No customer with ref {quoted(customer)} — import or add the customer first")
 
 
 def _insert_entries(conn: sqlite3.Connection, chunk: list[tuple], touched: set[int]) -> int:

@@ -19,6 +19,7 @@ from .errors import (
     EntryNotFound,
     IdempotencyConflict,
     InvalidInput,
+    quoted,
 )
 from .model import Customer, CustomerBalance, Entry, Posted, state_of
 from .storage import write_transaction
@@ -57,7 +58,7 @@ def parse_posting_date(text: str | None, timezone: str, now: dt.datetime | None 
             raise ValueError(text)
         day = dt.date.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInput(f"date {text!r} is not a date — write it as YYYY-MM-DD, e.g. 2026-03-31") from exc
+        raise InvalidInput(f"date {quoted(text)} is not a date — write it as YYYY-MM-DD, e.g. 2026-03-31") from exc
     today = now.astimezone(zone).date()
     if day > today:
         raise InvalidInput(f"date {text} is in the future — use today ({today.isoformat()}) or an earlier day")
@@ -87,7 +88,7 @@ def add_customer(
     email, phone, ref = clean_email(email), clean_phone(phone), clean_ref(ref)
     with write_transaction(conn):
         if ref is not None and conn.execute("SELECT 1 FROM customers WHERE ref = ? COLLATE NOCASE", (ref,)).fetchone():
-            raise DuplicateRef(f"another customer already has ref {ref!r} — choose a different ref")
+            raise DuplicateRef(f"another customer already has ref {quoted(ref)} — choose a different ref")
         cursor = conn.execute(
             "INSERT INTO customers (name, email, phone, ref) VALUES (?, ?, ?, ?)",
             (name, email, phone, ref),
@@ -107,12 +108,12 @@ def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
             if number <= MAX_ROW_ID
             else None
         )
-        what = f"id {key}"
+        what = f"id {key if len(key) <= 80 else key[:79] + '…'}"
     else:
         row = conn.execute(
             "SELECT id, name, email, phone, ref, language FROM customers WHERE ref = ? COLLATE NOCASE", (key,)
         ).fetchone()
-        what = f"ref {key!r}"
+        what = f"ref {quoted(key)}"
     if row is None:
         raise CustomerNotFound(f"No customer with {what} — see `paylink customer list`")
     return Customer(*row)
@@ -177,7 +178,7 @@ def post_entry(
                 entry = Entry(*earlier)
                 if entry.amount_minor != amount_minor or entry.description != description:
                     raise IdempotencyConflict(
-                        f"key {idempotency_key!r} was already used for entry {entry.id} with another"
+                        f"key {quoted(idempotency_key)} was already used for entry {entry.id} with another"
                         " amount or description — use a new key for a new entry"
                     )
                 return Posted(entry, balance_minor(conn, customer.id, through_entry=entry.id))

@@ -106,7 +106,10 @@ def _not_written(exc: BaseException) -> PagesNotWritten:
     if isinstance(exc, PaylinkError):
         return PagesNotWritten(str(exc))
     if isinstance(exc, OSError):
-        where = f" ({exc.filename})" if exc.filename else ""
+        name = Path(os.fsdecode(exc.filename)) if exc.filename else None
+        if name is not None and name.name.startswith(layout.TEMP_PREFIX):
+            name = name.parent  # a temp file's name changes on every try; its folder does not
+        where = f" ({name})" if name else ""
         return PagesNotWritten(
             f"a page could not be written: {exc.strerror or exc}{where} — free some disk space or make build/"
             " writable, then try again"
