@@ -234,6 +234,10 @@ class PageWriter:
         try:
             for snapshot, html in self._render_pages(pending):
                 files.add(self.pages_dir, snapshot, html)
+            if retired and not files.files:
+                # Only removals to do: prove now that build/p can be changed (not read-only), so
+                # a link that is turned off is never left with its page still served.
+                files.probe(self.pages_dir)
             files.make_durable()
         except BaseException as exc:
             files.discard()

@@ -93,6 +93,10 @@ class Staged:
         self.files.append((_write_temp(folder, data), folder / name))
         return True
 
+    def probe(self, folder: Path) -> None:
+        """Create and remove an empty temp file in ``folder``: raises OSError if it cannot be changed."""
+        os.unlink(_write_temp(folder, b""))
+
     def make_durable(self) -> None:
         """fsync what was staged (one syncfs for many files): an I/O error or full disk shows here."""
         if len(self.files) > FSYNC_EACH_MAX:
