@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .errors import PaylinkError
+from .errors import PaylinkError, shorten_quotes
 
 # --- shared plumbing -----------------------------------------------------------
 
@@ -127,10 +127,10 @@ class PaylinkGroup(click.Group):
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
-            click.echo(f"Error: {exc.format_message().rstrip('.')}{hint}", err=True)
+            click.echo(f"Error: {shorten_quotes(exc.format_message().rstrip('.'))}{hint}", err=True)
             sys.exit(2)
         except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
+            click.echo(f"Error: {shorten_quotes(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Error: Aborted — nothing was changed.", err=True)

@@ -20,6 +20,17 @@ def quoted(value: object, limit: int = MAX_QUOTED) -> str:
     return text[: limit - 2] + "…" + text[0]
 
 
+def shorten_quotes(message: str, limit: int = MAX_QUOTED) -> str:
+    """Cut every quoted value in a finished message (click's usage errors quote whole arguments) to ``limit``."""
+    import re
+
+    return re.sub(
+        rf"'([^']{{{limit - 1},}})'",
+        lambda m: "'" + m.group(1)[: limit - 3] + "…'",
+        message,
+    )
+
+
 class PaylinkError(Exception):
     """Something the user asked for cannot be done."""
 

@@ -204,7 +204,7 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
             else None
         )
         if row is None:
-            raise EntryNotFound(f"No entry with id {entry_id} — see `paylink customer show CUSTOMER`")
+            raise EntryNotFound(f"No entry with id {str(entry_id)[:80]} — see `paylink customer show CUSTOMER`")
         original = Entry(*row)
         if original.voids_entry_id is not None:
             raise CannotVoid(f"entry {entry_id} is itself a void — post a new charge or credit instead")
