@@ -253,16 +253,28 @@ class PageWriter:
         """After the change committed: put staged pages in place, remove retired snapshots, sync,
         and clear the bookkeeping rows, unless another program committed meanwhile (then those
         pages are re-rendered from the newer ledger)."""
+        changes = len(staged.files.files) + len(staged.retired)
         staged.files.put_in_place()
         removed = sum(snapshots.remove(self.pages_dir, name) for name in staged.retired)
-        snapshots.sync(self.site.build_dir)
+        if changes <= snapshots.FSYNC_EACH_MAX:
+            snapshots.sync_folder(self.pages_dir)  # the data is synced already: only the renames are left
+        else:
+            snapshots.sync(self.site.build_dir)
         result = BuildResult(len(staged.rendered), removed)
-        with write_transaction(self.conn):
-            if self.conn.execute("PRAGMA data_version").fetchone()[0] == staged.data_version:
+        # Losing this small transaction to a power cut only leaves pages marked pending that are
+        # current already (the next build rewrites them), so it need not wait for the disk.
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with write_transaction(self.conn):
+                if self.conn.execute("PRAGMA data_version").fetchone()[0] == staged.data_version:
+                    self.conn.executemany(
+                        "DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in staged.rendered]
+                    )
                 self.conn.executemany(
-                    "DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in staged.rendered]
+                    "DELETE FROM retired_snapshots WHERE snapshot = ?", [(n,) for n in staged.retired]
                 )
-            self.conn.executemany("DELETE FROM retired_snapshots WHERE snapshot = ?", [(n,) for n in staged.retired])
+        finally:
+            self.conn.execute("PRAGMA synchronous = FULL")
         if self._pending_count() or self.conn.execute("SELECT 1 FROM retired_snapshots LIMIT 1").fetchone():
             more = self._drain(None)
             result.removed += more.removed

@@ -144,6 +144,15 @@ def remove(folder: Path, name: str) -> bool:
     return True
 
 
+def sync_folder(folder: Path) -> None:
+    """fsync one folder: makes the renames and removals in it durable (not the files' data)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def sync(folder: Path) -> None:
     """Make every write and removal under ``folder`` durable.
 
