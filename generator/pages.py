@@ -170,12 +170,11 @@ class PageWriter:
     def _helper_for(self, pages: int):
         """Lend a helper process for a run of ``pages`` pages, if it is large enough to pay off.
 
-        The helper only renders: it returns each page's bytes and this process,
-        which holds the page lock and the ledger's write lock, writes them. It
-        reads the ledger through its own connection, which sees exactly what
-        this process sees: the batch's transaction has changed nothing yet and
-        no other writer can commit meanwhile. It dies with this process
-        (PR_SET_PDEATHSIG), so a killed build leaves nothing behind.
+        The helper only renders: this process reads the ledger (inside its
+        transaction, so a posting action's uncommitted change too), sends the
+        statements over, and writes the bytes that come back while it holds
+        the page lock and the ledger's write lock. The helper dies with this
+        process (PR_SET_PDEATHSIG), so a killed build leaves nothing behind.
         """
         if pages < PARALLEL_MIN_PAGES or (os.cpu_count() or 1) < 2 or self._helper is not None:
             yield
@@ -192,13 +191,10 @@ class PageWriter:
                 self._helper = None
 
     def _write_batch(self, customer_ids: list[int]) -> int:
-        """Write these customers' pages, half of them rendered by the helper process when there is one."""
-        if self._helper is None or len(customer_ids) < 2:
-            return self._write_pages(customer_ids)
-        half = len(customer_ids) // 2
-        theirs = self._helper.apply_async(_helper_render, (customer_ids[half:],))
-        written = self._write_pages(customer_ids[:half])
-        for snapshot, html in theirs.get():
+        """Write these customers' pages (half of them rendered by the helper process when there is one)."""
+        written = 0
+        for snapshot, html in self._render_pages(customer_ids):
+            # Counted as written when the page is now current, whether or not its bytes changed.
             snapshots.write_if_changed(self.pages_dir, snapshot, html)
             written += 1
         return written
@@ -232,8 +228,9 @@ class PageWriter:
         pending = [r[0] for r in conn.execute("SELECT customer_id FROM pending_pages ORDER BY customer_id")]
         files = snapshots.Staged()
         try:
-            for snapshot, html in self._render_pages(pending):
-                files.add(self.pages_dir, snapshot, html)
+            with self._helper_for(len(pending)):
+                for snapshot, html in self._render_pages(pending):
+                    files.add(self.pages_dir, snapshot, html)
             if retired and not files.files:
                 # Only removals to do: prove now that build/p can be changed (not read-only), so
                 # a link that is turned off is never left with its page still served.
@@ -375,17 +372,27 @@ class PageWriter:
             if progress:
                 progress(len(ids))
 
-    def _write_pages(self, customer_ids: list[int]) -> int:
-        """Render and write the pages of these customers (those with a live link); return how many."""
-        written = 0
-        for snapshot, html in self._render_pages(customer_ids):
-            # Counted as written when the page is now current, whether or not its bytes changed.
-            snapshots.write_if_changed(self.pages_dir, snapshot, html)
-            written += 1
-        return written
-
     def _render_pages(self, customer_ids: list[int]) -> Iterator[tuple[str, bytes]]:
-        """Yield (snapshot file name, page bytes) for these customers (those with a live link)."""
+        """Yield (snapshot file name, page bytes) for these customers (those with a live link).
+
+        The ledger is read here, through this process's connection (inside the
+        caller's transaction, if any); with a helper process, it renders half
+        of each batch of statements meanwhile and returns the bytes.
+        """
+        for start in range(0, len(customer_ids), BATCH):
+            statements = list(self._statements(customer_ids[start : start + BATCH]))
+            if self._helper is None or len(statements) < 2:
+                for snapshot, statement in statements:
+                    yield snapshot, self.renderer.page(statement).encode("utf-8")
+                continue
+            half = len(statements) // 2
+            theirs = self._helper.apply_async(_helper_render, (statements[half:],))
+            for snapshot, statement in statements[:half]:
+                yield snapshot, self.renderer.page(statement).encode("utf-8")
+            yield from theirs.get()
+
+    def _statements(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
+        """Yield (snapshot file name, what the page shows) for these customers (those with a live link)."""
         for customer_id in customer_ids:
             row = self.conn.execute(
                 "SELECT c.name, l.snapshot, c.created_at FROM customers c JOIN links l ON l.customer_id = c.id"
@@ -402,7 +409,7 @@ class PageWriter:
                 # the balance last changed with the newest entry; with none, when the customer was added
                 last_change=entries[0].posted_at if entries else row[2],
             )
-            yield row[1], self.renderer.page(statement).encode("utf-8")
+            yield row[1], statement
 
     def _write_static(self) -> None:
         """Write the pages and files every request may need: assets, 404, 410, robots.txt."""
@@ -512,7 +519,7 @@ _helper_writer: PageWriter | None = None
 
 
 def _helper_start(site_root: str, parent_pid: int) -> None:
-    """Open the site in the helper process with its own connection (it only reads); die with the parent."""
+    """Set up the helper process's renderer (it reads no ledger and writes no file); die with the parent."""
     global _helper_writer
     import signal
 
@@ -526,10 +533,10 @@ def _helper_start(site_root: str, parent_pid: int) -> None:
     if os.getppid() != parent_pid:  # the parent died before the prctl took effect
         os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    site = Site(Path(site_root))
-    _helper_writer = PageWriter(site, site.open_ledger())
+    _helper_writer = PageWriter(Site(Path(site_root)), None)  # type: ignore[arg-type]
 
 
-def _helper_render(customer_ids: list[int]) -> list[tuple[str, bytes]]:
+def _helper_render(statements: list[tuple[str, Statement]]) -> list[tuple[str, bytes]]:
     """Render pages in the helper and return their bytes; the parent, holding the locks, writes them."""
-    return list(_helper_writer._render_pages(customer_ids))
+    renderer = _helper_writer.renderer
+    return [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]
