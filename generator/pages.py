@@ -454,7 +454,7 @@ class PageWriter:
             return 0, 0
         removed = 0
         with write_transaction(self.conn):
-            # Under the write lock no other paylink process is mid-write, so any temp file is a leftover.
+            # Under the page lock no other paylink process is mid-write, so any temp file is a leftover.
             live = {r[0] for r in self.conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")}
             present = set()
             gone: list[str] = []

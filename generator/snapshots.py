@@ -4,7 +4,8 @@ Every file is written to a temp file in its own folder and ``os.replace``d into
 place, so the edge only ever sees a whole old page or a whole new one. After a
 batch of writes the build folder's file system is synced before the ledger
 records the work as done, so a power cut can lose the work but never the
-record that it is still to do.
+record that it is still to do. A posting action stages its pages (``Staged``:
+temp files, synced) before its transaction commits and renames them after.
 """
 
 import itertools
