@@ -67,7 +67,7 @@ def listen_address(host: str, port: int) -> str:
         raise CannotServe(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}) — stop the other server or pick another port"
         ) from exc
-    return address[0]
+    return str(address[0])
 
 
 def run(

@@ -114,10 +114,8 @@ def _not_written(exc: BaseException) -> PagesNotWritten:
             f"a page could not be written: {exc.strerror or exc}{where} — free some disk space or make build/"
             " writable, then try again"
         )
-    try:
-        from jinja2 import TemplateError, TemplateSyntaxError
-    except ImportError:  # pragma: no cover - jinja2 is a dependency
-        TemplateError = TemplateSyntaxError = ()  # noqa: N806
+    from jinja2 import TemplateError, TemplateSyntaxError
+
     if isinstance(exc, TemplateSyntaxError):
         where = f"{exc.filename or exc.name} line {exc.lineno}"
         return PagesNotWritten(
@@ -544,5 +542,6 @@ def _helper_start(site_root: str, parent_pid: int) -> None:
 
 def _helper_render(statements: list[tuple[str, Statement]]) -> list[tuple[str, bytes]]:
     """Render pages in the helper and return their bytes; the parent, holding the locks, writes them."""
+    assert _helper_writer is not None, "_helper_start runs first"
     renderer = _helper_writer.renderer
     return [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]

@@ -11,10 +11,11 @@ temp files, synced) before its transaction commits and renames them after.
 import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 from . import layout
 
-_libc_syncfs = None
+_libc_syncfs: Any = None  # the libc function, False where there is none, None until looked up
 
 
 _temp_counter = itertools.count()
