@@ -6,11 +6,19 @@ over WSGI against gunicorn's 5,000 req/s and p99 ~40 ms (nginx serving the same
 file as a static file: 61,000 req/s, p99 3.5 ms). It stops cleanly on
 SIGINT/SIGTERM, replaces a worker that dies, and installs as one wheel from PyPI.
 
-`paylink serve` runs the very same ``Edge`` through granian's RSGI interface
-(``EnvConfiguredApplication.__rsgi__``), which skips WSGI's per-request environ
-and thread hand-off: about 1.3-1.6x the requests per second of its WSGI
-interface here. ``paylink.edge.app:application`` stays a plain WSGI app for any other
-server (gunicorn, uWSGI, granian --interface wsgi).
+`paylink serve` runs the very same ``Edge`` through granian's ASGI interface
+(``paylink.edge.app:asgi_application``, lifespan off): ASGI hands over the raw
+path, so ``/p%2F<token>`` and the other encoded forms are refused as under
+gunicorn. granian's RSGI interface (a little faster) and its WSGI interface
+give only the decoded path. ``paylink.edge.app:application`` stays a plain WSGI
+app for any other server (gunicorn, uWSGI).
+
+A flood of half-sent requests must not lock customers out. granian admits at
+most ``backpressure`` connections per worker (default: backlog / workers, 512
+here) and waits 30 s for a request's headers, so ~1,000 slow connections used
+to take every slot for up to 30 s. Here each worker admits 16,384 connections
+(an idle one costs a few KB in hyper), the listen backlog is 4,096, headers
+must arrive within 5 s, and the open-files limit is raised to its hard limit.
 
 granian imports its target by name in each worker, so the build folder and
 keys reach the edge through the environment variables that the contract
@@ -27,7 +35,10 @@ from pathlib import Path
 
 from paylink.tokens import KEY_ENV, NoSigningKey, load_keys
 
-APP_TARGET = "paylink.edge.app:application"
+APP_TARGET = "paylink.edge.app:asgi_application"
+LISTEN_BACKLOG = 4096
+CONNECTIONS_PER_WORKER = 16384  # granian's backpressure: connections a worker takes at once
+HEADER_READ_TIMEOUT_MS = 5000  # a client that has not sent its headers by then is dropped
 
 
 class CannotServe(Exception):
@@ -71,6 +82,7 @@ def run(
     # Imported here so `import paylink.edge.serve` (and the generator's CLI) stays light.
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     build_dir = Path(build_dir).absolute()
     if not build_dir.is_dir():
@@ -83,16 +95,33 @@ def run(
     os.environ.pop("PAYLINK_SITE", None)
     os.environ["PAYLINK_BUILD_DIR"] = str(build_dir)
     os.environ[KEY_ENV] = ",".join(keys)
+    _raise_open_files_limit()
     server = Granian(
         APP_TARGET,
         address=address,
         port=port,
-        interface=Interfaces.RSGI,
+        interface=Interfaces.ASGINL,
         workers=workers or min(os.cpu_count() or 1, 8),
+        backlog=LISTEN_BACKLOG,
+        backpressure=CONNECTIONS_PER_WORKER,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
         log_access=False,  # would log tokens; the edge logs requests itself
         respawn_failed_workers=True,  # a worker killed (OOM, signal) is replaced, not fatal
     )
     server.serve()
+
+
+def _raise_open_files_limit() -> None:
+    """Let the server (and its workers, which inherit it) hold as many connections as the system allows."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else min(hard, 1 << 20)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # keep the limit we have
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import backup, ledger, links, statement
+from .errors import PagesNotWritten
 from .ledger import Customer, CustomerBalance, Entry, Posted
 from .links import Link
 from .pages import BuildResult, PageWriter
@@ -91,15 +92,37 @@ class Workspace:
 
 @contextmanager
 def keeping_pages_current(ws: Workspace) -> Iterator[None]:
-    """Run a change to the ledger, then bring the pages it touched up to date before returning.
+    """Run a change to the ledger so that it commits only once the pages it touched are written.
 
-    The triggers record in the change's own transaction which pages to rewrite
-    and which snapshots to remove; draining those here means a change made by
-    any action leaves ``build/`` current, and a crash in between is repaired by
-    the next ``build``.
+    Under the site's page lock, the change runs in one write transaction (the
+    domain functions join it); the triggers record in it which pages to
+    rewrite and which snapshots to remove. Those pages are rendered from the
+    transaction's own view and written to temp files, synced, before the
+    COMMIT: a page that cannot be rendered or written rolls the whole change
+    back (PagesNotWritten), so ``Error:`` means nothing was posted. After the
+    commit the temp files are renamed into place, retired snapshots removed,
+    and the bookkeeping rows cleared; a crash in between leaves those rows and
+    stray temp files, which the next ``build`` repairs.
     """
-    yield
-    ws.pages().refresh()
+    pages = ws.pages()
+    conn = ws.conn
+    with pages.locked():
+        pages.prepare()
+        staged = None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            staged = pages.stage_pending()
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if staged is not None:
+                staged.discard()
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, PagesNotWritten):
+                raise PagesNotWritten(f"{exc}; nothing was changed") from exc
+            raise
+        pages.finish(staged)
     push_to_store(ws)
 
 

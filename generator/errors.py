@@ -4,6 +4,32 @@ Each error's message says what is wrong and how to fix it; the CLI prints it
 after ``Error:`` and exits non-zero. Nothing here prints.
 """
 
+# An Error: line quotes at most this many characters of any value (CONTRACT §2).
+MAX_QUOTED = 80
+
+
+def quoted(value: object, limit: int = MAX_QUOTED) -> str:
+    """Return ``repr(value)`` for an error message, cut to at most ``limit`` characters.
+
+    Control characters come out escaped (``'\\x1b'``), so a hostile value cannot
+    move a terminal's cursor; a longer value ends in ``…'``.
+    """
+    text = repr(value if isinstance(value, str) else str(value))
+    if len(text) <= limit:
+        return text
+    return text[: limit - 2] + "…" + text[0]
+
+
+def shorten_quotes(message: str, limit: int = MAX_QUOTED) -> str:
+    """Cut every quoted value in a finished message (click's usage errors quote whole arguments) to ``limit``."""
+    import re
+
+    return re.sub(
+        rf"'([^'\n]{{{limit - 1},}})'",
+        lambda m: "'" + m.group(1)[: limit - 3] + "…'",
+        message,
+    )
+
 
 class PaylinkError(Exception):
     """Something the user asked for cannot be done."""
@@ -51,3 +77,7 @@ class LinkNotFound(PaylinkError):
 
 class ImportFailed(PaylinkError):
     """A CSV file could not be imported; nothing from it was written."""
+
+
+class PagesNotWritten(PaylinkError):
+    """A page could not be rendered or written; the ledger change was rolled back."""

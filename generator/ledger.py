@@ -20,6 +20,7 @@ from .errors import (
     IdempotencyConflict,
     InvalidInput,
     SettingsError,
+    quoted,
 )
 from .model import Customer, CustomerBalance, Entry, Posted, state_of
 from .storage import write_transaction
@@ -65,7 +66,7 @@ def parse_posting_date(text: str | None, timezone: str, now: dt.datetime | None 
             raise ValueError(text)
         day = dt.date.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInput(f"date {text!r} is not a date — write it as YYYY-MM-DD, e.g. 2026-03-31") from exc
+        raise InvalidInput(f"date {quoted(text)} is not a date — write it as YYYY-MM-DD, e.g. 2026-03-31") from exc
     today = now.astimezone(zone).date()
     if day > today:
         raise InvalidInput(f"date {text} is in the future — use today ({today.isoformat()}) or an earlier day")
@@ -97,6 +98,8 @@ def add_customer(
     language = clean_language(language)
     with write_transaction(conn):
         _refuse_taken_ref(conn, ref, None)
+        if ref is not None and conn.execute("SELECT 1 FROM customers WHERE ref = ? COLLATE NOCASE", (ref,)).fetchone():
+            raise DuplicateRef(f"another customer already has ref {quoted(ref)} — choose a different ref")
         cursor = conn.execute(
             "INSERT INTO customers (name, email, phone, ref, language) VALUES (?, ?, ?, ?, ?)",
             (name, email, phone, ref, language),
@@ -186,12 +189,13 @@ def find_customer(conn: sqlite3.Connection, id_or_ref: str | int) -> Customer:
             if number <= MAX_ROW_ID
             else None
         )
-        what = f"id {key}"
+        what = f"id {key if len(key) <= 80 else key[:79] + '…'}"
     else:
         row = conn.execute(
             "SELECT id, name, email, phone, ref, language FROM customers WHERE ref = ? COLLATE NOCASE", (key,)
         ).fetchone()
         what = f"ref {key[:80]!r}"
+        what = f"ref {quoted(key)}"
     if row is None:
         hint = "" if looks_like_id(key) else _closest_customer(conn, key)
         if hint:
@@ -304,7 +308,7 @@ def post_entry(
                 entry = Entry(*earlier)
                 if entry.amount_minor != amount_minor or entry.description != description:
                     raise IdempotencyConflict(
-                        f"key {idempotency_key!r} was already used for entry {entry.id} with another"
+                        f"key {quoted(idempotency_key)} was already used for entry {entry.id} with another"
                         " amount or description — use a new key for a new entry"
                     )
                 return Posted(entry, balance_minor(conn, customer.id, through_entry=entry.id))
@@ -330,7 +334,7 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
             else None
         )
         if row is None:
-            raise EntryNotFound(f"No entry with id {entry_id} — see `paylink customer show CUSTOMER`")
+            raise EntryNotFound(f"No entry with id {str(entry_id)[:80]} — see `paylink customer show CUSTOMER`")
         original = Entry(*row)
         if original.voids_entry_id is not None:
             raise CannotVoid(f"entry {entry_id} is itself a void — post a new charge or credit instead")

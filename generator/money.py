@@ -9,7 +9,7 @@ import unicodedata
 from decimal import Decimal
 from functools import cache, lru_cache
 
-from .errors import InvalidAmount, SettingsError
+from .errors import InvalidAmount, SettingsError, quoted
 
 MAX_MAJOR_UNITS = 1_000_000_000
 _AMOUNT_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\Z")
@@ -29,7 +29,7 @@ def check_currency(currency: str) -> str:
 
     code = currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", code) or code not in list_currencies():
-        raise SettingsError(f"unknown currency {currency!r} — use an ISO 4217 code such as USD, EUR or JPY")
+        raise SettingsError(f"unknown currency {quoted(currency)} — use an ISO 4217 code such as USD, EUR or JPY")
     return code
 
 

@@ -1,26 +1,38 @@
 """The page writer: keeps one snapshot per live link in ``build/`` exactly as the ledger says.
 
-Every page is written while this process holds the ledger's write lock, after
-reading the ledger inside that same transaction. Writers (posting commands,
-``build``, ``watch``) therefore take turns in commit order, and a page can only
-ever be replaced by one rendered from a newer ledger. The bookkeeping rows
-(``pending_pages``, ``retired_snapshots``) are deleted in the transaction that
-did the work, after the files are synced: a crash at any point leaves them for
-the next ``build``.
+Only one process writes pages at a time: every writer (posting commands,
+``build``, ``watch``) first takes the site's page lock (``flock`` on
+``paylink.lock``), then the ledger's write lock. A page is rendered from the
+ledger as read inside that transaction, so a page can only ever be replaced by
+one rendered from a newer ledger.
+
+A posting action stages its pages (temp files, fsynced) inside its own
+transaction, before it commits: a page that cannot be rendered or written
+rolls the change back (``stage_pending`` / ``finish``). ``build`` writes pages
+of changes already committed, and deletes the bookkeeping rows
+(``pending_pages``, ``retired_snapshots``) in the transaction that did the
+work, after the files are synced: a crash at any point leaves them for the
+next ``build``.
 """
 
+import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from . import layout, snapshots
+from .errors import PagesNotWritten, PaylinkError
 from .ledger import balance_minor, recent_entries
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
+
+LOCK_FILE = "paylink.lock"
 
 BATCH = 1000
 # A run with at least this many pages renders half of each batch in a helper process
@@ -42,6 +54,98 @@ class BuildResult:
         return self
 
 
+# --- the site's page lock ----------------------------------------------------------
+
+_locks_guard = threading.Lock()
+_locks: dict[str, "_SiteLock"] = {}
+
+
+class _SiteLock:
+    """``flock`` on the site's lock file, re-entrant within a process (a posting action's
+    transaction calls the writer, which takes the lock again), one thread at a time."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self.thread_lock:
+            if self.depth == 0:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another writer works; freed if it dies
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self.fd = fd
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0 and self.fd is not None:
+                    os.close(self.fd)  # releases the flock
+                    self.fd = None
+
+
+def site_lock(root: Path) -> _SiteLock:
+    """The page lock of the site at ``root``, shared by every writer in this process."""
+    key = str(Path(root).absolute())
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = _SiteLock(Path(key) / LOCK_FILE)
+        return lock
+
+
+def _not_written(exc: BaseException) -> PagesNotWritten:
+    """Say in one line why a page could not be rendered or written."""
+    if isinstance(exc, PaylinkError):
+        return PagesNotWritten(str(exc))
+    if isinstance(exc, OSError):
+        name = Path(os.fsdecode(exc.filename)) if exc.filename else None
+        if name is not None and name.name.startswith(layout.TEMP_PREFIX):
+            name = name.parent  # a temp file's name changes on every try; its folder does not
+        where = f" ({name})" if name else ""
+        return PagesNotWritten(
+            f"a page could not be written: {exc.strerror or exc}{where} — free some disk space or make build/"
+            " writable, then try again"
+        )
+    from jinja2 import TemplateError, TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError):
+        where = f"{exc.filename or exc.name} line {exc.lineno}"
+        return PagesNotWritten(
+            f"template {where} is broken ({str(exc.message)[:80]}) — fix the template, then try again"
+        )
+    if isinstance(exc, TemplateError):
+        return PagesNotWritten(
+            f"a page could not be rendered ({type(exc).__name__}: {str(exc)[:80]}) — fix the site's templates,"
+            " then try again"
+        )
+    return PagesNotWritten(
+        f"a page could not be rendered ({type(exc).__name__}: {str(exc)[:80]}) — check the site's templates,"
+        " then try again"
+    )
+
+
+@dataclass
+class StagedPages:
+    """A ledger change's pages, written under temp names and synced, waiting for its commit."""
+
+    files: snapshots.Staged
+    retired: list[str]
+    rendered: list[int]  # customers whose pages are now current in the transaction's view
+    data_version: int
+
+    def discard(self) -> None:
+        """Remove the temp files (the change was rolled back)."""
+        self.files.discard()
+
+
 class PageWriter:
     """Writes and removes a site's snapshots."""
 
@@ -56,14 +160,19 @@ class PageWriter:
 
     _helper = None  # a one-process pool, only during a large run
 
+    def locked(self):
+        """Hold the site's page lock (re-entrant in this process) for the block."""
+        return site_lock(self.site.root).held()
+
     @contextmanager
     def _helper_for(self, pages: int):
         """Lend a helper process for a run of ``pages`` pages, if it is large enough to pay off.
 
-        The helper renders and writes its half of a batch while this process,
-        which holds the write lock for that batch, does the other half; the
-        lock is released only after both halves are written and synced, so the
-        ordering promise holds exactly as with one process.
+        The helper only renders: this process reads the ledger (inside its
+        transaction, so a posting action's uncommitted change too), sends the
+        statements over, and writes the bytes that come back while it holds
+        the page lock and the ledger's write lock. The helper dies with this
+        process (PR_SET_PDEATHSIG), so a killed build leaves nothing behind.
         """
         if pages < PARALLEL_MIN_PAGES or (os.cpu_count() or 1) < 2 or self._helper is not None:
             yield
@@ -72,7 +181,7 @@ class PageWriter:
 
         # spawn, not fork: `paylink watch` runs threads, and a forked copy of them is unsafe.
         context = multiprocessing.get_context("spawn")
-        with context.Pool(1, initializer=_helper_start, initargs=(str(self.site.root),)) as pool:
+        with context.Pool(1, initializer=_helper_start, initargs=(str(self.site.root), os.getpid())) as pool:
             self._helper = pool
             try:
                 yield
@@ -80,24 +189,97 @@ class PageWriter:
                 self._helper = None
 
     def _write_batch(self, customer_ids: list[int]) -> int:
-        """Write these customers' pages, half in the helper process when there is one."""
-        if self._helper is None or len(customer_ids) < 2:
-            return self._write_pages(customer_ids)
-        half = len(customer_ids) // 2
-        theirs = self._helper.apply_async(_helper_write, (customer_ids[half:],))
-        mine = self._write_pages(customer_ids[:half])
-        return mine + theirs.get()
+        """Write these customers' pages (half of them rendered by the helper process when there is one)."""
+        written = 0
+        for snapshot, html in self._render_pages(customer_ids):
+            # Counted as written when the page is now current, whether or not its bytes changed.
+            snapshots.write_if_changed(self.pages_dir, snapshot, html)
+            written += 1
+        return written
 
     # --- what the posting commands call ---------------------------------------
 
     def refresh(self, customer_ids: Iterable[int] | None = None) -> BuildResult:
         """Remove retired snapshots and re-render pending pages (only these customers' if given)."""
+        with self.locked():
+            self.prepare()
+            wanted = None if customer_ids is None else sorted(set(customer_ids))
+            expected = len(wanted) if wanted is not None else self._pending_count()
+            with self._helper_for(expected):
+                return self._drain(wanted)
+
+    def prepare(self) -> None:
+        """Make sure build/, its folders, assets and error pages exist (before a change is staged)."""
         self._ensure_folders()
         self._ensure_assets()
-        wanted = None if customer_ids is None else sorted(set(customer_ids))
-        expected = len(wanted) if wanted is not None else self._pending_count()
-        with self._helper_for(expected):
-            return self._drain(wanted)
+
+    def stage_pending(self) -> StagedPages:
+        """Inside the caller's write transaction: render every pending page from the transaction's
+        view and write it under a temp name, synced; queue the files for publishing.
+
+        Raises PagesNotWritten (with no temp file left) if a page cannot be
+        rendered or written; the caller then rolls its change back. After the
+        caller commits, ``finish`` puts the pages in place.
+        """
+        conn = self.conn
+        retired = [r[0] for r in conn.execute("SELECT snapshot FROM retired_snapshots")]
+        pending = [r[0] for r in conn.execute("SELECT customer_id FROM pending_pages ORDER BY customer_id")]
+        files = snapshots.Staged()
+        try:
+            with self._helper_for(len(pending)):
+                for snapshot, html in self._render_pages(pending):
+                    files.add(self.pages_dir, snapshot, html)
+            if retired and not files.files:
+                # Only removals to do: prove now that build/p can be changed (not read-only), so
+                # a link that is turned off is never left with its page still served.
+                files.probe(self.pages_dir)
+            files.make_durable()
+        except BaseException as exc:
+            files.discard()
+            if isinstance(exc, Exception):
+                raise _not_written(exc) from exc
+            raise
+        self._queue_for_publish([f"{layout.SNAPSHOT_DIR}/{name}" for name in retired], pending)
+        # Read while this transaction holds the write lock: no other commit can come between it and ours.
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        return StagedPages(files, retired, pending, version)
+
+    def finish(self, staged: StagedPages) -> BuildResult:
+        """After the change committed: put staged pages in place, remove retired snapshots, sync,
+        and clear the bookkeeping rows, unless another program committed meanwhile (then those
+        pages are re-rendered from the newer ledger)."""
+        changes = len(staged.files.files) + len(staged.retired)
+        staged.files.put_in_place()
+        removed = sum(snapshots.remove(self.pages_dir, name) for name in staged.retired)
+        if changes <= snapshots.FSYNC_EACH_MAX:
+            snapshots.sync_folder(self.pages_dir)  # the data is synced already: only the renames are left
+        else:
+            snapshots.sync(self.site.build_dir)
+        result = BuildResult(len(staged.rendered), removed)
+        # Losing this small transaction to a power cut only leaves pages marked pending that are
+        # current already (the next build rewrites them), so it need not wait for the disk.
+        # The change is committed and its pages are in place: what is left is tidying up, and a
+        # failure here must not turn into an Error: line (it would say nothing was written).
+        # Whatever it leaves, pages marked pending, the next build or watch finishes.
+        try:
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with write_transaction(self.conn):
+                    if self.conn.execute("PRAGMA data_version").fetchone()[0] == staged.data_version:
+                        self.conn.executemany(
+                            "DELETE FROM pending_pages WHERE customer_id = ?", [(c,) for c in staged.rendered]
+                        )
+                    self.conn.executemany(
+                        "DELETE FROM retired_snapshots WHERE snapshot = ?", [(n,) for n in staged.retired]
+                    )
+            finally:
+                self.conn.execute("PRAGMA synchronous = FULL")
+            if self._pending_count() or self.conn.execute("SELECT 1 FROM retired_snapshots LIMIT 1").fetchone():
+                # Another program committed meanwhile: bring its pages up to date too.
+                result.removed += self._drain(None).removed
+        except Exception:  # noqa: BLE001 — see above: left for the next build
+            pass
+        return result
 
     def _pending_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM pending_pages").fetchone()[0]
@@ -132,7 +314,19 @@ class PageWriter:
     # --- paylink build ----------------------------------------------------------
 
     def build(self, *, full: bool = False, progress: Progress | None = None) -> BuildResult:
-        """Make ``build/`` match the ledger; re-render everything if asked or if templates or settings changed."""
+        """Make ``build/`` match the ledger; re-render everything if asked or if templates or settings changed.
+
+        Holds the site's page lock throughout, so no other writer's pages interleave with these.
+        """
+        with self.locked():
+            try:
+                return self._build(full=full, progress=progress)
+            except (PaylinkError, OSError, sqlite3.Error):
+                raise
+            except Exception as exc:  # a broken template: one line saying which
+                raise _not_written(exc) from exc
+
+    def _build(self, *, full: bool, progress: Progress | None) -> BuildResult:
         self._ensure_folders()
         fingerprint = self.renderer.fingerprint
         full = full or self._state("fingerprint") != fingerprint
@@ -182,9 +376,27 @@ class PageWriter:
             if progress:
                 progress(len(ids))
 
-    def _write_pages(self, customer_ids: list[int]) -> int:
-        """Render and write the pages of these customers (those with a live link); return how many."""
-        written = 0
+    def _render_pages(self, customer_ids: list[int]) -> Iterator[tuple[str, bytes]]:
+        """Yield (snapshot file name, page bytes) for these customers (those with a live link).
+
+        The ledger is read here, through this process's connection (inside the
+        caller's transaction, if any); with a helper process, it renders half
+        of each batch of statements meanwhile and returns the bytes.
+        """
+        for start in range(0, len(customer_ids), BATCH):
+            statements = list(self._statements(customer_ids[start : start + BATCH]))
+            if self._helper is None or len(statements) < 2:
+                for snapshot, statement in statements:
+                    yield snapshot, self.renderer.page(statement).encode("utf-8")
+                continue
+            half = len(statements) // 2
+            theirs = self._helper.apply_async(_helper_render, (statements[half:],))
+            for snapshot, statement in statements[:half]:
+                yield snapshot, self.renderer.page(statement).encode("utf-8")
+            yield from theirs.get()
+
+    def _statements(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
+        """Yield (snapshot file name, what the page shows) for these customers (those with a live link)."""
         for customer_id in customer_ids:
             row = self.conn.execute(
                 "SELECT c.name, l.snapshot, c.created_at FROM customers c JOIN links l ON l.customer_id = c.id"
@@ -201,11 +413,7 @@ class PageWriter:
                 # the balance last changed with the newest entry; with none, when the customer was added
                 last_change=entries[0].posted_at if entries else row[2],
             )
-            html = self.renderer.page(statement)
-            # Counted as written when the page is now current, whether or not its bytes changed.
-            snapshots.write_if_changed(self.pages_dir, row[1], html.encode("utf-8"))
-            written += 1
-        return written
+            yield row[1], statement
 
     def _write_static(self) -> None:
         """Write the pages and files every request may need: assets, 404, 410, robots.txt."""
@@ -232,8 +440,10 @@ class PageWriter:
             self._write_static()
 
     def _ensure_folders(self) -> None:
-        (self.site.build_dir / layout.ASSETS_DIR).mkdir(parents=True, exist_ok=True)
-        self.pages_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.site.build_dir, self.site.build_dir / layout.ASSETS_DIR, self.pages_dir):
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                os.chmod(folder, 0o755)  # a static host reads it; nobody else writes it, whatever the umask
 
     def _sweep(self, *, force: bool) -> tuple[int, int]:
         """Make build/p hold exactly the live links' snapshots; return (removed, missing).
@@ -248,7 +458,7 @@ class PageWriter:
             return 0, 0
         removed = 0
         with write_transaction(self.conn):
-            # Under the write lock no other paylink process is mid-write, so any temp file is a leftover.
+            # Under the page lock no other paylink process is mid-write, so any temp file is a leftover.
             live = {r[0] for r in self.conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")}
             present = set()
             gone: list[str] = []
@@ -312,16 +522,26 @@ class PageWriter:
 _helper_writer: PageWriter | None = None
 
 
-def _helper_start(site_root: str) -> None:
-    """Open the site in the helper process, with its own connection (read-only use)."""
+def _helper_start(site_root: str, parent_pid: int) -> None:
+    """Set up the helper process's renderer (it reads no ledger and writes no file); die with the parent."""
     global _helper_writer
-    from pathlib import Path
+    import signal
 
-    site = Site(Path(site_root))
-    _helper_writer = PageWriter(site, site.open_ledger())
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1  # noqa: N806 — <linux/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the pool's own pipes end the helper when the parent goes
+    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _helper_writer = PageWriter(Site(Path(site_root)), None)  # type: ignore[arg-type]
 
 
-def _helper_write(customer_ids: list[int]) -> int:
-    """Render and write pages in the helper; the parent holds the write lock meanwhile."""
-    assert _helper_writer is not None, "_helper_start runs first in every helper"
-    return _helper_writer._write_pages(customer_ids)
+def _helper_render(statements: list[tuple[str, Statement]]) -> list[tuple[str, bytes]]:
+    """Render pages in the helper and return their bytes; the parent, holding the locks, writes them."""
+    assert _helper_writer is not None, "_helper_start runs first"
+    renderer = _helper_writer.renderer
+    return [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]

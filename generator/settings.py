@@ -10,8 +10,8 @@ import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from .checks import clean_email, clean_line, clean_phone
-from .errors import InvalidInput, SettingsError
+from .checks import clean_email, clean_line, clean_phone, has_control
+from .errors import InvalidInput, SettingsError, quoted
 from .money import check_currency
 
 _URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
@@ -43,6 +43,10 @@ class Settings:
 
     def validated(self) -> "Settings":
         """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            if isinstance(value, str) and has_control(value.strip(" \t\r\n")):
+                raise SettingsError(f"{setting.name} contains a control character — use one plain line")
         try:
             name = clean_line(self.name, "business name", 120)
             phone, email = clean_phone(self.phone), clean_email(self.email)
@@ -171,7 +175,7 @@ def check_locale(locale: str) -> str:
     try:
         return str(Locale.parse(locale.strip().replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError) as exc:
-        raise SettingsError(f"unknown locale {locale!r} — use a code such as en_US, de_DE or ja_JP") from exc
+        raise SettingsError(f"unknown locale {quoted(locale)} — use a code such as en_US, de_DE or ja_JP") from exc
 
 
 def check_timezone(timezone: str) -> str:
@@ -185,7 +189,7 @@ def check_timezone(timezone: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise SettingsError(
-            f"unknown time zone {timezone!r} — use an IANA name such as America/New_York or Europe/Berlin"
+            f"unknown time zone {quoted(timezone)} — use an IANA name such as America/New_York or Europe/Berlin"
         ) from exc
     return name
 

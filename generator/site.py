@@ -9,6 +9,18 @@ from .errors import SiteError
 from .layout import BUILD_DIR, DB_FILE, KEY_FILE, SETTINGS_FILE, SITE_ENV, TEMPLATES_DIR
 from .settings import Settings, load_settings
 
+SETTINGS_MODE = 0o644
+PRIVATE_MODE = 0o600
+
+
+def _keep_private(path: Path) -> None:
+    """Take group and other access away from a file of ours that must be the owner's only."""
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, PRIVATE_MODE)
+    except OSError:
+        pass  # missing, or another user's: nothing we may change
+
 
 class Site:
     """A site folder and what is in it."""
@@ -42,6 +54,12 @@ class Site:
         """The validated settings from paylink.toml."""
         if not self.settings_path.is_file():
             raise SiteError(f"{self.settings_path} is missing — run `paylink init {self.root}`")
+        try:
+            mode = os.stat(self.settings_path).st_mode
+            if mode & 0o022:  # writable by others: anyone could change what customers are shown
+                os.chmod(self.settings_path, mode & 0o755)
+        except OSError:
+            pass  # another user's site we may only read
         return load_settings(self.settings_path)
 
     def signer_keys(self) -> list[str]:
@@ -64,7 +82,8 @@ class Site:
             raise SiteError(
                 f"{self.db_path} is missing — restore it from a backup, or run `paylink init` in a new folder"
             )
-        return storage.connect(self.db_path)
+        _keep_private(self.key_path)
+        return storage.connect(self.db_path)  # also puts the ledger's files back to 0600
 
     def link_url(self, nonce: str) -> str:
         """The customer-facing URL for a link."""
@@ -169,7 +188,9 @@ def init_site(root: Path, settings: Settings) -> Site:
         )
     if root.exists() and not root.is_dir():
         raise SiteError(f"{root} is a file, not a folder — choose another path")
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():
+        root.mkdir(parents=True)
+        os.chmod(root, 0o755)  # nobody else may add or replace a site's files, whatever the umask
     site = Site(root)
     # O_EXCL with mode 0600 from the start: the key is never readable by others, not even briefly.
     fd = os.open(site.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -182,8 +203,14 @@ def init_site(root: Path, settings: Settings) -> Site:
         ledger.record_currency(conn, settings.currency)
     finally:
         conn.close()
-    site.build_dir.mkdir(exist_ok=True)
+    if not site.build_dir.is_dir():
+        site.build_dir.mkdir()
+        os.chmod(site.build_dir, 0o755)
     temp = site.settings_path.with_name(f".{SETTINGS_FILE}.tmp")
-    temp.write_text(settings.to_toml(), encoding="utf-8")
+    # 0644 whatever the umask: a static host may read it, nobody else may change the phone customers see.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, SETTINGS_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as settings_file:
+        os.fchmod(settings_file.fileno(), SETTINGS_MODE)
+        settings_file.write(settings.to_toml())
     os.replace(temp, site.settings_path)
     return site

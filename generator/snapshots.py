@@ -4,47 +4,124 @@ Every file is written to a temp file in its own folder and ``os.replace``d into
 place, so the edge only ever sees a whole old page or a whole new one. After a
 batch of writes the build folder's file system is synced before the ledger
 records the work as done, so a power cut can lose the work but never the
-record that it is still to do.
+record that it is still to do. A posting action stages its pages (``Staged``:
+temp files, synced) before its transaction commits and renames them after.
 """
 
 import itertools
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from . import layout
 
-_libc_syncfs: Callable[[int], int] | Literal[False] | None = None  # found on first use; False: no syncfs
+_libc_syncfs: Any = None  # the libc function, False where there is none, None until looked up
 
 
 _temp_counter = itertools.count()
+# What a static host needs: readable by all, writable by the owner only, whatever the umask.
+FILE_MODE = 0o644
+# Up to this many staged files are fsynced one by one; more, and one syncfs is cheaper.
+FSYNC_EACH_MAX = 16
 
 
-def write_atomic(folder: Path, name: str, data: bytes) -> None:
-    """Write ``folder/name`` whole or not at all.
+def _write_temp(folder: Path, data: bytes) -> Path:
+    """Write ``data`` to a new temp file in ``folder`` (mode 0644) and return its path; no temp is left on failure.
 
     The temp name is unique to this process (pid and a counter) and created
-    with O_EXCL, readable by a static host (0644 less the umask).
+    with O_EXCL.
     """
     temp = folder / f"{layout.TEMP_PREFIX}{os.getpid()}-{next(_temp_counter)}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        fd = os.open(temp, flags, 0o644)
+        fd = os.open(temp, flags, FILE_MODE)
     except FileExistsError:
         # Left by a crashed process that had our pid; nothing live writes under our name.
         os.unlink(temp)
-        fd = os.open(temp, flags, 0o644)
+        fd = os.open(temp, flags, FILE_MODE)
     try:
         with open(fd, "wb", closefd=True) as out:
+            os.fchmod(out.fileno(), FILE_MODE)  # the umask may have taken bits off
             out.write(data)
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
+    return temp
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_atomic(folder: Path, name: str, data: bytes) -> None:
+    """Write ``folder/name`` whole or not at all."""
+    temp = _write_temp(folder, data)
+    try:
         os.replace(temp, folder / name)
     except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
+        _unlink_quietly(temp)
         raise
+
+
+def unchanged(folder: Path, name: str, data: bytes) -> bool:
+    """Whether ``folder/name`` already holds exactly ``data``."""
+    try:
+        with open(folder / name, "rb") as existing:
+            return os.fstat(existing.fileno()).st_size == len(data) and existing.read() == data
+    except FileNotFoundError:
+        return False
+
+
+class Staged:
+    """Files written whole under temp names and made durable, waiting to be put in place.
+
+    The page writer stages the pages of a ledger change before it commits:
+    a failure to write (a full disk, a read-only folder) then rolls the change
+    back, and after the commit only renames are left to do. ``discard`` removes
+    every temp file; a crash in between leaves temp files that the next build
+    sweeps away.
+    """
+
+    def __init__(self) -> None:
+        self.files: list[tuple[Path, Path]] = []  # (temp, final)
+
+    def add(self, folder: Path, name: str, data: bytes) -> bool:
+        """Stage ``folder/name`` unless it already holds ``data``; return whether it was staged."""
+        if unchanged(folder, name, data):
+            return False
+        self.files.append((_write_temp(folder, data), folder / name))
+        return True
+
+    def probe(self, folder: Path) -> None:
+        """Create and remove an empty temp file in ``folder``: raises OSError if it cannot be changed."""
+        os.unlink(_write_temp(folder, b""))
+
+    def make_durable(self) -> None:
+        """fsync what was staged (one syncfs for many files): an I/O error or full disk shows here."""
+        if len(self.files) > FSYNC_EACH_MAX:
+            sync(self.files[0][0].parent)
+            return
+        for temp, _ in self.files:
+            fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def put_in_place(self) -> None:
+        """Rename every staged file over its final name."""
+        for temp, final in self.files:
+            os.replace(temp, final)
+        self.files = []
+
+    def discard(self) -> None:
+        """Remove every staged temp file."""
+        for temp, _ in self.files:
+            _unlink_quietly(temp)
+        self.files = []
 
 
 def write_if_changed(folder: Path, name: str, data: bytes) -> bool:
@@ -54,12 +131,8 @@ def write_if_changed(folder: Path, name: str, data: bytes) -> bool:
     and an unchanged page keeps its mtime, so syncing build/ to a static host
     only moves what changed.
     """
-    try:
-        with open(folder / name, "rb") as existing:
-            if os.fstat(existing.fileno()).st_size == len(data) and existing.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
+    if unchanged(folder, name, data):
+        return False
     write_atomic(folder, name, data)
     return True
 
@@ -71,6 +144,15 @@ def remove(folder: Path, name: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync one folder: makes the renames and removals in it durable (not the files' data)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def sync(folder: Path) -> None:

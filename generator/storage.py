@@ -10,6 +10,7 @@ records how far they have run, so the common case (schema current) never pays
 for importing sqlite-utils.
 """
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +22,19 @@ BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 2
 
 
+# The ledger holds customers' names, phones and emails: owner only, whatever the umask.
+# SQLite gives the -wal and -shm files the mode of the database file itself.
+PRIVATE_MODE = 0o600
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
-    """Open the ledger (creating or upgrading its schema if needed) and return the connection."""
+    """Open the ledger (creating or upgrading its schema if needed) and return the connection.
+
+    The database file is created 0600 before SQLite opens it, and the modes of
+    it and its -wal and -shm files are put back to 0600 on every open.
+    """
+    if str(path) != ":memory:":
+        _make_private(Path(path))
     conn = sqlite3.connect(
         str(path),
         timeout=BUSY_TIMEOUT_S,
@@ -35,6 +47,9 @@ def connect(path: Path | str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    if str(path) != ":memory:":
+        for suffix in ("-wal", "-shm"):
+            _make_private(Path(f"{path}{suffix}"), create=False)
     if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         from .schema import migrate
 
@@ -43,14 +58,48 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def _make_private(path: Path, *, create: bool = True) -> None:
+    """Create ``path`` (if asked and missing) as 0600, or take group and other access away from it.
+
+    An existing ledger is never opened here: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, including the locks of a
+    SQLite connection already open on it (`watch` keeps one), which would let
+    another connection rebuild the WAL index under it. Only chmod by path.
+    """
+    try:
+        if create and not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+            except FileExistsError:
+                pass  # created meanwhile by another process: treated as existing below
+            else:
+                os.fchmod(fd, PRIVATE_MODE)  # whatever the umask
+                os.close(fd)
+                return
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, PRIVATE_MODE)
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        pass  # another user's ledger we may read or write: not ours to chmod
+
+
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run the block as one transaction that holds the write lock from its first statement."""
+    """Run the block as one transaction that holds the write lock from its first statement.
+
+    Inside a transaction already (an action that writes pages before it
+    commits), the block simply joins it: the outer transaction commits or rolls
+    back the whole change.
+    """
+    if conn.in_transaction:
+        yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")

@@ -7,6 +7,11 @@ drains the rows that triggers recorded for any program's changes and
 re-renders everything if templates or settings changed. ``PRAGMA
 data_version`` tells another program's commit from the watcher's own, and a
 one-second poll of it covers file systems that send no events.
+
+A failed build (a full disk, a broken template) is reported once per distinct
+failure and retried after a short backoff (0.25 s, doubling to at most 1 s),
+so the pages catch up within a couple of seconds of the cause being fixed; a
+success after a failure says so. Idle, the loop only wakes once a second.
 """
 
 import sqlite3
@@ -23,6 +28,8 @@ from .site import DB_FILE, SETTINGS_FILE, Site
 SETTLE_S = 0.2  # quiet time that ends a burst of events
 MAX_WAIT_S = 0.8  # a steady stream of events still gets a build this often
 POLL_S = 1.0
+RETRY_FIRST_S = 0.25  # the first retry of a failed build; doubled up to RETRY_MAX_S
+RETRY_MAX_S = 1.0
 
 Report = Callable[[str, str], None]
 
@@ -72,15 +79,25 @@ def watch_site(site: Site, report: Report, *, stop: threading.Event | None = Non
     push_to_store = QueueRetry(site, conn, report)  # with `publish` set: send the queue, retry while unreachable
     try:
         last_version = None
+        failure: str | None = None  # the last build's error, while builds keep failing
+        retry_s = RETRY_FIRST_S
         while not stop.is_set():
             version = _data_version(conn)
-            if version != last_version or looks_changed.is_set():
+            if version != last_version or looks_changed.is_set() or failure is not None:
                 looks_changed.clear()
                 last_version = version
                 watch_templates()  # a site_templates/ folder may have appeared
-                _build_once(site, conn, report)
+                error = _build_once(site, conn, report, failed_before=failure is not None)
+                if error is None:
+                    failure, retry_s = None, RETRY_FIRST_S
+                else:
+                    if error != failure:
+                        report("error", error)  # once per distinct failure, not once per retry
+                    else:
+                        retry_s = min(retry_s * 2, RETRY_MAX_S)
+                    failure = error
             push_to_store()
-            woke = wake.wait(POLL_S)
+            woke = wake.wait(POLL_S if failure is None else retry_s)
             if woke:
                 _settle(wake)
     finally:
@@ -102,12 +119,15 @@ def _data_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA data_version").fetchone()[0]
 
 
-def _build_once(site: Site, conn: sqlite3.Connection, report: Report) -> None:
-    """Run one build with freshly read settings; a failure is reported, never fatal."""
+def _build_once(site: Site, conn: sqlite3.Connection, report: Report, *, failed_before: bool = False) -> str | None:
+    """Run one build with freshly read settings; return what went wrong (never raise), or None."""
     try:
         result = PageWriter(Site(site.root), conn).build()
-    except Exception as exc:  # keep watching: the next change may fix it
-        report("error", f"build failed: {exc}")
-        return
-    if result.written or result.removed:
-        report("built", f"Wrote {result.written} page(s), removed {result.removed}.")
+    except Exception as exc:  # keep watching and retrying: the cause may be fixed any moment
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return f"build failed: {exc}"
+    if result.written or result.removed or failed_before:
+        again = " Pages are current again." if failed_before else ""
+        report("built", f"Wrote {result.written} page(s), removed {result.removed}.{again}")
+    return None

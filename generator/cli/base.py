@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import PaylinkError
+from ..errors import PaylinkError, shorten_quotes
 
 if TYPE_CHECKING:  # imported when first used: start-up time
     from ..actions import Workspace
@@ -182,10 +182,10 @@ class PaylinkGroup(click.Group):
             sys.exit(0)
         except click.UsageError as exc:
             hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
-            click.echo(f"Error: {exc.format_message().rstrip('.')}{hint}", err=True)
+            click.echo(f"Error: {shorten_quotes(exc.format_message().rstrip('.'))}{hint}", err=True)
             sys.exit(2)
         except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
+            click.echo(f"Error: {exc.format_message()}", err=True)  # our messages quote with errors.quoted
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Error: Aborted — nothing was changed.", err=True)
