@@ -145,6 +145,21 @@ def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECE
     return [Entry(*row) for row in rows]
 
 
+def entry_count(conn: sqlite3.Connection, customer_id: int) -> int:
+    """Return how many entries the customer has (a page says how many it does not show)."""
+    return conn.execute("SELECT COUNT(*) FROM entries WHERE customer_id = ?", (customer_id,)).fetchone()[0]
+
+
+def voids_of(conn: sqlite3.Connection, customer_id: int) -> dict[int, tuple[int, str]]:
+    """Return the customer's voids: void entry id -> (id, description) of the entry it reverses."""
+    rows = conn.execute(
+        "SELECT v.id, o.id, o.description FROM entries v JOIN entries o ON o.id = v.voids_entry_id"
+        " WHERE v.customer_id = ? AND v.voids_entry_id IS NOT NULL",
+        (customer_id,),
+    )
+    return {void_id: (original_id, description) for void_id, original_id, description in rows}
+
+
 # --- entries ------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from . import layout, snapshots
-from .ledger import balance_minor, recent_entries
+from .ledger import RECENT_ENTRIES, balance_minor, entry_count, recent_entries, voids_of
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
@@ -187,8 +187,8 @@ class PageWriter:
         written = 0
         for customer_id in customer_ids:
             row = self.conn.execute(
-                "SELECT c.name, l.snapshot, c.created_at FROM customers c JOIN links l ON l.customer_id = c.id"
-                " WHERE c.id = ? AND l.retired_at IS NULL",
+                "SELECT c.name, l.snapshot, c.created_at, c.language FROM customers c"
+                " JOIN links l ON l.customer_id = c.id WHERE c.id = ? AND l.retired_at IS NULL",
                 (customer_id,),
             ).fetchone()
             if row is None:
@@ -200,6 +200,9 @@ class PageWriter:
                 entries=entries,
                 # the balance last changed with the newest entry; with none, when the customer was added
                 last_change=entries[0].posted_at if entries else row[2],
+                language=row[3],
+                entry_count=entry_count(self.conn, customer_id) if len(entries) >= RECENT_ENTRIES else len(entries),
+                voids=voids_of(self.conn, customer_id),
             )
             html = self.renderer.page(statement)
             # Counted as written when the page is now current, whether or not its bytes changed.
