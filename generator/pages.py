@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from . import layout, snapshots
-from .ledger import RECENT_ENTRIES, balance_minor, entry_count, recent_entries, voids_of
+from .ledger import balance_and_count, recent_entries_and_voids
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
@@ -193,16 +193,17 @@ class PageWriter:
             ).fetchone()
             if row is None:
                 continue
-            entries = recent_entries(self.conn, customer_id)
+            entries, voids = recent_entries_and_voids(self.conn, customer_id)
+            balance, count = balance_and_count(self.conn, customer_id)
             statement = Statement(
                 customer_name=row[0],
-                balance_minor=balance_minor(self.conn, customer_id),
+                balance_minor=balance,
                 entries=entries,
                 # the balance last changed with the newest entry; with none, when the customer was added
                 last_change=entries[0].posted_at if entries else row[2],
                 language=row[3],
-                entry_count=entry_count(self.conn, customer_id) if len(entries) >= RECENT_ENTRIES else len(entries),
-                voids=voids_of(self.conn, customer_id),
+                entry_count=count,
+                voids=voids,
             )
             html = self.renderer.page(statement)
             # Counted as written when the page is now current, whether or not its bytes changed.
