@@ -308,8 +308,7 @@ class Renderer:
             description = entry.description
             if entry.voids_entry_id is not None:
                 kind = "reversal"
-                known = voids.get(entry.id)
-                description = known[1] if known else _VOID_PREFIX.sub("", description, count=1)
+                description = _reversed_description(entry, voids.get(entry.id))
             else:
                 kind = "charge" if entry.amount_minor > 0 else "credit"
             lines.append(
@@ -412,6 +411,19 @@ def gettext_globals(catalog) -> dict:
         return Markup(catalog.ngettext(singular, plural, num)) % variables
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+def _reversed_description(void: Entry, original: tuple[int, str] | None) -> str:
+    """What a void reverses, in the business's words: "Deposit (duplicate import)", never "Void of entry 12: ...".
+
+    The ledger writes a void as ``Void of entry N: <original> (<reason>)``; the
+    original's description and the reason are kept, the entry number dropped.
+    """
+    if original is None:
+        return _VOID_PREFIX.sub("", void.description, count=1)
+    original_id, described = original
+    written = f"Void of entry {original_id}: {described}"
+    return described + void.description[len(written) :] if void.description.startswith(written) else described
 
 
 def _size(amount: str) -> str:
