@@ -367,14 +367,15 @@ def pretranslated_texts():
     (Made on first use so that commands which never render do not import Jinja.)
     """
     from jinja2.ext import Extension
-    from markupsafe import escape
+    from markupsafe import Markup
 
     class PretranslatedTexts(Extension):
         def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
             catalog = self.environment.paylink_catalog  # type: ignore[attr-defined]
 
             def translated(match: re.Match) -> str:
-                text = str(escape(catalog.gettext(match.group(1))))
+                # As Jinja's newstyle gettext does: the translation is trusted markup, "%%" is "%".
+                text = str(Markup(catalog.gettext(match.group(1))) % {})
                 return match.group(0) if any(mark in text for mark in "{}%") else text
 
             return _PLAIN_CALL.sub(translated, source)
