@@ -21,7 +21,7 @@ DOMAIN = "messages"
 
 def locale_dir() -> Path:
     """The folder of the shipped catalogs (``site_templates/locale``)."""
-    from . import site_templates
+    from . import site_templates  # type: ignore[attr-defined]  # mapped by package-dir when installed
 
     return Path(site_templates.__file__).parent / "locale"
 
