@@ -19,7 +19,7 @@ mkdir -p "$LOCALE"
 for language in en es; do
     catalog="$LOCALE/$language/LC_MESSAGES/messages.po"
     if [ -f "$catalog" ]; then
-        "$PYBABEL" update -i "$POT" -d "$LOCALE" -l "$language" --width=100 --no-fuzzy-matching
+        "$PYBABEL" update -i "$POT" -d "$LOCALE" -l "$language" --width=100 --no-fuzzy-matching --ignore-obsolete
     else
         "$PYBABEL" init -i "$POT" -d "$LOCALE" -l "$language" --width=100
     fi

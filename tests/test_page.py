@@ -513,6 +513,8 @@ def test_pay_notice_says_coming_soon_with_default_instructions_before_the_card_f
     # Default pay_instructions: contact the business, with its phone and email as links.
     assert notices[0].select('a[href="tel:5550100100"]') and notices[0].select('a[href="mailto:billing@example.com"]')
     assert "(555) 010-0100" in notice and "billing@example.com" in notice
+    # The form itself says so where the card fields are.
+    assert "coming soon" in soup.select_one("form#payment-form fieldset.card legend").get_text().lower()
     # In document order the notice comes before every card field.
     order = [tag for tag in soup.find_all(True) if tag.get("id") in ("pay-notice", "cc-name", "cc-number")]
     assert [tag["id"] for tag in order] == ["pay-notice", "cc-name", "cc-number"]

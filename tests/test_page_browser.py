@@ -285,7 +285,7 @@ def test_print_shows_the_statement_and_hides_the_form(browser, sites):
         assert all(rows.nth(i).is_visible() for i in range(20))
         for visible in ("header", ".greeting", "#balance", "#as-of", "#pay-notice", "#older-entries", "footer address"):
             assert page.locator(visible).is_visible(), visible
-        for hidden in ("input[name=tip]", "#cc-number", "#sms_consent", "#pay-button", "#total"):
+        for hidden in ("form#payment-form", "input[name=tip]", "#cc-number", "#sms_consent", "#pay-button", "#total"):
             assert not page.locator(hidden).first.is_visible(), hidden
         assert "(555) 010-0100" in page.locator("footer address").inner_text()
         assert "Springfield" in page.locator("footer address").inner_text()
