@@ -140,6 +140,7 @@ class Renderer:
         self.fast_gettext = fast_gettext
         self.template_dirs = [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
         self.zone = ZoneInfo(settings.timezone)
+        self.utc = settings.timezone in ("UTC", "Etc/UTC")
         self._voices: dict[str, Voice] = {}
 
     # --- templates and assets -------------------------------------------------
@@ -331,7 +332,13 @@ class Renderer:
         ``watch`` makes a new one per change.
         """
         cache = voice.entry_dates
-        cached = cache.get(posted_at)
+        # On a UTC site, paylink's own form "2025-01-15T10:00:00Z" is on its UTC day: cached by day.
+        key = (
+            posted_at[:10]
+            if self.utc and len(posted_at) == 20 and posted_at[10] == "T" and posted_at[19] == "Z"
+            else posted_at
+        )
+        cached = cache.get(key)
         if cached is not None:
             return cached
         moment = parse_utc(posted_at)
@@ -342,7 +349,7 @@ class Renderer:
             result = (_format_date(local, voice.locale), local.isoformat())
         if len(cache) >= 8192:
             cache.clear()
-        cache[posted_at] = result
+        cache[key] = result
         return result
 
     def _moment(self, voice: Voice, posted_at: str) -> Moment:
