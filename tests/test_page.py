@@ -767,3 +767,17 @@ def test_huge_balance_and_long_name_render_whole(tmp_path):
     assert text_of(soup, "#balance") == "$12,345,678.90"
     assert "summary__amount--long" in soup.select_one("#balance")["class"]
     assert name in soup.select_one(".greeting").get_text()
+
+
+def test_entry_dates_on_a_utc_site_follow_each_entrys_own_day(site, paylink):
+    customer_id = add_customer(paylink, "Uma")
+    for moment in ("2025-01-15T00:00:01Z", "2025-01-15T23:59:59Z", "2025-01-16T00:00:00Z", "2025-01-16 08:00:00"):
+        insert_entry(site, customer_id, 100, moment, posted_at=moment)
+    paylink.ok("build")
+    cells = [r.select_one("td time") for r in read_page(site, customer_id).select("details#recent-charges tbody tr")]
+    assert [(c["datetime"], c.get_text()) for c in cells] == [
+        ("2025-01-16", "Jan 16, 2025"),
+        ("2025-01-16", "Jan 16, 2025"),
+        ("2025-01-15", "Jan 15, 2025"),
+        ("2025-01-15", "Jan 15, 2025"),
+    ]
