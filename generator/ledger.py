@@ -276,6 +276,41 @@ def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECE
     return [Entry(*row) for row in rows]
 
 
+def balance_and_count(conn: sqlite3.Connection, customer_id: int) -> tuple[int, int]:
+    """Return the customer's balance and how many entries they have, in one pass over their index."""
+    total, count = conn.execute(
+        "SELECT COALESCE(SUM(amount_minor), 0), COUNT(*) FROM entries WHERE customer_id = ?", (customer_id,)
+    ).fetchone()
+    return int(total), count
+
+
+def recent_entries_and_voids(
+    conn: sqlite3.Connection, customer_id: int, limit: int = RECENT_ENTRIES
+) -> tuple[list[Entry], dict[int, tuple[int, str]]]:
+    """Return the customer's newest entries, newest first, and the voids that touch them.
+
+    The voids map each void entry id to the (id, description) of the entry it
+    reverses, for the voids among these entries and the voids of these entries
+    (found through the partial index on ``voids_entry_id``, in the same query).
+    """
+    rows = conn.execute(
+        "SELECT e.id, e.customer_id, e.amount_minor, e.description, e.posted_at, e.voids_entry_id, v.id"
+        " FROM entries e LEFT JOIN entries v ON v.voids_entry_id = e.id"
+        " WHERE e.customer_id = ? ORDER BY julianday(e.posted_at) DESC, e.id DESC LIMIT ?",
+        (customer_id, limit),
+    ).fetchall()
+    entries = [Entry(*row[:6]) for row in rows]
+    voids: dict[int, tuple[int, str]] = {}
+    for entry, row in zip(entries, rows, strict=True):
+        if row[6] is not None:
+            voids[row[6]] = (entry.id, entry.description)
+    for entry in entries:
+        if entry.voids_entry_id is not None and entry.id not in voids:
+            found = conn.execute("SELECT description FROM entries WHERE id = ?", (entry.voids_entry_id,)).fetchone()
+            voids[entry.id] = (entry.voids_entry_id, found[0] if found else "")
+    return entries, voids
+
+
 # --- entries ------------------------------------------------------------------
 
 

@@ -1,14 +1,21 @@
-"""The words paylink sends customers: share messages (text and email), in the customer's language.
+"""The texts that carry a customer's link: an SMS and an email, in the customer's language.
 
-A minimal English version of the interface the translations share; the
-translated catalogs replace these texts without changing the calls.
+Translated through the same catalogs as the pages (``i18n.translations``), so a
+Spanish customer gets Spanish messages. The amount arrives already formatted
+(with ``money_locale`` for that language); the link is added as given.
 """
 
 from typing import NamedTuple
 
+from .i18n import money_locale, translations
+
+__all__ = ["ShareTexts", "share_texts", "money_locale"]
+
+STATES = ("outstanding", "credit", "zero")
+
 
 class ShareTexts(NamedTuple):
-    """A ready text message, and an email's subject and body, for sharing a customer's link."""
+    """An SMS and an email that give a customer their link."""
 
     sms: str
     email_subject: str
@@ -16,41 +23,37 @@ class ShareTexts(NamedTuple):
 
 
 def share_texts(*, language: str, business: str, state: str, amount: str, url: str) -> ShareTexts:
-    """The share messages for a balance ``state`` ("outstanding", "credit", "zero"); ``amount`` is formatted."""
-    if state == "outstanding":
-        sms = f"{business}: your balance is {amount}. See the details and pay here: {url}"
-        subject = f"Your balance with {business}: {amount}"
-        summary = f"Your balance with {business} is {amount}."
-    elif state == "credit":
-        sms = f"{business}: you have a credit of {amount}. See the details here: {url}"
-        subject = f"Your credit with {business}: {amount}"
-        summary = f"You have a credit of {amount} with {business}."
-    else:
-        sms = f"{business}: you owe nothing — thank you! Your account: {url}"
-        subject = f"Your account with {business}: nothing owed"
-        summary = f"You owe {business} nothing — thank you!"
-    body = (
-        f"Hello,\n\n{summary}\n\n"
-        f"Your own page shows your balance and recent charges at any time:\n{url}\n\n"
-        "Anyone with this link can see your balance, so please keep it to yourself.\n\n"
-        f"Thank you,\n{business}\n"
-    )
-    return ShareTexts(sms=sms, email_subject=subject, email_body=body)
+    """Return the SMS and email for a customer whose balance is in ``state``, in ``language``.
 
-
-def money_locale(settings, language: str) -> str:
-    """The locale for money and dates in ``language`` in the site's territory (es on en_US -> es_US).
-
-    Falls back to the site's own locale where Babel does not know that pairing.
+    ``state`` is "outstanding" (``amount`` is owed), "credit" (the customer has a
+    credit of ``amount``) or "zero" (nothing is owed; ``amount`` is not shown).
+    A language paylink does not ship gets English.
     """
-    from babel import Locale, UnknownLocaleError
-
-    own_language, _, territory = settings.locale.partition("_")
-    if language == own_language or not territory:
-        return settings.locale
-    candidate = f"{language}_{territory}"
-    try:
-        Locale.parse(candidate)
-    except (UnknownLocaleError, ValueError):
-        return settings.locale
-    return candidate
+    if state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+    t = translations(language)
+    values = {"business": business, "amount": amount, "url": url}
+    if state == "outstanding":
+        sms = t.gettext("%(business)s: you owe %(amount)s. See your balance and how to pay: %(url)s")
+        subject = t.gettext("Your balance with %(business)s: %(amount)s")
+        lead = t.gettext("You owe %(business)s %(amount)s. See your balance and how to pay at this private link:")
+    elif state == "credit":
+        sms = t.gettext("%(business)s: you have a credit of %(amount)s. See your balance: %(url)s")
+        subject = t.gettext("Your credit with %(business)s: %(amount)s")
+        lead = t.gettext("You have a credit of %(amount)s with %(business)s. See your balance at this private link:")
+    else:
+        sms = t.gettext("%(business)s: you're all paid up, nothing is owed. See your balance: %(url)s")
+        subject = t.gettext("Your account with %(business)s is paid up")
+        lead = t.gettext(
+            "You're all paid up with %(business)s: nothing is owed. See your balance at this private link:"
+        )
+    body = "\n\n".join(
+        [
+            t.gettext("Hello,"),
+            lead + "\n%(url)s",
+            t.gettext("Anyone with this link can see your balance, so please keep it private."),
+            t.gettext("Thank you,") + "\n%(business)s",
+        ]
+    )
+    # Formatted once, after translation: a "%" in a name or a link stays as written.
+    return ShareTexts(sms=sms % values, email_subject=subject % values, email_body=body % values)

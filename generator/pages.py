@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import layout, snapshots
 from .errors import PagesNotWritten, PaylinkError
-from .ledger import balance_minor, recent_entries
+from .ledger import balance_and_count, recent_entries_and_voids
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
@@ -399,19 +399,23 @@ class PageWriter:
         """Yield (snapshot file name, what the page shows) for these customers (those with a live link)."""
         for customer_id in customer_ids:
             row = self.conn.execute(
-                "SELECT c.name, l.snapshot, c.created_at FROM customers c JOIN links l ON l.customer_id = c.id"
-                " WHERE c.id = ? AND l.retired_at IS NULL",
+                "SELECT c.name, l.snapshot, c.created_at, c.language FROM customers c"
+                " JOIN links l ON l.customer_id = c.id WHERE c.id = ? AND l.retired_at IS NULL",
                 (customer_id,),
             ).fetchone()
             if row is None:
                 continue
-            entries = recent_entries(self.conn, customer_id)
+            entries, voids = recent_entries_and_voids(self.conn, customer_id)
+            balance, count = balance_and_count(self.conn, customer_id)
             statement = Statement(
                 customer_name=row[0],
-                balance_minor=balance_minor(self.conn, customer_id),
+                balance_minor=balance,
                 entries=entries,
                 # the balance last changed with the newest entry; with none, when the customer was added
                 last_change=entries[0].posted_at if entries else row[2],
+                language=row[3],
+                entry_count=count,
+                voids=voids,
             )
             yield row[1], statement
 

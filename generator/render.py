@@ -9,21 +9,25 @@ file of the same name in ``<site>/site_templates/``.
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from . import layout
+from .i18n import html_lang, locale_dir, money_locale, page_language, translations
 from .model import Entry, state_of
 from .money import format_money, tip_minor
-from .settings import Settings
+from .settings import LANGUAGES, Settings
 
-TIP_PERCENTS = (0, 18, 20, 25)
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
 # What counts as a template when deciding whether every page must be re-rendered.
 TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
+# How the ledger writes a void's description when the original's is not at hand.
+_VOID_PREFIX = re.compile(r"Void of entry [0-9]+: ")
 
 
 def builtin_templates_dir() -> Path:
@@ -40,8 +44,12 @@ class Statement:
 
     customer_name: str
     balance_minor: int
-    entries: list[Entry]
+    entries: list[Entry]  # the newest (at most 20), newest first
     last_change: str  # ISO 8601 UTC
+    language: str | None = None  # the customer's own; None: the site's
+    entry_count: int | None = None  # all the customer's entries; None: just those shown
+    # The customer's voids: void entry id -> (id, description) of the entry it reverses.
+    voids: Mapping[int, tuple[int, str]] = field(default_factory=dict)
 
 
 # What the templates see. Named tuples rather than dicts: Jinja tries attribute
@@ -52,8 +60,10 @@ class Business(NamedTuple):
     name: str
     phone: str | None
     email: str | None
+    address: str | None
     phone_href: str | None
     email_href: str | None
+    pay_instructions: str | None
 
 
 class Moment(NamedTuple):
@@ -64,44 +74,110 @@ class Moment(NamedTuple):
 class EntryLine(NamedTuple):
     date: str
     date_iso: str
-    description: str
+    description: str  # for a void, the description of the entry it reverses
     amount: str
-    kind: str
+    kind: str  # "charge", "credit", or "reversal" (a void)
+    voided: bool  # voided, or the void that reverses one
 
 
 class TipChoice(NamedTuple):
     percent: int
-    label: str
+    label: str  # "18 %" as the language writes it; "" for no tip
     amount: str
     total: str
     total_minor: int
     checked: bool
 
 
+class Voice:
+    """One language's pages on this site: templates with its catalog, its money and dates.
+
+    Built once per language per renderer, so a build of 100,000 pages compiles
+    each template and loads each catalog once per language.
+    """
+
+    def __init__(self, renderer: "Renderer", language: str):
+        s = renderer.settings
+        self.language = language
+        self.currency = s.currency
+        self.locale = money_locale(s, language)
+        self.lang = html_lang(language, self.locale)
+        catalog = translations(language)
+        self.env = renderer.new_env(catalog if renderer.fast_gettext else None)
+        self.env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+        if renderer.fast_gettext:
+            self.env.globals.update(gettext_globals(catalog))
+        self.page_template = self.env.get_template("page.html")
+        # The contacts and the how-to-pay text are the same on every page of a language: rendered once.
+        business = renderer.common["business"]
+        contact = self.env.get_template("_contact.html").module
+        self.common = {
+            **renderer.common,
+            "lang": self.lang,
+            "contacts": contact.contacts(business),  # type: ignore[attr-defined]
+            "how_to_pay": contact.pay_instructions(business),  # type: ignore[attr-defined]
+        }
+        self.entry_dates: dict[str, tuple[str, str]] = {}
+        self._percents: dict[int, str] = {}
+
+    def money(self, minor: int) -> str:
+        return format_money(minor, self.currency, self.locale)
+
+    def percent(self, percent: int) -> str:
+        text = self._percents.get(percent)
+        if text is None:
+            from babel.numbers import format_percent
+
+            text = self._percents[percent] = format_percent(Decimal(percent) / 100, locale=self.locale)
+        return text
+
+
 class Renderer:
     """Renders a site's pages with its settings and templates."""
 
-    def __init__(self, settings: Settings, override_dir: Path | None = None):
+    def __init__(self, settings: Settings, override_dir: Path | None = None, *, fast_gettext: bool = True):
         self.settings = settings
+        # False renders through Jinja's own newstyle gettext (the tests compare the two).
+        self.fast_gettext = fast_gettext
         self.template_dirs = [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
         self.zone = ZoneInfo(settings.timezone)
-        self._entry_dates: dict[str, tuple[str, str]] = {}
+        self.utc = settings.timezone in ("UTC", "Etc/UTC")
+        self._voices: dict[str, Voice] = {}
 
     # --- templates and assets -------------------------------------------------
 
-    @cached_property
-    def env(self):
+    def new_env(self, pretranslate=None):
+        """A template environment for one language (the caller installs its translations).
+
+        With ``pretranslate`` (a catalog), each ``{{ _("text") }}`` without
+        variables is written as its translation when a template is compiled.
+        """
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-        return Environment(
+        env = Environment(
             loader=FileSystemLoader([str(d) for d in self.template_dirs]),
             autoescape=select_autoescape(["html"], default_for_string=True, default=True),
             undefined=StrictUndefined,
+            extensions=["jinja2.ext.i18n", *([pretranslated_texts()] if pretranslate is not None else [])],
             # A renderer lives for one run; `watch` makes a new one per build. Not
             # re-checking every template file's mtime on each page saves 4 stats a page.
             auto_reload=False,
             keep_trailing_newline=True,
         )
+        env.paylink_catalog = pretranslate  # type: ignore[attr-defined]
+        return env
+
+    def voice(self, language: str) -> Voice:
+        """The templates, catalog and formats of one language, made on first use."""
+        voice = self._voices.get(language)
+        if voice is None:
+            voice = self._voices[language] = Voice(self, language)
+        return voice
+
+    @property
+    def env(self):
+        """The template environment of the site's own language."""
+        return self.voice(self.settings.page_language).env
 
     def source(self, name: str) -> bytes:
         """Return the bytes of a template or asset file, the site's own first."""
@@ -130,7 +206,7 @@ class Renderer:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A digest of everything that shapes every page: templates, assets and settings."""
+        """A digest of everything that shapes every page: templates, assets, catalogs and settings."""
         from . import __version__
 
         digest = hashlib.sha256(__version__.encode())
@@ -139,64 +215,77 @@ class Renderer:
             for path in sorted(folder.iterdir()):
                 if path.is_file() and path.suffix in TEMPLATE_SUFFIXES:
                     digest.update(f"{path}\0".encode() + path.read_bytes() + b"\0")
+        for language in LANGUAGES:
+            catalog = locale_dir() / language / "LC_MESSAGES" / "messages.mo"
+            if catalog.is_file():
+                digest.update(f"{catalog}\0".encode() + catalog.read_bytes() + b"\0")
         return digest.hexdigest()
 
     # --- pages ----------------------------------------------------------------
 
     @cached_property
-    def _common(self) -> dict:
+    def common(self) -> dict:
+        """What every page of every language shows the same way."""
         s = self.settings
         return {
-            "lang": s.locale.replace("_", "-"),
             "business": Business(
                 name=s.name,
                 phone=s.phone,
                 email=s.email,
+                address=s.address,
                 phone_href="tel:" + re.sub(r"[^0-9+]", "", s.phone) if s.phone else None,
                 email_href=f"mailto:{s.email}" if s.email else None,
+                pay_instructions=s.pay_instructions,
             ),
             "assets": self.asset_urls,
         }
 
     def page(self, statement: Statement) -> str:
-        """Return the HTML of a customer's page."""
-        s = self.settings
+        """Return the HTML of a customer's page, in their language (else the site's)."""
+        voice = self.voice(page_language(self.settings, statement.language))
+        money = voice.money
         balance = statement.balance_minor
         state = state_of(balance)
-        money = lambda minor: format_money(minor, s.currency, s.locale)  # noqa: E731
         tips = []
         if state == "outstanding":
-            for percent in TIP_PERCENTS:
+            for percent in (0, *self.settings.tips) if self.settings.tips else ():
                 tip = tip_minor(balance, percent)
                 tips.append(
                     TipChoice(
                         percent=percent,
-                        label="No tip" if percent == 0 else f"{percent}%",
+                        label=voice.percent(percent) if percent else "",
                         amount=money(tip),
                         total=money(balance + tip),
                         total_minor=balance + tip,
                         checked=percent == 0,
                     )
                 )
+        shown = statement.entries
+        balance_text = money(abs(balance))
         context = {
-            **self._common,
+            **voice.common,
             "customer": {"name": statement.customer_name},  # one field, read once
             "state": state,
-            "balance": money(abs(balance)),
+            "balance": balance_text,
+            "balance_size": _size(balance_text),
             "total": money(balance) if state == "outstanding" else money(0),
             "tips": tips,
-            "entries": [self._entry(e, money) for e in statement.entries],
-            "as_of": self._moment(statement.last_change),
+            "tips_wide": any(len(t.total) > 10 for t in tips),
+            "entries": self._entry_lines(voice, shown, statement.voids),
+            "older": max(0, (statement.entry_count or len(shown)) - len(shown)),
+            "as_of": self._moment(voice, statement.last_change),
         }
-        return self.env.get_template("page.html").render(context)
+        return voice.page_template.render(context)
 
     def gone_page(self) -> str:
-        """Return the 410 page: the link was replaced or turned off."""
-        return self.env.get_template("gone.html").render(self._common)
+        """Return the 410 page (the link was replaced or turned off), in the site's language."""
+        voice = self.voice(self.settings.page_language)
+        return voice.env.get_template("gone.html").render(voice.common)
 
     def not_found_page(self) -> str:
-        """Return the 404 page."""
-        return self.env.get_template("not_found.html").render(self._common)
+        """Return the 404 page, in the site's language."""
+        voice = self.voice(self.settings.page_language)
+        return voice.env.get_template("not_found.html").render(voice.common)
 
     def robots(self) -> str:
         """Return robots.txt."""
@@ -204,24 +293,53 @@ class Renderer:
 
     # --- formatting -----------------------------------------------------------
 
-    def _entry(self, entry: Entry, money) -> EntryLine:
-        date_text, date_iso = self._entry_date(entry.posted_at)
-        return EntryLine(
-            date=date_text,
-            date_iso=date_iso,
-            description=entry.description,
-            amount=money(entry.amount_minor),
-            kind="charge" if entry.amount_minor > 0 else "credit",
-        )
+    def _entry_lines(self, voice: Voice, entries: list[Entry], voids: Mapping[int, tuple[int, str]]) -> list[EntryLine]:
+        """The table's rows; voided entries and their voids marked, a void described by what it reverses."""
+        voided: set[int] = set()
+        for void_id, (original_id, _) in voids.items():
+            voided.add(void_id)
+            voided.add(original_id)
+        for entry in entries:
+            if entry.voids_entry_id is not None:
+                voided.add(entry.id)
+                voided.add(entry.voids_entry_id)
+        money = voice.money
+        lines = []
+        for entry in entries:
+            date_text, date_iso = self._entry_date(voice, entry.posted_at)
+            description = entry.description
+            if entry.voids_entry_id is not None:
+                kind = "reversal"
+                description = _reversed_description(entry, voids.get(entry.id))
+            else:
+                kind = "charge" if entry.amount_minor > 0 else "credit"
+            lines.append(
+                EntryLine(
+                    date=date_text,
+                    date_iso=date_iso,
+                    description=description,
+                    amount=money(entry.amount_minor),
+                    kind=kind,
+                    voided=entry.id in voided,
+                )
+            )
+        return lines
 
-    def _entry_date(self, posted_at: str) -> tuple[str, str]:
+    def _entry_date(self, voice: Voice, posted_at: str) -> tuple[str, str]:
         """The entry's local date, formatted and as ISO, or the raw text if it is not a time.
 
-        Cached on this renderer (entries share dates), never on the class: an
-        ``lru_cache`` on a method would keep every renderer alive, and ``watch``
-        makes a new one per change.
+        Cached on the language's voice (entries share dates), never on the class:
+        an ``lru_cache`` on a method would keep every renderer alive, and
+        ``watch`` makes a new one per change.
         """
-        cached = self._entry_dates.get(posted_at)
+        cache = voice.entry_dates
+        # On a UTC site, paylink's own form "2025-01-15T10:00:00Z" is on its UTC day: cached by day.
+        key = (
+            posted_at[:10]
+            if self.utc and len(posted_at) == 20 and posted_at[10] == "T" and posted_at[19] == "Z"
+            else posted_at
+        )
+        cached = cache.get(key)
         if cached is not None:
             return cached
         moment = parse_utc(posted_at)
@@ -229,18 +347,99 @@ class Renderer:
             result = (posted_at, "")
         else:
             local = moment.astimezone(self.zone).date()
-            result = (_format_date(local, self.settings.locale), local.isoformat())
-        if len(self._entry_dates) >= 8192:
-            self._entry_dates.clear()
-        self._entry_dates[posted_at] = result
+            result = (_format_date(local, voice.locale), local.isoformat())
+        if len(cache) >= 8192:
+            cache.clear()
+        cache[key] = result
         return result
 
-    def _moment(self, posted_at: str) -> Moment:
+    def _moment(self, voice: Voice, posted_at: str) -> Moment:
         moment = parse_utc(posted_at)
         if moment is None:
             return Moment(text=posted_at, iso="")
         local = moment.astimezone(self.zone)
-        return Moment(text=_format_moment(local, self.settings.locale), iso=local.isoformat())
+        return Moment(text=_format_moment(local, voice.locale), iso=local.isoformat())
+
+
+_PLAIN_CALL = re.compile(r"""\{\{ _\("([^"\\{}%]*)"\) \}\}""")
+
+
+@lru_cache(maxsize=1)
+def pretranslated_texts():
+    """The Jinja extension that writes each ``{{ _("text") }}`` without variables as its translation.
+
+    It runs once, when a template is compiled: an environment holds one
+    language, so such a call gives the same Markup on every page. The tests
+    check that pages come out byte for byte as with Jinja's own gettext. A
+    text whose translation looks like template syntax is left to render time.
+    (Made on first use so that commands which never render do not import Jinja.)
+    """
+    from jinja2.ext import Extension
+    from markupsafe import Markup
+
+    class PretranslatedTexts(Extension):
+        def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+            catalog = self.environment.paylink_catalog  # type: ignore[attr-defined]
+
+            def translated(match: re.Match) -> str:
+                # As Jinja's newstyle gettext does: the translation is trusted markup, "%%" is "%".
+                text = str(Markup(catalog.gettext(match.group(1))) % {})
+                return match.group(0) if any(mark in text for mark in "{}%") else text
+
+            return _PLAIN_CALL.sub(translated, source)
+
+    return PretranslatedTexts
+
+
+def gettext_globals(catalog) -> dict:
+    """Template globals ``_``, ``gettext`` and ``ngettext`` that give exactly what Jinja's newstyle ones give.
+
+    For autoescaped templates (all of paylink's): the translation as Markup,
+    %-formatted with the escaped variables. Jinja's versions pass the context
+    through three calls and re-wrap the translation on every use, which made
+    translated pages twice as slow to render; these look each text up once.
+    """
+    from markupsafe import Markup
+
+    texts: dict[str, Markup] = {}
+    finished: dict[str, Markup] = {}
+
+    def gettext(string: str, /, **variables) -> Markup:
+        if not variables:
+            done = finished.get(string)
+            if done is None:
+                done = finished[string] = Markup(catalog.gettext(string)) % {}
+            return done
+        text = texts.get(string)
+        if text is None:
+            text = texts[string] = Markup(catalog.gettext(string))
+        return text % variables
+
+    def ngettext(singular: str, plural: str, num: int, /, **variables) -> Markup:
+        variables.setdefault("num", num)
+        return Markup(catalog.ngettext(singular, plural, num)) % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+def _reversed_description(void: Entry, original: tuple[int, str] | None) -> str:
+    """What a void reverses, in the business's words: "Deposit (duplicate import)", never "Void of entry 12: ...".
+
+    The ledger writes a void as ``Void of entry N: <original> (<reason>)``; the
+    original's description and the reason are kept, the entry number dropped.
+    """
+    if original is None:
+        return _VOID_PREFIX.sub("", void.description, count=1)
+    original_id, described = original
+    written = f"Void of entry {original_id}: {described}"
+    return described + void.description[len(written) :] if void.description.startswith(written) else described
+
+
+def _size(amount: str) -> str:
+    """How large the balance can be drawn and still fit a 320 px screen on one line."""
+    if len(amount) <= 10:
+        return "normal"
+    return "long" if len(amount) <= 14 else "longer"
 
 
 def parse_utc(text: str) -> dt.datetime | None:

@@ -57,13 +57,14 @@ def test_the_wheel_installs_one_top_level_package(wheel):
     assert sorted({n.split("/")[0] for n in names} - {dist_info}) == ["paylink"]
     assert "paylink/__init__.py" in names and "paylink/cli/__init__.py" in names and "paylink/layout.py" in names
     assert "paylink/edge/__init__.py" in names and "paylink/edge/app.py" in names
-    templates = sorted(
-        f"paylink/site_templates/{p.name}"
-        for p in (REPO / "site_templates").iterdir()
-        if p.suffix in TEMPLATE_SUFFIXES or p.name == "__init__.py"
+    shipped = sorted(
+        f"paylink/site_templates/{p.relative_to(REPO / 'site_templates').as_posix()}"
+        for p in (REPO / "site_templates").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
     )
-    assert "paylink/site_templates/page.html" in templates
-    assert [n for n in names if n.startswith("paylink/site_templates/")] == templates
+    assert "paylink/site_templates/page.html" in shipped
+    assert "paylink/site_templates/locale/es/LC_MESSAGES/messages.mo" in shipped  # no compile step on install
+    assert sorted(n for n in names if n.startswith("paylink/site_templates/")) == shipped
     assert not any(n.startswith(("generator/", "edge/", "site_templates/", "tests/")) for n in names)
     entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()
     assert "paylink = paylink.cli:main" in entry_points
