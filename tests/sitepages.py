@@ -32,6 +32,15 @@ def live_snapshot(site: Path, customer_id: int) -> str | None:
     return row[0] if row else None
 
 
+def live_nonce(site: Path, customer_id: int) -> str | None:
+    """The random part of the customer's live link, or None if they have none."""
+    with closing(ledger(site)) as conn:
+        row = conn.execute(
+            "SELECT nonce FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
+        ).fetchone()
+    return row[0] if row else None
+
+
 def all_snapshots(site: Path) -> list[str]:
     """File names of every snapshot ever issued (live or retired)."""
     with closing(ledger(site)) as conn:
@@ -56,6 +65,18 @@ def nonces(site: Path) -> list[str]:
     """The random part of every link ever issued."""
     with closing(ledger(site)) as conn:
         return [r[0] for r in conn.execute("SELECT nonce FROM links")]
+
+
+def customer_names(site: Path) -> list[str]:
+    """The customers' names, in the order they were added."""
+    with closing(ledger(site)) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM customers ORDER BY id")]
+
+
+def dump(site: Path) -> list[str]:
+    """The whole ledger as SQL: equal before and after means nothing was written."""
+    with closing(ledger(site)) as conn:
+        return list(conn.iterdump())
 
 
 def snapshot_path(site: Path, customer_id: int) -> Path:
@@ -115,13 +136,21 @@ def build_files(site: Path) -> dict[str, bytes]:
     return files
 
 
+def page_names(site: Path) -> list[str]:
+    """The names of everything in build/p, sorted (strays and temp files included)."""
+    return sorted(p.name for p in (site / "build" / "p").iterdir())
+
+
 def temp_leftovers(site: Path) -> list[str]:
     """Paths under build/ of temp files (the page writer's ``.tmp-`` prefix)."""
     return [p for p in build_files(site) if Path(p).name.startswith(".tmp-")]
 
 
-def token_of(url: str) -> str:
-    """The token part of a link ``{base_url}/p/{token}``."""
+def token_of(url: str, base_url: str | None = None) -> str:
+    """The token part of a link ``{base_url}/p/{token}`` (given base_url, the link must start with it)."""
+    if base_url is not None:
+        assert url.startswith(f"{base_url}/p/"), url
+        return url[len(f"{base_url}/p/") :]
     path = urlsplit(url).path
     assert path.startswith("/p/"), url
     return path[len("/p/") :]

@@ -2,14 +2,13 @@
 
 import json
 import os
-import sqlite3
 import subprocess
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
 from conftest import PAYLINK
+from sitepages import balance_text, ledger, page_names, read_page
 
 PROCESSES = 6
 TIMEOUT_S = 60
@@ -55,20 +54,8 @@ def assert_all_succeeded(results: list[subprocess.CompletedProcess]) -> None:
 
 
 def entries(site: Path) -> list[tuple[int, int, int]]:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         return conn.execute("SELECT id, customer_id, amount_minor FROM entries ORDER BY id").fetchall()
-
-
-def page_soup(site: Path, customer_id: int) -> BeautifulSoup:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        (snapshot,) = conn.execute(
-            "SELECT snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
-        ).fetchone()
-    return BeautifulSoup((site / "build" / "p" / snapshot).read_text(encoding="utf-8"), "html.parser")
-
-
-def page_balance(site: Path, customer_id: int) -> str:
-    return page_soup(site, customer_id).select_one("#balance").get_text(strip=True)
 
 
 def test_concurrent_charges_all_land(site, paylink, environment):
@@ -92,7 +79,7 @@ def test_concurrent_charges_all_land(site, paylink, environment):
         assert doc["balance_minor"] == running
     assert running == total
     assert paylink.json("customer", "show", "JANE")["balance_minor"] == total
-    assert page_balance(site, 1) == "$21.21"
+    assert balance_text(site, 1) == "$21.21"
 
 
 def test_concurrent_retries_with_one_key_post_once(site, paylink, environment):
@@ -107,7 +94,7 @@ def test_concurrent_retries_with_one_key_post_once(site, paylink, environment):
     assert len({r.stdout for r in results}) == 1  # byte-identical answers
     assert json.loads(results[0].stdout)["entry_id"] == entries(site)[0][0]
     assert json.loads(results[0].stdout)["balance_minor"] == 4999
-    assert page_balance(site, 1) == "$49.99"
+    assert balance_text(site, 1) == "$49.99"
 
 
 def test_pages_are_current_after_posts_race_a_full_build(site, tmp_path, paylink, environment):
@@ -131,15 +118,15 @@ def test_pages_are_current_after_posts_race_a_full_build(site, tmp_path, paylink
     # C1: 100 + 1.50 + 2.50 + 3.50; C2: 5 - 1 - 2 - 3 = -1 (a credit, shown as a positive amount).
     assert paylink.json("customer", "show", "C1")["balance_minor"] == 10750
     assert paylink.json("customer", "show", "C2")["balance_minor"] == -100
-    first, second = page_soup(site, 1), page_soup(site, 2)
+    first, second = read_page(site, 1), read_page(site, 2)
     assert first.select_one("#balance").get_text(strip=True) == "$107.50"
     assert first.select_one("main")["data-state"] == "outstanding"
     assert second.select_one("#balance").get_text(strip=True) == "$1.00"
     assert second.select_one("main")["data-state"] == "credit"
     assert len(first.select("details#recent-charges tbody tr")) == 4
     assert len(second.select("details#recent-charges tbody tr")) == 4
-    assert page_balance(site, 3) == "$0.00"
+    assert balance_text(site, 3) == "$0.00"
     # Nothing half-written is left behind, and a later build has nothing to repair.
-    pages = sorted(p.name for p in (site / "build" / "p").iterdir())
+    pages = page_names(site)
     assert len(pages) == 300 and not any(name.startswith(".tmp-") for name in pages)
     assert paylink.json("build") == {"written": 0, "removed": 0}

@@ -1,21 +1,12 @@
 """Customers through the CLI (CONTRACT §2): `customer add`, `customer list`, `customer show`."""
 
-import sqlite3
-from contextlib import closing
-from pathlib import Path
-
 import pytest
 from conftest import Paylink, make_site
 from paylink.ledger import find_customer, post_entry
 from paylink.storage import connect
+from sitepages import dump
 
 LIST_KEYS = {"id", "name", "ref", "balance", "balance_minor", "state", "url"}
-
-
-def dump(site: Path) -> list[str]:
-    """The whole ledger as SQL: equal before and after means nothing was written."""
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        return list(conn.iterdump())
 
 
 def test_add_with_every_field(paylink):

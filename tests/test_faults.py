@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Paylink, make_site
-from sitepages import insert_entry, ledger, snapshot_path
+from sitepages import build_files, insert_entry, ledger, snapshot_path, temp_leftovers
 
 PAYLINK = shutil.which("paylink") or "paylink"
 WAIT_S = 20.0  # the most any poll waits before a test fails
@@ -39,16 +39,6 @@ def ledger_rows(site: Path) -> dict[str, int]:
         }
 
 
-def build_files(site: Path) -> dict[str, bytes]:
-    """Every file under build/, by relative path, with its bytes."""
-    root = site / "build"
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def temp_files(site: Path) -> list[str]:
-    return [str(p) for p in (site / "build").rglob(".tmp-*")]
-
-
 def assert_nothing_written(site: Path, result, rows_before: dict, files_before: dict) -> None:
     assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
@@ -57,7 +47,7 @@ def assert_nothing_written(site: Path, result, rows_before: dict, files_before: 
     assert result.stdout == ""
     assert ledger_rows(site) == rows_before
     assert build_files(site) == files_before
-    assert temp_files(site) == []
+    assert temp_leftovers(site) == []
 
 
 @pytest.fixture
@@ -133,7 +123,7 @@ def test_read_only_build_posts_nothing(shop: Path, command: str):
     # The cause fixed, the same command goes through and its page is current.
     pl.ok(*failing_commands(shop)[command])
     assert ledger_rows(shop) != rows
-    assert temp_files(shop) == []
+    assert temp_leftovers(shop) == []
 
 
 def test_read_only_build_charge_with_json_prints_nothing(shop: Path):
@@ -194,7 +184,7 @@ def test_full_disk_posts_nothing(shop: Path, command: str):
             filler.unlink()
         pl.ok(*failing_commands(shop)[command])
         assert ledger_rows(shop) != rows
-        assert temp_files(shop) == []
+        assert temp_leftovers(shop) == []
 
 
 # --- a broken site template ------------------------------------------------------------
@@ -307,7 +297,7 @@ def test_killed_full_build_leaves_no_process_and_the_next_build_repairs(tmp_path
     # Another program posts meanwhile; the next build repairs everything the kill left undone.
     insert_entry(site, 1, 999, "After the kill")
     assert pl.json("build")["written"] >= 1
-    assert temp_files(site) == []
+    assert temp_leftovers(site) == []
     pages = build_files(site)
     assert len([name for name in pages if name.startswith("p/")]) == count
     assert "$9.99" in snapshot_path(site, 1).read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Paylink, make_site
-from sitepages import ledger
+from sitepages import ledger, snapshot_path
 
 # A terminal title escape, NUL, DEL, and C1 controls: NEL and CSI (a one-character ESC [).
 CONTROLS = {
@@ -172,11 +172,11 @@ def test_entries_csv_refuses_control_characters(shop: Path, tmp_path: Path, cont
         newline="",
     )
     before = counts(shop)
-    page = (shop / "build" / "p").iterdir().__next__().read_bytes()
+    page = snapshot_path(shop, 1).read_bytes()
     line = error_line(Paylink(shop)("import", "entries", str(csv)))
     assert_quotes_little(line)
     assert counts(shop) == before
-    assert (shop / "build" / "p").iterdir().__next__().read_bytes() == page
+    assert snapshot_path(shop, 1).read_bytes() == page
 
 
 @pytest.mark.parametrize("column", ["customer", "kind", "amount", "description", "date"])

@@ -18,12 +18,12 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from bs4 import BeautifulSoup
 from paylink.i18n import html_lang, money_locale, page_language
 from paylink.messages import ShareTexts, share_texts
 from paylink.model import Entry
 from paylink.render import Renderer, Statement
 from paylink.settings import LANGUAGES, Settings
+from sitepages import parse
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALE_DIR = REPO / "site_templates" / "locale"
@@ -175,7 +175,7 @@ def spanish_pages() -> dict[str, str]:
 
 def all_text(html: str) -> str:
     """What a reader or a screen reader meets: visible text, the title and attribute texts."""
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse(html)
     parts = [soup.get_text(" ")]
     for tag in soup.find_all(True):
         parts += [str(tag.get(a)) for a in ("data-pay", "aria-label", "title", "alt", "placeholder") if tag.get(a)]
@@ -186,7 +186,7 @@ def all_text(html: str) -> str:
 def test_spanish_page_has_no_english(page):
     html = spanish_pages()[page]
     text = all_text(html)
-    assert BeautifulSoup(html, "html.parser").html["lang"] == "es-US"
+    assert parse(html).html["lang"] == "es-US"
     spanish = {m.id: m.string for m in messages(catalog_of("es"))}
     for msgid, msgstr in spanish.items():
         for english in msgid if isinstance(msgid, tuple) else (msgid,):
@@ -199,7 +199,7 @@ def test_spanish_page_has_no_english(page):
 
 
 def test_spanish_page_writes_money_and_dates_for_es_us():
-    soup = BeautifulSoup(spanish_pages()["outstanding"], "html.parser")
+    soup = parse(spanish_pages()["outstanding"])
     assert soup.select_one("#balance").get_text() == "$42.50"
     assert soup.select_one("tbody td time").get_text() == "4 mar 2025"
     rows = soup.select("tbody tr")

@@ -4,13 +4,12 @@ import ast
 import datetime as dt
 import json
 import re
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
 from conftest import Paylink, make_site
+from sitepages import balance_text, build_files, dump, ledger, page_names
 
 CUSTOMERS_HEADER = "name,email,phone,ref"
 ENTRIES_HEADER = "customer,kind,amount,description,date"
@@ -22,27 +21,9 @@ def write_csv(folder: Path, name: str, text: str, *, encoding: str = "utf-8") ->
     return path
 
 
-def dump(site: Path) -> list[str]:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        return list(conn.iterdump())
-
-
-def build_files(site: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(site)): p.read_bytes() for p in sorted((site / "build").rglob("*")) if p.is_file()}
-
-
 def error_starts(result, text: str) -> bool:
     """Whether the one `Error:` line starts with ``text``: the file's name as written, the line, what is wrong."""
     return result.stderr.startswith(f"Error: {text}")
-
-
-def page_balance(site: Path, customer_id: int) -> str:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        (snapshot,) = conn.execute(
-            "SELECT snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
-        ).fetchone()
-    html = (site / "build" / "p" / snapshot).read_text(encoding="utf-8")
-    return BeautifulSoup(html, "html.parser").select_one("#balance").get_text(strip=True)
 
 
 @pytest.fixture
@@ -171,8 +152,8 @@ def test_import_entries_by_id_and_ref(site, tmp_path, paylink, customers):
     cash_day = by_description["Cash"]["posted_at"][:10]
     assert cash_day == dt.datetime.now(dt.UTC).date().isoformat()  # no date means today
     # The linked customer's page already shows the new balance; Bob has no page.
-    assert page_balance(site, 1) == "$10.25"
-    assert len(list((site / "build" / "p").iterdir())) == 1
+    assert balance_text(site, 1) == "$10.25"
+    assert len(page_names(site)) == 1
 
 
 def test_import_entries_leaves_unaffected_pages_alone(site, tmp_path, paylink, customers):
@@ -180,8 +161,8 @@ def test_import_entries_leaves_unaffected_pages_alone(site, tmp_path, paylink, c
     bob_page = build_files(site)
     csv_file = write_csv(tmp_path, "entries.csv", f"{ENTRIES_HEADER}\nJANE,charge,12.50,Job,\n")
     paylink.ok("import", "entries", str(csv_file))
-    assert page_balance(site, 1) == "$12.50"
-    assert page_balance(site, 2) == "$0.00"
+    assert balance_text(site, 1) == "$12.50"
+    assert balance_text(site, 2) == "$0.00"
     changed = {k for k, v in build_files(site).items() if bob_page.get(k) != v}
     assert len(changed) == 1  # only Jane's page
 
@@ -260,7 +241,7 @@ def test_bad_entry_row_imports_nothing(shared, tmp_path, case):
     assert result.stderr.startswith(f"Error: entries.csv {message}")
     assert dump(site) == before
     assert build_files(site) == pages
-    assert page_balance(site, 1) == "$0.00"
+    assert balance_text(site, 1) == "$0.00"
 
 
 def test_bad_row_far_down_is_named_by_its_line(site, tmp_path, paylink, customers):
@@ -341,7 +322,7 @@ def days_ago(n: int) -> dt.date:
 
 
 def entries_of(site: Path) -> list[tuple]:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         return conn.execute(
             "SELECT customer_id, amount_minor, description, posted_at, idempotency_key FROM entries ORDER BY id"
         ).fetchall()
@@ -367,7 +348,7 @@ def test_american_spreadsheet_amounts_and_dates(site, tmp_path, paylink, custome
     rows = entries_of(site)
     assert [r[1:3] for r in rows] == [(120000, "Boiler"), (-1200, "Cash"), (100000, "Radiators"), (750, "Valve")]
     assert rows[0][3] == rows[1][3] == f"{day.isoformat()}T12:00:00Z"
-    assert page_balance(site, 1) == "$2,195.50"
+    assert balance_text(site, 1) == "$2,195.50"
 
 
 def test_german_spreadsheet_with_semicolons(tmp_path):
@@ -453,7 +434,7 @@ def test_customers_as_a_spreadsheet_saves_them(site, tmp_path, paylink):
     result = paylink.ok("import", "customers", str(csv_file), "--json")
     assert json.loads(result.stdout) == {"imported": 3}
     assert result.stderr == "Note: ignored column 'Birthday' in people.csv\n"
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         rows = conn.execute("SELECT name, email, phone, ref, language FROM customers ORDER BY id").fetchall()
     assert rows == [
         ("Ann", "ann@example.com", "555-0101", "ANN", "es"),
@@ -546,10 +527,10 @@ def test_importing_the_same_file_twice_posts_once(site, tmp_path, paylink, custo
     assert renamed.stderr.startswith(f"Error: march (1).csv was already imported on {today} ")
     assert dump(site) == before
     assert build_files(site) == pages
-    assert page_balance(site, 1) == "$12.50"
+    assert balance_text(site, 1) == "$12.50"
     # --again imports it again (rows without a key have nothing to say they were posted).
     assert paylink.json("import", "entries", str(first), "--again") == {"imported": 2, "skipped": 0}
-    assert page_balance(site, 1) == "$25.00"
+    assert balance_text(site, 1) == "$25.00"
 
 
 def test_again_with_keys_skips_every_row(site, tmp_path, paylink, customers):
@@ -564,7 +545,7 @@ def test_again_with_keys_skips_every_row(site, tmp_path, paylink, customers):
     assert [line for line in dump(site) if 'INSERT INTO "entries"' in line] == [
         line for line in before if 'INSERT INTO "entries"' in line
     ]
-    assert page_balance(site, 1) == "$12.50"
+    assert balance_text(site, 1) == "$12.50"
 
 
 def test_a_refused_file_is_not_remembered(site, tmp_path, paylink, customers):
@@ -573,7 +554,7 @@ def test_a_refused_file_is_not_remembered(site, tmp_path, paylink, customers):
         assert error_starts(
             paylink.fails("import", "entries", str(csv_file)), "e.csv line 3: No customer with ref 'NOPE'"
         )
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         assert conn.execute("SELECT COUNT(*) FROM imported_files").fetchone() == (0,)
 
 

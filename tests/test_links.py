@@ -2,7 +2,6 @@
 
 import base64
 import json
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from conftest import Paylink, make_site
 from paylink import layout
 from paylink.tokens import TOKEN_RE, LinkSigner, parse_keys
+from sitepages import ledger, live_nonce, page_names, token_of
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -26,25 +26,12 @@ def signer(site: Path) -> LinkSigner:
 
 def links(site: Path) -> list[tuple]:
     """Every link ever issued: (customer_id, nonce, snapshot, retired_because)."""
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         return conn.execute("SELECT customer_id, nonce, snapshot, retired_because FROM links ORDER BY id").fetchall()
-
-
-def live_nonce(site: Path, customer_id: int) -> str | None:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        row = conn.execute(
-            "SELECT nonce FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
-        ).fetchone()
-    return row[0] if row else None
 
 
 def snapshot_file(site: Path, nonce: str) -> Path:
     return site / "build" / layout.SNAPSHOT_DIR / layout.snapshot_name(nonce)
-
-
-def token_of(url: str) -> str:
-    assert url.startswith(f"{BASE_URL}/p/"), url
-    return url[len(f"{BASE_URL}/p/") :]
 
 
 @pytest.fixture
@@ -60,7 +47,7 @@ def test_generate_gives_a_signed_link_and_writes_the_page(site, paylink, jane):
 
     assert set(doc) == {"customer_id", "url"}
     assert doc["customer_id"] == jane
-    token = token_of(doc["url"])
+    token = token_of(doc["url"], BASE_URL)
     assert TOKEN_RE.match(token)
     nonce = live_nonce(site, jane)
     assert signer(site).verify(token) == nonce
@@ -85,7 +72,7 @@ def test_link_url_follows_base_url(tmp_path):
 
 
 def test_token_carries_only_128_random_bits(site, paylink):
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:  # a customer id that would stand out in a token
+    with closing(ledger(site)) as conn, conn:  # a customer id that would stand out in a token
         conn.execute("INSERT INTO customers (id, name) VALUES (987654, 'Big Id')")
     for name in ("A", "B", "C", "D", "E"):
         paylink.ok("customer", "add", name)
@@ -94,7 +81,7 @@ def test_token_carries_only_128_random_bits(site, paylink):
 
     link_ids = []
     for doc in urls:
-        token = token_of(doc["url"])
+        token = token_of(doc["url"], BASE_URL)
         link_id, _, signature = token.partition(".")
         assert len(link_id) == 22
         raw = base64.urlsafe_b64decode(link_id + "==")
@@ -114,8 +101,8 @@ def test_the_same_customer_on_two_sites_gets_unrelated_tokens(tmp_path):
     one, two = make_site(tmp_path / "one"), make_site(tmp_path / "two")
     for root in (one, two):
         Paylink(root).ok("customer", "add", "Jane")
-    token_one = token_of(Paylink(one).json("link", "generate", "1")["url"])
-    token_two = token_of(Paylink(two).json("link", "generate", "1")["url"])
+    token_one = token_of(Paylink(one).json("link", "generate", "1")["url"], BASE_URL)
+    token_two = token_of(Paylink(two).json("link", "generate", "1")["url"], BASE_URL)
     assert token_one.partition(".")[0] != token_two.partition(".")[0]  # not derived from the customer id
     assert signer(one).verify(token_one) is not None
     assert signer(two).verify(token_one) is None  # nor usable on another site
@@ -187,13 +174,13 @@ def test_rotate_replaces_the_link_and_removes_the_old_page(site, paylink, jane, 
     assert doc["url"] != old_url
     new_nonce = live_nonce(site, jane)
     assert new_nonce != old_nonce
-    assert signer(site).verify(token_of(doc["url"])) == new_nonce
+    assert signer(site).verify(token_of(doc["url"], BASE_URL)) == new_nonce
     assert not snapshot_file(site, old_nonce).exists()
     assert snapshot_file(site, new_nonce).is_file()
     assert "$12.50" in snapshot_file(site, new_nonce).read_text(encoding="utf-8")
     assert paylink.json("link", "show", "JANE") == doc
     assert [(c, n, why) for c, n, _, why in links(site)] == [(jane, old_nonce, "rotated"), (jane, new_nonce, None)]
-    assert sorted(p.name for p in (site / "build" / "p").iterdir()) == [layout.snapshot_name(new_nonce)]
+    assert page_names(site) == [layout.snapshot_name(new_nonce)]
 
 
 def test_rotate_without_a_link_is_an_error(site, paylink, jane):
@@ -212,16 +199,16 @@ def test_revoke_turns_the_link_off(site, paylink, jane):
     assert paylink.json("link", "revoke", "JANE", "--yes") == {"customer_id": jane, "url": None}
 
     assert not snapshot_file(site, nonce).exists()
-    assert list((site / "build" / "p").iterdir()) == []
+    assert page_names(site) == []
     assert paylink.fails("link", "show", "JANE").stderr.startswith("Error: Customer 1 (Jane) has no link")
     assert paylink.json("customer", "list")[0]["url"] is None
     assert links(site)[0][3] == "revoked"
     # Posting to a customer without a link writes no page.
     paylink.ok("charge", "JANE", "5", "Job")
-    assert list((site / "build" / "p").iterdir()) == []
+    assert page_names(site) == []
     # A later link is a new one.
     again = paylink.json("link", "generate", "JANE")["url"]
-    assert signer(site).verify(token_of(again)) == live_nonce(site, jane) != nonce
+    assert signer(site).verify(token_of(again, BASE_URL)) == live_nonce(site, jane) != nonce
 
 
 def test_revoke_unconfirmed_changes_nothing(site, paylink, jane):
@@ -256,7 +243,7 @@ def test_build_never_holds_a_token_or_the_key(site, paylink):
 
     secrets = set(parse_keys((site / "paylink.key").read_text(encoding="utf-8")))
     for url in issued:
-        token = token_of(url)
+        token = token_of(url, BASE_URL)
         link_id, _, signature = token.partition(".")
         secrets |= {token, link_id, signature}
     secrets |= {nonce for _, nonce, _, _ in links(site)}

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import subprocess
 from contextlib import closing
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import Paylink, make_site
 from paylink.cli import cli
-from sitepages import read_page, snapshot_path, text_of
+from sitepages import customer_names, insert_entry, ledger, read_page, snapshot_path, text_of
 
 
 @pytest.fixture(autouse=True)
@@ -44,11 +43,6 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-def names(site: Path) -> list[str]:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn:
-        return [r[0] for r in conn.execute("SELECT name FROM customers ORDER BY id")]
-
-
 # --- finding the site -------------------------------------------------------------
 
 
@@ -61,7 +55,7 @@ def test_a_command_run_in_a_subfolder_finds_the_site(tmp_path, monkeypatch, sub)
     result = invoke("customer", "add", "Jane", "--json")
 
     assert result.exit_code == 0, result.stderr
-    assert names(site) == ["Jane"]
+    assert customer_names(site) == ["Jane"]
     assert not (site / sub / "paylink.toml").exists()
 
 
@@ -73,7 +67,7 @@ def test_the_console_script_finds_the_site_from_build(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["name"] == "Jane"
-    assert names(site) == ["Jane"]
+    assert customer_names(site) == ["Jane"]
 
 
 def test_a_named_site_is_not_searched_upward(tmp_path):
@@ -129,7 +123,7 @@ def test_site_option_after_the_subcommand(tmp_path, monkeypatch, form, args):
     result = invoke(*args, *site_args, "--json")
     assert result.exit_code == 0, result.stderr
     if args[1] == "add":
-        assert names(site) == ["Jane"]
+        assert customer_names(site) == ["Jane"]
 
 
 def test_site_option_after_the_subcommand_by_the_console_script(tmp_path):
@@ -141,7 +135,7 @@ def test_site_option_after_the_subcommand_by_the_console_script(tmp_path):
         text=True,
     )
     assert run.returncode == 0, run.stderr
-    assert names(site) == ["Jane"]
+    assert customer_names(site) == ["Jane"]
 
 
 def test_a_value_that_reads_like_site_stays_a_value(tmp_path):
@@ -152,7 +146,7 @@ def test_a_value_that_reads_like_site_stays_a_value(tmp_path):
     # "--site" is the value of --reason here, not the option.
     voided = paylink.json("void", "1", "--reason", "--site")
     assert voided["entry_id"] == 2
-    with closing(sqlite3.connect(site / "paylink.db")) as conn:
+    with closing(ledger(site)) as conn:
         assert conn.execute("SELECT description FROM entries WHERE id = 2").fetchone()[0].endswith("(--site)")
 
 
@@ -256,10 +250,7 @@ def test_currency_change_is_refused_once_the_ledger_has_entries(site, paylink):
 
 def test_currency_is_recorded_for_entries_written_by_another_program(site, paylink):
     paylink.ok("customer", "add", "Jane")
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        conn.execute(
-            "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (1, 500, 'x', '2026-01-01T00:00:00Z')"
-        )
+    insert_entry(site, 1, 500, "x", "2026-01-01T00:00:00Z")
     set_currency(site, "EUR")
     assert "amounts are in USD" in error_line(paylink("customer", "list"))
 
@@ -285,7 +276,7 @@ def test_demo_reuses_its_own_site(tmp_path):
     again = invoke("demo", str(tmp_path / "demo"), "--no-serve")
     assert again.exit_code == 0, again.stderr
     assert first.stdout == again.stdout
-    assert len(names(tmp_path / "demo")) == 4
+    assert len(customer_names(tmp_path / "demo")) == 4
 
 
 # --- customer add --language and customer edit ----------------------------------------
@@ -316,7 +307,7 @@ def test_edit_with_an_empty_value_clears_it(paylink):
     paylink.ok("customer", "add", "Jane Doe", "--email", "jane@example.com", "--phone", "555-0101", "--ref", "JANE")
     edited = paylink.json("customer", "edit", "JANE", "--email", "", "--ref", "", "--phone", "")
     assert edited == {"id": 1, "name": "Jane Doe", "email": None, "phone": None, "ref": None, "language": None}
-    with closing(sqlite3.connect(paylink.site / "paylink.db")) as conn:
+    with closing(ledger(paylink.site)) as conn:
         assert conn.execute("SELECT email, phone, ref FROM customers").fetchone() == (None, None, None)
     error_line(paylink("customer", "show", "JANE"))
 

@@ -12,33 +12,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from bs4 import BeautifulSoup
 from conftest import Paylink, make_site
+from sitepages import balance_text, dump, ledger, snapshot_path
 
 POSTED_KEYS = {"entry_id", "customer_id", "amount", "amount_minor", "balance", "balance_minor", "state"}
 
 
 def entry_count(site: Path) -> int:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         return conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-
-
-def dump(site: Path) -> list[str]:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        return list(conn.iterdump())
-
-
-def page_path(site: Path, customer_id: int) -> Path:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        (snapshot,) = conn.execute(
-            "SELECT snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
-        ).fetchone()
-    return site / "build" / "p" / snapshot
-
-
-def page_balance(site: Path, customer_id: int) -> str:
-    html = page_path(site, customer_id).read_text(encoding="utf-8")
-    return BeautifulSoup(html, "html.parser").select_one("#balance").get_text(strip=True)
 
 
 @pytest.fixture
@@ -147,7 +129,7 @@ def linked_site(tmp_path_factory) -> Paylink:
 @pytest.mark.parametrize(("amount", "problem"), BAD_AMOUNTS, ids=[repr(a) for a, _ in BAD_AMOUNTS])
 def test_bad_amount_is_refused_and_nothing_written(linked_site, kind, amount, problem):
     paylink, site, jane = linked_site, linked_site.site, 1
-    page = page_path(site, jane).read_bytes()
+    page = snapshot_path(site, jane).read_bytes()
     before = dump(site)
 
     # "--" so that "-5" reaches the amount check instead of reading as an option.
@@ -156,7 +138,7 @@ def test_bad_amount_is_refused_and_nothing_written(linked_site, kind, amount, pr
     assert result.stderr.startswith(f"Error: Amount {amount!r} {problem}")
     assert result.stdout == ""
     assert dump(site) == before
-    assert page_path(site, jane).read_bytes() == page
+    assert snapshot_path(site, jane).read_bytes() == page
 
 
 def test_a_huge_amount_is_refused_in_one_short_line(site, paylink, jane):
@@ -360,7 +342,7 @@ def test_void_posts_the_reversing_entry(site, paylink, jane):
         "balance_minor": 400,
         "state": "outstanding",
     }
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+    with closing(ledger(site)) as conn, conn:
         original = conn.execute("SELECT amount_minor, description FROM entries WHERE id = 1").fetchone()
     assert original == (1250, "Wrong job")  # the original stays as it was
 
@@ -417,13 +399,13 @@ def test_void_needs_a_positive_entry_id(site, paylink, jane):
 
 def test_posting_updates_the_page_before_returning(site, paylink, jane):
     paylink.ok("link", "generate", "JANE")
-    assert page_balance(site, jane) == "$0.00"
+    assert balance_text(site, jane) == "$0.00"
     paylink.ok("charge", "JANE", "12.50", "Job")
-    assert page_balance(site, jane) == "$12.50"
+    assert balance_text(site, jane) == "$12.50"
     paylink.ok("credit", "JANE", "20", "Paid")
-    assert page_balance(site, jane) == "$7.50"  # a credit is shown as a positive amount
+    assert balance_text(site, jane) == "$7.50"  # a credit is shown as a positive amount
     paylink.ok("void", "2")
-    assert page_balance(site, jane) == "$12.50"
+    assert balance_text(site, jane) == "$12.50"
 
 
 # --- the ledger as other programs see it -------------------------------------------------------
@@ -465,7 +447,7 @@ def test_another_program_may_insert_entries(site, paylink, jane):
     assert any(e["description"] == "Paid at the till" and e["amount_minor"] == -250 for e in shown["entries"])
 
     paylink.ok("build")
-    assert page_balance(site, jane) == "$7.50"
+    assert balance_text(site, jane) == "$7.50"
     # The posting commands see it too.
     assert paylink.json("charge", "JANE", "1", "More")["balance_minor"] == 850
 

@@ -20,6 +20,7 @@ from conftest import Paylink, make_site
 from paylink import layout
 from paylink.publish import PUBLIC_NAME_RE
 from s3server import closed_port, moto_server, s3_client
+from sitepages import insert_entry
 
 PREFIX = "shop"
 KEY_ENV = "PAYLINK_SECRET_KEY"
@@ -334,11 +335,7 @@ def test_build_publishes_what_it_wrote(shop, store):
     paylink.json("publish")
     digests = {n: hashlib.sha256(d).hexdigest() for n, d in build_files(site).items()}
     (site / "build" / page_name(site, "sam")).unlink()  # a page lost on disk: build repairs it and sends it
-    with sqlite3.connect(site / layout.DB_FILE) as conn:
-        conn.execute(
-            "INSERT INTO entries (customer_id, amount_minor, description, posted_at)"
-            " VALUES (2, 700, 'Entered by another program', '2026-11-03T10:00:00Z')"
-        )
+    insert_entry(site, 2, 700, "Entered by another program", "2026-11-03T10:00:00Z")
     assert paylink.json("build")["written"] >= 1
     sam = page_name(site, "sam")
     assert hashlib.sha256(bucket_objects(store)[sam]["body"]).hexdigest() != digests[sam]
@@ -413,11 +410,7 @@ def test_watch_publishes_and_retries_until_the_store_is_back(shop, store, s3_end
         time.sleep(2)  # watching, failing to reach the store
         assert b"130.50" not in bucket_objects(store)[jane]["body"]
         set_publish(site, store[1], s3_endpoint)  # the store is back
-        with sqlite3.connect(site / layout.DB_FILE) as conn:  # and another program posts meanwhile
-            conn.execute(
-                "INSERT INTO entries (customer_id, amount_minor, description, posted_at)"
-                " VALUES (1, 100, 'Entered elsewhere', '2026-11-04T10:00:00Z')"
-            )
+        insert_entry(site, 1, 100, "Entered elsewhere", "2026-11-04T10:00:00Z")  # and another program posts meanwhile
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and b"131.50" not in bucket_objects(store).get(jane, {}).get("body", b""):
             time.sleep(0.5)

@@ -6,15 +6,14 @@ import io
 import json
 import os
 import select
-import sqlite3
 import subprocess
 import termios
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from conftest import Paylink, make_site
+from sitepages import all_snapshots, snapshot_path
 
 PUBLIC = "https://pay.example.com"
 
@@ -35,11 +34,6 @@ def paylink(site: Path) -> Paylink:
     p.ok("charge", "JANE", "1200.50", "Boiler")
     p.ok("credit", "CARL", "15", "Deposit")
     return p
-
-
-def links_of(site: Path) -> list[tuple]:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn:
-        return conn.execute("SELECT customer_id, nonce, retired_at FROM links ORDER BY id").fetchall()
 
 
 def test_share_json_fields_and_uris(site, paylink):
@@ -83,15 +77,13 @@ def test_share_says_what_is_owed_or_that_nothing_is(paylink, who, words):
 
 
 def test_share_gives_a_link_once_and_keeps_it(site, paylink):
-    assert links_of(site) == []
+    assert all_snapshots(site) == []
     first = paylink.json("link", "share", "JANE")["url"]
-    assert len(links_of(site)) == 1
+    assert len(all_snapshots(site)) == 1
     assert paylink.json("link", "share", "JANE")["url"] == first
-    assert len(links_of(site)) == 1
+    assert len(all_snapshots(site)) == 1
     # The page was written before share returned.
-    with closing(sqlite3.connect(site / "paylink.db")) as conn:
-        snapshot = conn.execute("SELECT snapshot FROM links").fetchone()[0]
-    assert (site / "build" / "p" / snapshot).is_file()
+    assert snapshot_path(site, 1).is_file()
 
 
 def test_share_text_output(paylink):
@@ -117,7 +109,7 @@ def test_share_on_a_loopback_base_url_warns(tmp_path):
 def test_share_unknown_customer(site, paylink):
     result = paylink.fails("link", "share", "JAEN")
     assert "did you mean JANE (Jane Doe)?" in result.stderr
-    assert links_of(site) == []
+    assert all_snapshots(site) == []
 
 
 # --- QR codes ------------------------------------------------------------------------
@@ -193,14 +185,14 @@ def test_qr_svg_decodes_to_the_exact_link_in_chromium(tmp_path, paylink):
 def test_qr_other_extensions_are_refused_before_anything(tmp_path, site, paylink, name):
     result = paylink.fails("link", "share", "JANE", "--qr", str(tmp_path / name))
     assert "is not .svg or .png" in result.stderr
-    assert links_of(site) == []
+    assert all_snapshots(site) == []
     assert not (tmp_path / name).exists()
 
 
 def test_qr_is_never_written_into_build(site, paylink):
     result = paylink.fails("link", "share", "JANE", "--qr", str(site / "build" / "jane.png"))
     assert "inside build/" in result.stderr
-    assert links_of(site) == []
+    assert all_snapshots(site) == []
     assert not (site / "build" / "jane.png").exists()
 
 

@@ -2,10 +2,8 @@
 
 import json
 import re
-import sqlite3
 import stat
 import tomllib
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from click.testing import CliRunner
 from conftest import Paylink, make_site
 from paylink.cli import cli
 from paylink.tokens import LinkSigner, parse_keys
+from sitepages import customer_names, live_nonce, page_names, token_of
 
 # Anything shaped like a link token: a 22-character link id, a dot, a 43-character signature.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}")
@@ -50,11 +49,6 @@ def tree(root: Path) -> dict[str, tuple[bytes, int, int]]:
             st = path.stat()
             out[str(path.relative_to(root))] = (path.read_bytes(), st.st_mode, st.st_mtime_ns)
     return out
-
-
-def customer_names(root: Path) -> list[str]:
-    with closing(sqlite3.connect(root / "paylink.db")) as conn, conn:
-        return [r[0] for r in conn.execute("SELECT name FROM customers ORDER BY id")]
 
 
 # --- init ------------------------------------------------------------------------
@@ -235,7 +229,7 @@ def test_invalid_settings_are_an_error_for_every_command(site, paylink, broken):
 def test_a_missing_ledger_is_an_error_not_an_empty_one(site, paylink):
     paylink.ok("customer", "add", "Jane")
     paylink.ok("link", "generate", "1")
-    pages = sorted((site / "build" / "p").iterdir())
+    pages = page_names(site)
     assert len(pages) == 1
     (site / "paylink.db").rename(site / "paylink.db.moved")  # a restore gone wrong, a typo in --site ...
 
@@ -243,7 +237,7 @@ def test_a_missing_ledger_is_an_error_not_an_empty_one(site, paylink):
         line = one_error_line(paylink(*command))
         assert line.startswith(f"Error: {site / 'paylink.db'}"), line
     assert not (site / "paylink.db").exists()
-    assert sorted((site / "build" / "p").iterdir()) == pages
+    assert page_names(site) == pages
 
 
 # --- finding the site -----------------------------------------------------------------
@@ -311,17 +305,6 @@ def test_a_named_folder_that_is_not_a_site_is_a_clear_error(tmp_path, how):
 
 
 # --- PAYLINK_SECRET_KEY ------------------------------------------------------------------
-
-
-def live_nonce(site: Path, customer_id: int) -> str:
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        return conn.execute(
-            "SELECT nonce FROM links WHERE customer_id = ? AND retired_at IS NULL", (customer_id,)
-        ).fetchone()[0]
-
-
-def token_of(url: str) -> str:
-    return url.rsplit("/p/", 1)[1]
 
 
 def test_secret_key_environment_overrides_the_key_file(site, paylink):

@@ -3,13 +3,11 @@
 import csv
 import io
 import os
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from conftest import Paylink, make_site
-from sitepages import parse
+from sitepages import insert_entry, parse
 
 ENTRY_KEYS = {"id", "date", "description", "amount", "amount_minor", "balance", "balance_minor", "voided", "voids"}
 
@@ -31,15 +29,6 @@ def site(tmp_path: Path) -> Path:
     )
 
 
-def insert(site: Path, customer_id: int, amount_minor: int, description: str, posted_at: str) -> int:
-    """An entry written by another program, at an exact UTC time."""
-    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
-        return conn.execute(
-            "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
-            (customer_id, amount_minor, description, posted_at),
-        ).lastrowid
-
-
 @pytest.fixture
 def paylink(site: Path) -> Paylink:
     """Jane: four entries in February and March 2026 (Chicago time), one of them voided."""
@@ -50,7 +39,7 @@ def paylink(site: Path) -> Paylink:
     p.ok("charge", "2", "999", "Not Jane's", "--date", "2026-02-01")  # 2
     p.ok("charge", "JANE", "40.25", "February work", "--date", "2026-02-10")  # 3
     # 03:00 UTC on March 2 is 21:00 on March 1 in Chicago.
-    insert(site, 1, -5000, "Check 1001", "2026-03-02T03:00:00Z")  # 4
+    insert_entry(site, 1, -5000, "Check 1001", "2026-03-02T03:00:00Z")  # 4
     p.ok("charge", "JANE", "10", "Wrong charge", "--date", "2026-03-05")  # 5
     p.ok("void", "5", "--reason", "typo")  # 6, today
     return p

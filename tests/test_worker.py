@@ -27,6 +27,7 @@ from paylink import layout
 from paylink.edge.app import make_application
 from paylink.tokens import LinkSigner, new_key
 from s3server import s3_client, use_fake_credentials
+from sitepages import token_of
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "edge" / "worker"
@@ -169,21 +170,17 @@ def published(tmp_path_factory):
         worker.stop()
 
 
-def token(url: str) -> str:
-    return url.rpartition("/p/")[2]
-
-
 def test_the_worker_answers_as_the_python_edge(published):
     site, worker, keys, urls = published["site"], published["worker"], published["keys"], published["urls"]
     edge = make_application(site / "build", keys)
-    jane, sam, ann = token(urls["jane"]), token(urls["sam"]), token(urls["ann"])
+    jane, sam, ann = token_of(urls["jane"]), token_of(urls["sam"]), token_of(urls["ann"])
     foreign = LinkSigner([new_key()]).sign(jane.partition(".")[0])
     forged = jane.partition(".")[0] + "." + sam.partition(".")[2]
     css = next(n for n in os.listdir(site / "build" / layout.ASSETS_DIR) if n.endswith(".css"))
     snapshot = layout.snapshot_name(jane.partition(".")[0])
     cases = {
         f"/p/{jane}": 200,
-        f"/p/{token(urls['bo'])}": 200,
+        f"/p/{token_of(urls['bo'])}": 200,
         f"/p/{sam}": 410,  # rotated
         f"/p/{ann}": 410,  # revoked
         f"/p/{forged}": 404,
@@ -225,7 +222,7 @@ def test_hostile_paths_are_404_at_both_edges(published):
     if not file.exists():
         pytest.skip("tests/vectors/paths.json is not in this checkout")
     edge = make_application(site / "build", keys)
-    jane = token(urls["jane"])
+    jane = token_of(urls["jane"])
     snapshot = layout.snapshot_name(jane.partition(".")[0])
     for case in json.loads(file.read_text())["cases"]:
         target = (
@@ -244,9 +241,9 @@ def test_hostile_paths_are_404_at_both_edges(published):
 def test_rotate_and_revoke_are_410_at_the_worker_when_the_command_returns(published):
     paylink, worker = published["paylink"], published["worker"]
     paylink.ok("customer", "add", "Cy Doe", "--ref", "cy")
-    old = token(paylink.json("link", "generate", "cy")["url"])
+    old = token_of(paylink.json("link", "generate", "cy")["url"])
     assert worker.request("GET", f"/p/{old}")[0] == 200
-    new = token(paylink.json("link", "rotate", "cy", "--yes")["url"])
+    new = token_of(paylink.json("link", "rotate", "cy", "--yes")["url"])
     assert worker.request("GET", f"/p/{old}")[0] == 410
     assert worker.request("GET", f"/p/{new}")[0] == 200
     paylink.ok("charge", "cy", "7.25", "Fuse")
