@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sitepages import balance_text, live_snapshot
+from sitepages import balance_text, customer_names, ledger, live_snapshot
 
 
 def open_copy(path: Path) -> sqlite3.Connection:
@@ -84,8 +84,7 @@ def test_backup_over_a_link_to_the_live_ledger_is_refused(tmp_path, site, paylin
     for name in ("sneaky.db", "hard.db"):
         result = paylink.fails("backup", str(tmp_path / name))
         assert "would overwrite the site's own paylink.db" in result.stderr
-    with closing(sqlite3.connect(site / "paylink.db")) as conn:
-        assert conn.execute("SELECT name FROM customers").fetchall() == [("Jane",)]
+    assert customer_names(site) == ["Jane"]
 
 
 def test_backup_into_a_missing_folder_is_an_error(tmp_path, paylink):
@@ -140,7 +139,7 @@ def test_backup_while_another_program_posts_is_consistent(tmp_path, site, paylin
         writer.wait(timeout=60)
     assert writer.returncode == 0, errors.read_text()
 
-    with closing(sqlite3.connect(site / "paylink.db")) as conn:
+    with closing(ledger(site)) as conn:
         final = conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
     for target, made in copies:
         with closing(open_copy(target)) as copy:

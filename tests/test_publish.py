@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from conftest import Paylink, make_site
 from paylink import layout
 from paylink.publish import PUBLIC_NAME_RE
 from s3server import closed_port, moto_server, s3_client
-from sitepages import insert_entry
+from sitepages import insert_entry, ledger
 
 PREFIX = "shop"
 KEY_ENV = "PAYLINK_SECRET_KEY"
@@ -99,7 +100,7 @@ def bucket_objects(store, prefix: str = PREFIX) -> dict[str, dict]:
 
 
 def page_name(site: Path, ref: str) -> str:
-    with sqlite3.connect(site / layout.DB_FILE) as conn:
+    with closing(ledger(site)) as conn:
         snapshot = conn.execute(
             "SELECT l.snapshot FROM links l JOIN customers c ON c.id = l.customer_id"
             " WHERE c.ref = ? AND l.retired_at IS NULL",
@@ -109,7 +110,7 @@ def page_name(site: Path, ref: str) -> str:
 
 
 def bookkeeping(site: Path) -> tuple[list, list]:
-    with sqlite3.connect(site / layout.DB_FILE) as conn:
+    with closing(ledger(site)) as conn:
         return (
             sorted(conn.execute("SELECT name, digest FROM published")),
             sorted(conn.execute("SELECT name FROM publish_queue")),
@@ -151,7 +152,7 @@ def test_the_key_the_ledger_and_the_settings_are_never_uploaded(shop, store):
     # A symlink in build/ with a snapshot's name, pointing at the key; a name queued by another program.
     planted = site / "build" / layout.SNAPSHOT_DIR / ("0" * 32 + ".html")
     planted.symlink_to(site / layout.KEY_FILE)
-    with sqlite3.connect(site / layout.DB_FILE) as conn:
+    with closing(ledger(site)) as conn, conn:
         conn.executemany(
             "INSERT INTO publish_queue (name) VALUES (?)",
             [("../paylink.key",), ("paylink.key",), ("../paylink.db",), ("/etc/passwd",), ("build/../paylink.toml",)],
