@@ -54,6 +54,7 @@ class PageShape:
         self.checked = False
         self._rows: dict[tuple, tuple] = {}  # variant -> (prefix tokens, inner tokens, suffix tokens)
         self._seps: dict[tuple, str] = {}
+        self._formats: dict = {}
         if not self.has_entries:
             self.tokens = self._render([])
             self._check_keys(self.tokens, set())
@@ -131,6 +132,35 @@ class PageShape:
             sep = self._seps[(before, after)] = middle[0]
         return sep
 
+    # --- format strings (the fast fill) --------------------------------------------
+
+    def whole_format(self) -> str:
+        fmt = self._formats.get("whole")
+        if fmt is None:
+            fmt = self._formats["whole"] = _format(self.tokens, named=True)
+        return fmt
+
+    def prefix_format(self, variant: tuple) -> str:
+        fmt = self._formats.get(("prefix", variant))
+        if fmt is None:
+            fmt = self._formats[("prefix", variant)] = _format(self._row(variant)[0], named=True)
+        return fmt
+
+    def suffix_format(self, variant: tuple) -> str:
+        fmt = self._formats.get(("suffix", variant))
+        if fmt is None:
+            fmt = self._formats[("suffix", variant)] = _format(self._row(variant)[2], named=True)
+        return fmt
+
+    def row_format(self, before: tuple | None, variant: tuple) -> str:
+        """The text from the end of the row before (None: the page's text) to the end of this row."""
+        fmt = self._formats.get((before, variant))
+        if fmt is None:
+            inner = self._row(variant)[1]
+            tokens = ["" if before is None else self._sep(before, variant), *inner, ""]
+            fmt = self._formats[(before, variant)] = _format(tokens, named=False)
+        return fmt
+
     # --- filling ----------------------------------------------------------------
 
     def fill(self, values: dict, rows: list, older: int) -> str:
@@ -159,6 +189,17 @@ class PageShape:
         return "".join(out)
 
 
+def _format(tokens: list[str], *, named: bool) -> str:
+    """A ``str.format`` string for [const, key, const, ..., const]: page keys by name, row fields by place."""
+    out = []
+    for i, token in enumerate(tokens):
+        if i % 2 == 0:
+            out.append(token.replace("{", "{{").replace("}", "}}"))
+        else:
+            out.append(f"{{{token}}}" if named else f"{{{_ROW_FIELDS.index(token)}}}")
+    return "".join(out)
+
+
 def _numbered(inner: list[str], prefix: str) -> list[str]:
     return [prefix + t if i % 2 == 0 else t for i, t in enumerate(inner)]
 
@@ -166,9 +207,12 @@ def _numbered(inner: list[str], prefix: str) -> list[str]:
 class PageCompiler:
     """The compiled shapes of one renderer's customer pages (owned by the renderer, never shared)."""
 
-    def __init__(self, check: Callable[[object, dict], str]):
+    def __init__(self, renderer, check: Callable[[object, dict], str]):
         # check(voice, context) renders a page with Jinja: each shape's first page is compared with it.
+        self.renderer = renderer
         self.check = check
+        self.money: dict[str, dict[int, tuple[str, str]]] = {}  # language -> minor -> (text, escaped)
+        self.dates: dict[str, dict[str, tuple[str, str]]] = {}  # language -> day -> escaped (date, iso)
         self.shapes: dict[tuple, object] = {}
         self.page_keys = {"name", "balance", "total", "asof_text", "asof_iso", "older"}
         self.escaped: dict[str, str] = {}
@@ -182,6 +226,116 @@ class PageCompiler:
                 cache.clear()
             cache[text] = done
         return done
+
+    def _money(self, voice, minor: int) -> tuple[str, str]:
+        cache = self.money.get(voice.language)
+        if cache is None:
+            cache = self.money[voice.language] = {}
+        done = cache.get(minor)
+        if done is None:
+            text = voice.money(minor)
+            if len(cache) >= 65536:
+                cache.clear()
+            done = cache[minor] = (text, str(escape(text)))
+        return done
+
+    def fast_page(self, voice, statement) -> str | None:
+        """The page, straight from the statement, if its shape is compiled and checked; else None."""
+        from .money import tip_minor
+        from .render import _reversed_description, _size
+
+        renderer = self.renderer
+        money = self._money
+        esc = self._esc
+        balance = statement.balance_minor
+        state = "outstanding" if balance > 0 else "credit" if balance < 0 else "zero"
+        balance_text, balance_escaped = money(voice, -balance if balance < 0 else balance)
+        values = {"balance": balance_escaped, "total": money(voice, balance if state == "outstanding" else 0)[1]}
+        tips_wide = False
+        ntips = 0
+        if state == "outstanding" and renderer.settings.tips:
+            for i, percent in enumerate((0, *renderer.settings.tips)):
+                tip = tip_minor(balance, percent)
+                total_text, total_escaped = money(voice, balance + tip)
+                values[f"tip{i}amount"] = money(voice, tip)[1]
+                values[f"tip{i}total"] = total_escaped
+                values[f"tip{i}minor"] = str(balance + tip)
+                if len(total_text) > 10:
+                    tips_wide = True
+                ntips += 1
+        shown = statement.entries
+        older = max(0, (statement.entry_count or len(shown)) - len(shown))
+        key = (voice.language, state, _size(balance_text), tips_wide, bool(shown), bool(older), ntips)
+        shape = self.shapes.get(key)
+        if shape is None or shape is _UNUSABLE or not shape.checked:  # type: ignore[union-attr]
+            return None
+        assert isinstance(shape, PageShape)
+        values["name"] = str(escape(statement.customer_name))
+        as_of = renderer._moment(voice, statement.last_change)
+        values["asof_text"] = esc(as_of.text)
+        values["asof_iso"] = esc(as_of.iso)
+        try:
+            if older:
+                if shape.older_call is None:
+                    return None
+                singular, plural, _ = shape.older_call
+                values["older"] = str(voice.env.globals["ngettext"](singular, plural, older))
+            if not shown:
+                return shape.whole_format().format_map(values)
+            voids = statement.voids
+            voided: set[int] = set()
+            for void_id, (original_id, _) in voids.items():
+                voided.add(void_id)
+                voided.add(original_id)
+            for entry in shown:
+                if entry.voids_entry_id is not None:
+                    voided.add(entry.id)
+                    voided.add(entry.voids_entry_id)
+            entry_date = renderer._entry_date
+            utc = renderer.utc
+            dates = self.dates.get(voice.language)
+            if dates is None:
+                dates = self.dates[voice.language] = {}
+            amounts = self.money[voice.language]  # made by money() above
+            texts = self.escaped
+            out = []
+            before = None
+            for entry in shown:
+                if entry.voids_entry_id is not None:
+                    kind = "reversal"
+                    description = _reversed_description(entry, voids.get(entry.id))
+                else:
+                    kind = "charge" if entry.amount_minor > 0 else "credit"
+                    description = entry.description
+                variant = (kind, entry.id in voided)
+                if before is None:
+                    out.append(shape.prefix_format(variant).format_map(values))
+                posted_at = entry.posted_at
+                # As Renderer._entry_date: on a UTC site, paylink's own "...T10:00:00Z" form is cached by day.
+                day = (
+                    posted_at[:10]
+                    if utc and len(posted_at) == 20 and posted_at[10] == "T" and posted_at[19] == "Z"
+                    else posted_at
+                )
+                date = dates.get(day)
+                if date is None:
+                    date_text, date_iso = entry_date(voice, posted_at)
+                    if len(dates) >= 8192:
+                        dates.clear()
+                    date = dates[day] = (esc(date_text), esc(date_iso))
+                amount = amounts.get(entry.amount_minor)
+                if amount is None:
+                    amount = money(voice, entry.amount_minor)
+                text = texts.get(description)
+                if text is None:
+                    text = esc(description)
+                out.append(shape.row_format(before, variant).format(date[0], date[1], text, amount[1]))
+                before = variant
+            out.append(shape.suffix_format(before).format_map(values))
+        except _Unusable:
+            self.shapes[key] = _UNUSABLE
+            return None
+        return "".join(out)
 
     def page(self, voice, context: dict) -> str | None:
         """The page for this Jinja context, or None if it must be rendered by Jinja."""

@@ -254,6 +254,11 @@ class Renderer:
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""
         voice = self.voice(page_language(self.settings, statement.language))
+        compiler = self._compiler
+        if compiler is not None:
+            html = compiler.fast_page(voice, statement)
+            if html is not None:
+                return html
         money = voice.money
         balance = statement.balance_minor
         state = state_of(balance)
@@ -291,7 +296,9 @@ class Renderer:
             if compiler is None:
                 from .compiled_page import PageCompiler
 
-                compiler = self._compiler = PageCompiler(lambda voice, context: voice.page_template.render(context))
+                compiler = self._compiler = PageCompiler(
+                    self, lambda voice, context: voice.page_template.render(context)
+                )
             html = compiler.page(voice, context)
             if html is not None:
                 return html
