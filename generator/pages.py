@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import layout, snapshots
 from .errors import PagesNotWritten, PaylinkError
-from .ledger import balance_and_count, recent_entries_and_voids
+from .ledger import balance_and_count, pages_of, recent_entries_and_voids
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
@@ -38,6 +38,8 @@ BATCH = 1000
 # A run with at least this many pages renders half of each batch in a helper process
 # (on a machine with more than one core): start-up costs ~0.3 s, a page ~0.4 ms.
 PARALLEL_MIN_PAGES = 3000
+# From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
+STREAM_MIN = 8
 Progress = Callable[[int], None]
 
 
@@ -397,6 +399,43 @@ class PageWriter:
 
     def _statements(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
         """Yield (snapshot file name, what the page shows) for these customers (those with a live link)."""
+        if len(customer_ids) < STREAM_MIN:
+            yield from self._statements_one_by_one(customer_ids)
+            return
+        import json
+
+        people = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT c.id, c.name, l.snapshot, c.created_at, c.language FROM customers c"
+                " JOIN links l ON l.customer_id = c.id"
+                " WHERE l.retired_at IS NULL AND c.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(customer_ids),),
+            )
+        }
+        ledgers = pages_of(self.conn, [c for c in customer_ids if c in people])
+        nothing: tuple = ([], {}, 0, 0)
+        for customer_id in customer_ids:
+            person = people.get(customer_id)
+            if person is None:
+                continue
+            entries, voids, balance, count = ledgers.get(customer_id, nothing)
+            yield (
+                person[1],
+                Statement(
+                    customer_name=person[0],
+                    balance_minor=balance,
+                    entries=entries,
+                    # the balance last changed with the newest entry; with none, when the customer was added
+                    last_change=entries[0].posted_at if entries else person[2],
+                    language=person[3],
+                    entry_count=count,
+                    voids=voids,
+                ),
+            )
+
+    def _statements_one_by_one(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
+        """As ``_statements``, three queries a customer (cheaper for a posting command's page or two)."""
         for customer_id in customer_ids:
             row = self.conn.execute(
                 "SELECT c.name, l.snapshot, c.created_at, c.language FROM customers c"

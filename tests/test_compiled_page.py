@@ -190,3 +190,64 @@ def test_built_site_pages_match_jinja_pages(tmp_path):
     finally:
         conn.close()
     assert read_page(root, ids[0]) is not None
+
+
+def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(tmp_path):
+    """ledger.pages_of (a batch) equals recent_entries_and_voids + balance_and_count (one customer)."""
+    import sqlite3
+    from contextlib import closing
+
+    from paylink.ledger import balance_and_count, pages_of, recent_entries_and_voids
+
+    root = make_site(tmp_path / "site")
+    paylink = Paylink(root)
+    ids = [paylink.json("customer", "add", f"C{i}")["id"] for i in range(12)]
+    rng = random.Random(5)
+    with closing(sqlite3.connect(root / "paylink.db")) as conn, conn:
+        for n, customer in enumerate(ids[:-1]):  # the last has no entries
+            for i in range(rng.choice([1, 3, 20, 21, 45])):
+                posted = rng.choice(
+                    ["2025-03-01T10:00:00Z", f"2025-0{1 + i % 9}-1{i % 10}T08:00:00+02:00", "2025-03-01T05:00:00-05:00"]
+                )
+                conn.execute(
+                    "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
+                    (customer, rng.choice([500, -250, 12_345]), f"E{n}-{i} <&>", posted),
+                )
+    # Voids through the CLI: of a recent entry, of an old one (its original not shown), of another customer's.
+    with closing(sqlite3.connect(root / "paylink.db")) as conn:
+        per_customer = {
+            c: [r[0] for r in conn.execute("SELECT id FROM entries WHERE customer_id = ? ORDER BY id", (c,))]
+            for c in ids
+        }
+    for customer in ids[:-1]:
+        entries = per_customer[customer]
+        paylink.ok("void", str(entries[-1]))
+        if len(entries) > 25:
+            paylink.ok("void", str(entries[0]), "--reason", "old <one>")
+    with closing(sqlite3.connect(root / "paylink.db")) as conn:
+        batch = pages_of(conn, ids)
+        for customer in ids:
+            entries, voids = recent_entries_and_voids(conn, customer)
+            balance, count = balance_and_count(conn, customer)
+            if count == 0:
+                assert customer not in batch
+                continue
+            assert batch[customer] == (entries, voids, balance, count)
+        assert any(b[1] for b in batch.values())  # voids were found
+    # And a built site's pages equal Jinja's rendering of the one-by-one read.
+    for customer in ids:
+        paylink.ok("link", "generate", str(customer))
+    paylink.ok("build", "--full")
+    before = build_files(root)
+    from paylink.pages import PageWriter
+    from paylink.site import Site
+    from paylink.storage import connect
+
+    site = Site(root)
+    conn = connect(site.db_path)
+    try:
+        jinja = jinja_renderer(site.settings, site.templates_dir)
+        for snapshot, statement in PageWriter(site, conn)._statements_one_by_one(ids):
+            assert before[f"p/{snapshot}"] == jinja.page(statement).encode("utf-8")
+    finally:
+        conn.close()
