@@ -19,6 +19,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from . import layout, snapshots
 from .errors import PagesNotWritten, PaylinkError
-from .ledger import balance_and_count, recent_entries_and_voids
+from .ledger import balance_and_count, pages_of, recent_entries_and_voids
 from .render import Renderer, Statement
 from .site import Site
 from .storage import write_transaction
@@ -38,6 +39,11 @@ BATCH = 1000
 # A run with at least this many pages renders half of each batch in a helper process
 # (on a machine with more than one core): start-up costs ~0.3 s, a page ~0.4 ms.
 PARALLEL_MIN_PAGES = 3000
+# With a helper process: pages per chunk sent to it, and its share of each chunk's rendering.
+HELPER_CHUNK = 200
+HELPER_SHARE_MIN, HELPER_SHARE_MAX, HELPER_SHARE_STEP = 0.3, 0.95, 0.05
+# From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
+STREAM_MIN = 8
 Progress = Callable[[int], None]
 
 
@@ -159,6 +165,7 @@ class PageWriter:
         return Renderer(self.site.settings, self.site.templates_dir)
 
     _helper = None  # a one-process pool, only during a large run
+    _helper_share = 0.7  # of each chunk, what the helper renders (adapts during a run)
 
     def locked(self):
         """Hold the site's page lock (re-entrant in this process) for the block."""
@@ -380,23 +387,79 @@ class PageWriter:
         """Yield (snapshot file name, page bytes) for these customers (those with a live link).
 
         The ledger is read here, through this process's connection (inside the
-        caller's transaction, if any); with a helper process, it renders half
-        of each batch of statements meanwhile and returns the bytes.
+        caller's transaction, if any); with a helper process, it renders a
+        share of each chunk of statements meanwhile and returns the bytes.
         """
-        for start in range(0, len(customer_ids), BATCH):
-            statements = list(self._statements(customer_ids[start : start + BATCH]))
-            if self._helper is None or len(statements) < 2:
-                for snapshot, statement in statements:
+        if self._helper is None:
+            for start in range(0, len(customer_ids), BATCH):
+                for snapshot, statement in self._statements(customer_ids[start : start + BATCH]):
                     yield snapshot, self.renderer.page(statement).encode("utf-8")
-                continue
-            half = len(statements) // 2
-            theirs = self._helper.apply_async(_helper_render, (statements[half:],))
-            for snapshot, statement in statements[:half]:
-                yield snapshot, self.renderer.page(statement).encode("utf-8")
-            yield from theirs.get()
+            return
+        # Pipelined: the helper renders its share of chunk i while this process renders the rest,
+        # then writes chunk i-1 and reads chunk i+1. The share adapts so that neither process waits
+        # (this one also reads and writes every page). Pages come out in the order asked for.
+        waiting: deque = deque()
+        for start in range(0, len(customer_ids), HELPER_CHUNK):
+            statements = list(self._statements(customer_ids[start : start + HELPER_CHUNK]))
+            theirs = round(len(statements) * self._helper_share)
+            job = self._helper.apply_async(_helper_render, (statements[:theirs],)) if theirs else None
+            mine = [
+                (snapshot, self.renderer.page(statement).encode("utf-8")) for snapshot, statement in statements[theirs:]
+            ]
+            waiting.append((job, mine))
+            if len(waiting) > 1:
+                job, mine = waiting.popleft()
+                if job is not None:
+                    # Done before it was needed: the helper can take more; else this process waits: less.
+                    step = HELPER_SHARE_STEP if job.ready() else -HELPER_SHARE_STEP
+                    self._helper_share = min(HELPER_SHARE_MAX, max(HELPER_SHARE_MIN, self._helper_share + step))
+                    yield from job.get()
+                yield from mine
+        while waiting:
+            job, mine = waiting.popleft()
+            if job is not None:
+                yield from job.get()
+            yield from mine
 
     def _statements(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
         """Yield (snapshot file name, what the page shows) for these customers (those with a live link)."""
+        if len(customer_ids) < STREAM_MIN:
+            yield from self._statements_one_by_one(customer_ids)
+            return
+        import json
+
+        people = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT c.id, c.name, l.snapshot, c.created_at, c.language FROM customers c"
+                " JOIN links l ON l.customer_id = c.id"
+                " WHERE l.retired_at IS NULL AND c.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(customer_ids),),
+            )
+        }
+        ledgers = pages_of(self.conn, [c for c in customer_ids if c in people])
+        nothing: tuple = ([], {}, 0, 0)
+        for customer_id in customer_ids:
+            person = people.get(customer_id)
+            if person is None:
+                continue
+            entries, voids, balance, count = ledgers.get(customer_id, nothing)
+            yield (
+                person[1],
+                Statement(
+                    customer_name=person[0],
+                    balance_minor=balance,
+                    entries=entries,
+                    # the balance last changed with the newest entry; with none, when the customer was added
+                    last_change=entries[0].posted_at if entries else person[2],
+                    language=person[3],
+                    entry_count=count,
+                    voids=voids,
+                ),
+            )
+
+    def _statements_one_by_one(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
+        """As ``_statements``, three queries a customer (cheaper for a posting command's page or two)."""
         for customer_id in customer_ids:
             row = self.conn.execute(
                 "SELECT c.name, l.snapshot, c.created_at, c.language FROM customers c"

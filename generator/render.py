@@ -26,6 +26,8 @@ from .settings import LANGUAGES, Settings
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
 # What counts as a template when deciding whether every page must be re-rendered.
 TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
+# A renderer compiles its pages after rendering this many with Jinja (a posting command renders one or two).
+COMPILE_AFTER = 8
 # How the ledger writes a void's description when the original's is not at hand.
 _VOID_PREFIX = re.compile(r"Void of entry [0-9]+: ")
 
@@ -143,6 +145,15 @@ class Renderer:
         self.zone = ZoneInfo(settings.timezone)
         self.utc = settings.timezone in ("UTC", "Etc/UTC")
         self._voices: dict[str, Voice] = {}
+        # The compiled page (see compiled_page.py): only with paylink's own page templates and
+        # gettext, and only once a run has rendered a few pages (compiling costs a few renders).
+        self._compiler = None
+        self._jinja_pages = 0
+        self.compiled = fast_gettext and not (
+            override_dir is not None
+            and override_dir.is_dir()
+            and any(p.suffix == ".html" for p in override_dir.iterdir())
+        )
 
     # --- templates and assets -------------------------------------------------
 
@@ -243,6 +254,11 @@ class Renderer:
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""
         voice = self.voice(page_language(self.settings, statement.language))
+        compiler = self._compiler
+        if compiler is not None:
+            html = compiler.fast_page(voice, statement)
+            if html is not None:
+                return html
         money = voice.money
         balance = statement.balance_minor
         state = state_of(balance)
@@ -275,6 +291,19 @@ class Renderer:
             "older": max(0, (statement.entry_count or len(shown)) - len(shown)),
             "as_of": self._moment(voice, statement.last_change),
         }
+        if self.compiled and self._jinja_pages >= COMPILE_AFTER:
+            compiler = self._compiler
+            if compiler is None:
+                from .compiled_page import PageCompiler
+
+                compiler = self._compiler = PageCompiler(
+                    self, lambda voice, context: voice.page_template.render(context)
+                )
+            html = compiler.page(voice, context)
+            if html is not None:
+                return html
+        else:
+            self._jinja_pages += 1
         return voice.page_template.render(context)
 
     def gone_page(self) -> str:

@@ -1,0 +1,420 @@
+"""The compiled page: the customer page's constant text, compiled once with holes for the values.
+
+For each page *shape* (language, state, how the balance is sized, whether the
+tips show and how wide, whether there are entries, whether older entries are
+mentioned) the real Jinja template is rendered once with a unique sentinel in
+place of every value. The output is split on the sentinels into constant text
+and holes; a page is then the constant text joined with its values, escaped as
+Jinja's autoescape escapes them (``markupsafe.escape``).
+
+The rows of the entries table repeat, so they are compiled per variant (charge,
+credit or void; voided or not): a page with one row of each variant gives the
+text before, inside and after a row, a page with two rows the text between
+them. Every compiled shape is checked against the structure it must have, and
+its first page against Jinja's own output; anything that does not match (a
+site's own template, a translation that moves or transforms a value) is left to
+Jinja, so the bytes are always Jinja's.
+"""
+
+import re
+from collections.abc import Callable
+
+from markupsafe import Markup, escape
+
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: escaping leaves them alone
+_SENTINEL = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}")
+# A row's variants: (kind, voided).
+VARIANTS = tuple((kind, voided) for kind in ("charge", "credit", "reversal") for voided in (False, True))
+_ROW_FIELDS = ("date", "date_iso", "description", "amount")
+_UNUSABLE = object()
+
+
+def _s(key: str) -> str:
+    return f"{_OPEN}{key}{_CLOSE}"
+
+
+def _tokens(text: str) -> list[str]:
+    """Split a rendered page into [const, key, const, key, ..., const]."""
+    return _SENTINEL.split(text)
+
+
+class _Unusable(Exception):
+    """The shape cannot be compiled exactly: the caller renders it with Jinja."""
+
+
+class PageShape:
+    """One shape's compiled text: constant chunks around holes, and its rows by variant."""
+
+    def __init__(self, compiler: "PageCompiler", voice, key: tuple, context: dict):
+        self.compiler = compiler
+        self.voice = voice
+        self.context = context  # the sentinel context (entries filled in per render)
+        self.has_entries = key[4]
+        self.older_call: tuple | None = None
+        self.checked = False
+        self._rows: dict[tuple, tuple] = {}  # variant -> (prefix tokens, inner tokens, suffix tokens)
+        self._seps: dict[tuple, str] = {}
+        self._formats: dict = {}
+        if not self.has_entries:
+            self.tokens = self._render([])
+            self._check_keys(self.tokens, set())
+
+    # --- compiling --------------------------------------------------------------
+
+    def _render(self, rows: list) -> list[str]:
+        from .render import EntryLine
+
+        calls = []
+
+        def ngettext(singular, plural, num, /, **variables):
+            calls.append((singular, plural, variables))
+            return Markup(_s("older"))
+
+        lines = [
+            EntryLine(
+                date=_s(f"e{i}date"),
+                date_iso=_s(f"e{i}date_iso"),
+                description=_s(f"e{i}description"),
+                amount=_s(f"e{i}amount"),
+                kind=kind,
+                voided=voided,
+            )
+            for i, (kind, voided) in enumerate(rows)
+        ]
+        text = self.voice.page_template.render({**self.context, "entries": lines, "ngettext": ngettext})
+        if calls:
+            if len(calls) != 1 or calls[0][2] or (self.older_call is not None and self.older_call != calls[0]):
+                raise _Unusable
+            self.older_call = calls[0]
+        return _tokens(text)
+
+    def _check_keys(self, tokens: list[str], rows: set[str]) -> None:
+        for key in tokens[1::2]:
+            if key not in self.compiler.page_keys and key[:2] not in rows:
+                raise _Unusable
+        if any(_OPEN in c or _CLOSE in c for c in tokens[0::2]):
+            raise _Unusable
+
+    def _row(self, variant: tuple) -> tuple:
+        done = self._rows.get(variant)
+        if done is None:
+            tokens = self._render([variant])
+            self._check_keys(tokens, {"e0"})
+            at = [i for i in range(1, len(tokens), 2) if tokens[i].startswith("e0")]
+            if not at:
+                raise _Unusable
+            first, last = at[0], at[-1]
+            inner = tokens[first : last + 1]
+            if any(not k.startswith("e0") for k in inner[0::2]):
+                raise _Unusable  # a page value inside a row
+            # Row keys without the row number: "date", "amount", ...
+            # (inner starts and ends with a key: keys at even places, constant text between)
+            inner = [t[2:] if i % 2 == 0 else t for i, t in enumerate(inner)]
+            if any(k not in _ROW_FIELDS for k in inner[0::2]):
+                raise _Unusable
+            done = self._rows[variant] = (tokens[:first], inner, tokens[last + 1 :])
+        return done
+
+    def _sep(self, before: tuple, after: tuple) -> str:
+        sep = self._seps.get((before, after))
+        if sep is None:
+            first, second = self._row(before), self._row(after)
+            tokens = self._render([before, after])
+            self._check_keys(tokens, {"e0", "e1"})
+            # Expected: prefix(before) + inner(before) + [sep] + inner(after) + suffix(after).
+            head = first[0] + _numbered(first[1], "e0")
+            tail = _numbered(second[1], "e1") + second[2]
+            if tokens[: len(head)] != head or tokens[len(tokens) - len(tail) :] != tail:
+                raise _Unusable
+            middle = tokens[len(head) : len(tokens) - len(tail)]
+            if len(middle) != 1:
+                raise _Unusable
+            sep = self._seps[(before, after)] = middle[0]
+        return sep
+
+    # --- format strings (the fast fill) --------------------------------------------
+
+    def whole_format(self) -> str:
+        fmt = self._formats.get("whole")
+        if fmt is None:
+            fmt = self._formats["whole"] = _format(self.tokens, named=True)
+        return fmt
+
+    def prefix_format(self, variant: tuple) -> str:
+        fmt = self._formats.get(("prefix", variant))
+        if fmt is None:
+            fmt = self._formats[("prefix", variant)] = _format(self._row(variant)[0], named=True)
+        return fmt
+
+    def suffix_format(self, variant: tuple) -> str:
+        fmt = self._formats.get(("suffix", variant))
+        if fmt is None:
+            fmt = self._formats[("suffix", variant)] = _format(self._row(variant)[2], named=True)
+        return fmt
+
+    def row_format(self, before: tuple | None, variant: tuple) -> str:
+        """The text from the end of the row before (None: the page's text) to the end of this row."""
+        fmt = self._formats.get((before, variant))
+        if fmt is None:
+            inner = self._row(variant)[1]
+            tokens = ["" if before is None else self._sep(before, variant), *inner, ""]
+            fmt = self._formats[(before, variant)] = _format(tokens, named=False)
+        return fmt
+
+    # --- filling ----------------------------------------------------------------
+
+    def fill(self, values: dict, rows: list, older: int) -> str:
+        if self.has_entries:
+            self._row(rows[0][0])  # compiled (and the older-entries call recorded) before it is needed
+        if older:
+            if self.older_call is None:
+                raise _Unusable
+            singular, plural, _ = self.older_call
+            values["older"] = str(self.voice.env.globals["ngettext"](singular, plural, older))
+        if not self.has_entries:
+            return "".join([t if i % 2 == 0 else values[t] for i, t in enumerate(self.tokens)])
+        out: list[str] = []
+        first_variant = rows[0][0]
+        prefix, inner, _ = self._row(first_variant)
+        out.extend(t if i % 2 == 0 else values[t] for i, t in enumerate(prefix))
+        previous = None
+        for variant, fields in rows:
+            if previous is not None:
+                out.append(self._sep(previous, variant))
+            inner = self._row(variant)[1]
+            out.extend(fields[t] if i % 2 == 0 else t for i, t in enumerate(inner))
+            previous = variant
+        suffix = self._row(previous)[2]
+        out.extend(t if i % 2 == 0 else values[t] for i, t in enumerate(suffix))
+        return "".join(out)
+
+
+def _format(tokens: list[str], *, named: bool) -> str:
+    """A ``str.format`` string for [const, key, const, ..., const]: page keys by name, row fields by place."""
+    out = []
+    for i, token in enumerate(tokens):
+        if i % 2 == 0:
+            out.append(token.replace("{", "{{").replace("}", "}}"))
+        else:
+            out.append(f"{{{token}}}" if named else f"{{{_ROW_FIELDS.index(token)}}}")
+    return "".join(out)
+
+
+def _numbered(inner: list[str], prefix: str) -> list[str]:
+    return [prefix + t if i % 2 == 0 else t for i, t in enumerate(inner)]
+
+
+class PageCompiler:
+    """The compiled shapes of one renderer's customer pages (owned by the renderer, never shared)."""
+
+    def __init__(self, renderer, check: Callable[[object, dict], str]):
+        # check(voice, context) renders a page with Jinja: each shape's first page is compared with it.
+        self.renderer = renderer
+        self.check = check
+        self.money: dict[str, dict[int, tuple[str, str]]] = {}  # language -> minor -> (text, escaped)
+        self.dates: dict[str, dict[str, tuple[str, str]]] = {}  # language -> day -> escaped (date, iso)
+        self.shapes: dict[tuple, object] = {}
+        self.page_keys = {"name", "balance", "total", "asof_text", "asof_iso", "older"}
+        self.escaped: dict[str, str] = {}
+
+    def _esc(self, text: str) -> str:
+        cache = self.escaped
+        done = cache.get(text)
+        if done is None:
+            done = str(escape(text))
+            if len(cache) >= 65536:
+                cache.clear()
+            cache[text] = done
+        return done
+
+    def _money(self, voice, minor: int) -> tuple[str, str]:
+        cache = self.money.get(voice.language)
+        if cache is None:
+            cache = self.money[voice.language] = {}
+        done = cache.get(minor)
+        if done is None:
+            text = voice.money(minor)
+            if len(cache) >= 65536:
+                cache.clear()
+            done = cache[minor] = (text, str(escape(text)))
+        return done
+
+    def fast_page(self, voice, statement) -> str | None:
+        """The page, straight from the statement, if its shape is compiled and checked; else None."""
+        from .money import tip_minor
+        from .render import _reversed_description, _size
+
+        renderer = self.renderer
+        money = self._money
+        esc = self._esc
+        balance = statement.balance_minor
+        state = "outstanding" if balance > 0 else "credit" if balance < 0 else "zero"
+        balance_text, balance_escaped = money(voice, -balance if balance < 0 else balance)
+        values = {"balance": balance_escaped, "total": money(voice, balance if state == "outstanding" else 0)[1]}
+        tips_wide = False
+        ntips = 0
+        if state == "outstanding" and renderer.settings.tips:
+            for i, percent in enumerate((0, *renderer.settings.tips)):
+                tip = tip_minor(balance, percent)
+                total_text, total_escaped = money(voice, balance + tip)
+                values[f"tip{i}amount"] = money(voice, tip)[1]
+                values[f"tip{i}total"] = total_escaped
+                values[f"tip{i}minor"] = str(balance + tip)
+                if len(total_text) > 10:
+                    tips_wide = True
+                ntips += 1
+        shown = statement.entries
+        older = max(0, (statement.entry_count or len(shown)) - len(shown))
+        key = (voice.language, state, _size(balance_text), tips_wide, bool(shown), bool(older), ntips)
+        shape = self.shapes.get(key)
+        if shape is None or shape is _UNUSABLE or not shape.checked:  # type: ignore[union-attr]
+            return None
+        assert isinstance(shape, PageShape)
+        values["name"] = str(escape(statement.customer_name))
+        as_of = renderer._moment(voice, statement.last_change)
+        values["asof_text"] = esc(as_of.text)
+        values["asof_iso"] = esc(as_of.iso)
+        try:
+            if older:
+                if shape.older_call is None:
+                    return None
+                singular, plural, _ = shape.older_call
+                values["older"] = str(voice.env.globals["ngettext"](singular, plural, older))
+            if not shown:
+                return shape.whole_format().format_map(values)
+            voids = statement.voids
+            voided: set[int] = set()
+            for void_id, (original_id, _) in voids.items():
+                voided.add(void_id)
+                voided.add(original_id)
+            for entry in shown:
+                if entry.voids_entry_id is not None:
+                    voided.add(entry.id)
+                    voided.add(entry.voids_entry_id)
+            entry_date = renderer._entry_date
+            utc = renderer.utc
+            dates = self.dates.get(voice.language)
+            if dates is None:
+                dates = self.dates[voice.language] = {}
+            amounts = self.money[voice.language]  # made by money() above
+            texts = self.escaped
+            out = []
+            before = None
+            for entry in shown:
+                if entry.voids_entry_id is not None:
+                    kind = "reversal"
+                    description = _reversed_description(entry, voids.get(entry.id))
+                else:
+                    kind = "charge" if entry.amount_minor > 0 else "credit"
+                    description = entry.description
+                variant = (kind, entry.id in voided)
+                if before is None:
+                    out.append(shape.prefix_format(variant).format_map(values))
+                posted_at = entry.posted_at
+                # As Renderer._entry_date: on a UTC site, paylink's own "...T10:00:00Z" form is cached by day.
+                day = (
+                    posted_at[:10]
+                    if utc and len(posted_at) == 20 and posted_at[10] == "T" and posted_at[19] == "Z"
+                    else posted_at
+                )
+                date = dates.get(day)
+                if date is None:
+                    date_text, date_iso = entry_date(voice, posted_at)
+                    if len(dates) >= 8192:
+                        dates.clear()
+                    date = dates[day] = (esc(date_text), esc(date_iso))
+                amount = amounts.get(entry.amount_minor)
+                if amount is None:
+                    amount = money(voice, entry.amount_minor)
+                text = texts.get(description)
+                if text is None:
+                    text = esc(description)
+                out.append(shape.row_format(before, variant).format(date[0], date[1], text, amount[1]))
+                before = variant
+            out.append(shape.suffix_format(before).format_map(values))
+        except _Unusable:
+            self.shapes[key] = _UNUSABLE
+            return None
+        return "".join(out)
+
+    def page(self, voice, context: dict) -> str | None:
+        """The page for this Jinja context, or None if it must be rendered by Jinja."""
+        tips = context["tips"]
+        entries = context["entries"]
+        older = context["older"]
+        key = (
+            voice.language,
+            context["state"],
+            context["balance_size"],
+            context["tips_wide"],
+            bool(entries),
+            bool(older),
+            len(tips),
+        )
+        shape = self.shapes.get(key)
+        if shape is _UNUSABLE:
+            return None
+        try:
+            if shape is None:
+                for i in range(len(tips)):
+                    self.page_keys.update((f"tip{i}amount", f"tip{i}total", f"tip{i}minor"))
+                shape = self.shapes[key] = PageShape(self, voice, key, self._sentinel_context(context))
+            assert isinstance(shape, PageShape)
+            esc = self._esc
+            as_of = context["as_of"]
+            values = {
+                "name": str(escape(context["customer"]["name"])),
+                "balance": esc(context["balance"]),
+                "total": esc(context["total"]),
+                "asof_text": esc(as_of.text),
+                "asof_iso": esc(as_of.iso),
+            }
+            for i, tip in enumerate(tips):
+                values[f"tip{i}amount"] = esc(tip.amount)
+                values[f"tip{i}total"] = esc(tip.total)
+                values[f"tip{i}minor"] = str(tip.total_minor)
+            rows = [
+                (
+                    (e.kind, e.voided),
+                    {
+                        "date": esc(e.date),
+                        "date_iso": esc(e.date_iso),
+                        "description": str(escape(e.description)),
+                        "amount": esc(e.amount),
+                    },
+                )
+                for e in entries
+            ]
+            html = shape.fill(values, rows, older)
+        except _Unusable:
+            self.shapes[key] = _UNUSABLE
+            return None
+        if not shape.checked:
+            if html != self.check(voice, context):
+                self.shapes[key] = _UNUSABLE
+                return None
+            shape.checked = True
+        return html
+
+    def _sentinel_context(self, context: dict) -> dict:
+        from .render import Moment, TipChoice
+
+        return {
+            **context,
+            "customer": {"name": _s("name")},
+            "balance": _s("balance"),
+            "total": _s("total"),
+            "as_of": Moment(text=_s("asof_text"), iso=_s("asof_iso")),
+            "tips": [
+                TipChoice(
+                    percent=t.percent,
+                    label=t.label,
+                    amount=_s(f"tip{i}amount"),
+                    total=_s(f"tip{i}total"),
+                    total_minor=_s(f"tip{i}minor"),  # type: ignore[arg-type]
+                    checked=t.checked,
+                )
+                for i, t in enumerate(context["tips"])
+            ],
+            "older": 1 if context["older"] else 0,
+        }
