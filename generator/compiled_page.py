@@ -184,6 +184,7 @@ class PageShape:
             inner = self._row(variant)[1]
             out.extend(fields[t] if i % 2 == 0 else t for i, t in enumerate(inner))
             previous = variant
+        assert previous is not None  # a page with rows has a last one
         suffix = self._row(previous)[2]
         out.extend(t if i % 2 == 0 else values[t] for i, t in enumerate(suffix))
         return "".join(out)
@@ -267,9 +268,8 @@ class PageCompiler:
         older = max(0, (statement.entry_count or len(shown)) - len(shown))
         key = (voice.language, state, _size(balance_text), tips_wide, bool(shown), bool(older), ntips)
         shape = self.shapes.get(key)
-        if shape is None or shape is _UNUSABLE or not shape.checked:  # type: ignore[union-attr]
+        if not isinstance(shape, PageShape) or not shape.checked:
             return None
-        assert isinstance(shape, PageShape)
         values["name"] = str(escape(statement.customer_name))
         as_of = renderer._moment(voice, statement.last_change)
         values["asof_text"] = esc(as_of.text)
@@ -331,6 +331,7 @@ class PageCompiler:
                     text = esc(description)
                 out.append(shape.row_format(before, variant).format(date[0], date[1], text, amount[1]))
                 before = variant
+            assert before is not None  # the suffix follows the last row drawn
             out.append(shape.suffix_format(before).format_map(values))
         except _Unusable:
             self.shapes[key] = _UNUSABLE

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from . import layout
@@ -147,7 +147,7 @@ class Renderer:
         self._voices: dict[str, Voice] = {}
         # The compiled page (see compiled_page.py): only with paylink's own page templates and
         # gettext, and only once a run has rendered a few pages (compiling costs a few renders).
-        self._compiler = None
+        self._compiler: Any = None  # a PageCompiler once this renderer has drawn enough pages
         self._jinja_pages = 0
         self.compiled = fast_gettext and not (
             override_dir is not None
@@ -297,7 +297,8 @@ class Renderer:
                 from .compiled_page import PageCompiler
 
                 compiler = self._compiler = PageCompiler(
-                    self, lambda voice, context: voice.page_template.render(context)
+                    self,
+                    lambda voice, context: voice.page_template.render(context),  # type: ignore[attr-defined]
                 )
             html = compiler.page(voice, context)
             if html is not None:
