@@ -1,13 +1,16 @@
 """The fast paths of issue 13 behave exactly as the slow ones: the settings cache, the import's page
 bookkeeping, the edge's prebuilt headers. Behaviour only; the bench measures the speed."""
 
+import io
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
 from paylink import money
+from paylink.edge.app import token_fingerprint
 from paylink.settings import load_settings, load_settings_cached
 
 CACHE = ".paylink-settings.cache"
@@ -123,3 +126,77 @@ def test_money_from_cached_facts_equals_babel(currency, locale):
     money.prime(currency, locale, facts)
     for minor in (0, 1, 5, 99, 123_456, 10**11 + 3, -1, -123_456):
         assert money.format_money(minor, currency, locale) == money.babel_money(minor, currency, locale)
+
+
+# --- the edge: prebuilt headers, the access log formatted off the request path
+
+
+def _edge_site(site: Path, paylink):
+    from paylink.edge.app import AccessLog, make_application
+    from paylink.tokens import load_keys
+
+    paylink.ok("customer", "add", "Ann")
+    paylink.ok("charge", "1", "5", "Work")
+    url = paylink.json("link", "generate", "1")
+    token = json.dumps(url).split("/p/")[1].split('"')[0]
+    stream = io.StringIO()
+    log = AccessLog(stream, interval_s=3600)
+    return make_application(site / "build", load_keys(site / "paylink.key"), log), log, stream, token
+
+
+def test_the_access_log_says_what_it_said_and_hides_tokens(site: Path, paylink):
+    edge, log, stream, token = _edge_site(site, paylink)
+    status, headers, body = edge.handle({"REQUEST_METHOD": "GET", "PATH_INFO": f"/p/{token}"})
+    assert status == 200 and dict(headers)["Content-Length"] == str(len(body))
+    edge.handle({"REQUEST_METHOD": "HEAD", "PATH_INFO": "/nowhere\n200 GET /forged"})
+    log("a plain line")
+    edge.handle({"REQUEST_METHOD": "PO\x00ST", "PATH_INFO": f"//p/{token}"})
+    assert stream.getvalue() == ""  # nothing formatted or written until flushed
+    log.flush()
+    lines = stream.getvalue().splitlines()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d paylink\.edge "
+    assert re.fullmatch(stamp + rf"GET /p/{token_fingerprint(token)}… 200 {len(body)} \d+\.\dms", lines[0])
+    assert re.fullmatch(stamp + r"HEAD /nowhere\\n200 GET /forged 404 0 \d+\.\dms", lines[1])
+    assert re.fullmatch(stamp + "a plain line", lines[2])
+    assert re.fullmatch(stamp + r"PO\\x00ST //p/[0-9a-f]{8}… 405 19 \d+\.\dms", lines[3])
+    assert len(lines) == 4 and token not in stream.getvalue()
+    log.flush()
+    assert len(stream.getvalue().splitlines()) == 4  # each line once
+
+
+def test_prebuilt_headers_are_never_shared_with_a_caller(site: Path, paylink):
+    edge, _, _, token = _edge_site(site, paylink)
+    _, first, body = edge.handle({"REQUEST_METHOD": "GET", "PATH_INFO": f"/p/{token}"})
+    first.append(("X-Mine", "1"))
+    first[1] = ("Content-Type", "text/plain")
+    _, again, _ = edge.handle({"REQUEST_METHOD": "GET", "PATH_INFO": f"/p/{token}"})
+    assert ("X-Mine", "1") not in again and dict(again)["Content-Type"] == "text/html; charset=utf-8"
+    _, head, nothing = edge.handle({"REQUEST_METHOD": "HEAD", "PATH_INFO": f"/p/{token}"})
+    assert nothing == b"" and head == [h for h in again]
+    _, missing, _ = edge.handle({"REQUEST_METHOD": "GET", "PATH_INFO": "/nowhere"})
+    _, refused, _ = edge.handle({"REQUEST_METHOD": "POST", "PATH_INFO": "/nowhere"})
+    assert ("Allow", "GET, HEAD") in refused and ("Allow", "GET, HEAD") not in missing
+
+
+def test_asgi_sends_the_same_headers_as_wsgi(site: Path, paylink, monkeypatch):
+    import asyncio
+
+    from paylink.edge.app import EnvConfiguredApplication
+
+    _, _, _, token = _edge_site(site, paylink)
+    monkeypatch.setenv("PAYLINK_SITE", str(site))
+    monkeypatch.delenv("PAYLINK_BUILD_DIR", raising=False)
+    app = EnvConfiguredApplication()
+    wsgi = app.edge()
+    for method, path in [("GET", f"/p/{token}"), ("HEAD", f"/p/{token}"), ("GET", "/robots.txt"), ("DELETE", "/x")]:
+        sent = []
+
+        async def send(message, sent=sent):
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "headers": []}
+        asyncio.run(app.asgi(scope, None, send))
+        status, headers, body = wsgi.handle({"REQUEST_METHOD": method, "PATH_INFO": path, "RAW_URI": path})
+        assert sent[0]["status"] == status
+        assert sent[0]["headers"] == [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        assert sent[1]["body"] == body
