@@ -5,11 +5,13 @@ import io
 import json
 import os
 import re
+import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from paylink import money
+from paylink import imports, money
 from paylink.edge.app import token_fingerprint
 from paylink.settings import load_settings, load_settings_cached
 
@@ -200,3 +202,85 @@ def test_asgi_sends_the_same_headers_as_wsgi(site: Path, paylink, monkeypatch):
         assert sent[0]["status"] == status
         assert sent[0]["headers"] == [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         assert sent[1]["body"] == body
+
+
+# --- the import: pages marked once per chunk, the page trigger put back exactly
+
+
+def _ledger_query(site: Path, sql: str, *args):
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _trigger_sql(site: Path):
+    return _ledger_query(site, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+
+
+def _page_text(site: Path, customer_id: int) -> str:
+    ((snapshot,),) = _ledger_query(
+        site, "SELECT snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL", customer_id
+    )
+    return (site / "build" / "p" / snapshot).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def three(paylink, monkeypatch):
+    """Three linked customers, and imports written in chunks of two rows (so several chunks in a test)."""
+    monkeypatch.setattr(imports, "IMPORT_CHUNK", 2)
+    for name in ("Ann", "Bob", "Cy"):
+        paylink.ok("customer", "add", name, "--ref", name.upper())
+    paylink.ok("link", "generate", "--all")
+
+
+def test_an_import_marks_and_writes_every_page_it_touched(site: Path, paylink, three, tmp_path):
+    triggers = _trigger_sql(site)
+    rows = "".join(f"{c},charge,{n + 1},Import row {n} for {c}\n" for n, c in enumerate(["ANN", "2", "ANN", "CY", "2"]))
+    csv_file = tmp_path / "entries.csv"
+    csv_file.write_text("customer,kind,amount,description\n" + rows, encoding="utf-8")
+    paylink.ok("import", "entries", str(csv_file))
+    assert _trigger_sql(site) == triggers  # the page trigger is back, exactly as it was
+    assert _ledger_query(site, "SELECT COUNT(*) FROM pending_pages") == [(0,)]
+    for customer_id, rows_of in ((1, (0, 2)), (2, (1, 4)), (3, (3,))):
+        page = _page_text(site, customer_id)
+        for n in rows_of:
+            assert f"Import row {n} for" in page, (customer_id, n)
+
+
+def test_other_programs_inserts_still_mark_pages_after_an_import(site: Path, paylink, three, tmp_path):
+    csv_file = tmp_path / "entries.csv"
+    csv_file.write_text("customer,kind,amount,description\nANN,charge,5,First\nBOB,charge,6,Second\n", encoding="utf-8")
+    paylink.ok("import", "entries", str(csv_file))
+    with closing(sqlite3.connect(site / "paylink.db")) as conn, conn:
+        conn.execute(
+            "INSERT INTO entries (customer_id, amount_minor, description, posted_at)"
+            " VALUES (3, 700, 'By another program', '2026-01-02T03:04:05Z')"
+        )
+    assert _ledger_query(site, "SELECT customer_id FROM pending_pages") == [(3,)]
+    paylink.ok("build")
+    assert "By another program" in _page_text(site, 3)
+
+
+def test_a_refused_import_leaves_the_trigger_and_the_ledger_as_they_were(site: Path, paylink, three, tmp_path):
+    triggers = _trigger_sql(site)
+    entries = _ledger_query(site, "SELECT COUNT(*) FROM entries")
+    good = "".join(f"ANN,charge,{n + 1},Row {n}\n" for n in range(5))  # three chunks written before the bad row
+    csv_file = tmp_path / "entries.csv"
+    csv_file.write_text("customer,kind,amount,description\n" + good + "NOBODY,charge,1,Bad\n", encoding="utf-8")
+    assert "NOBODY" in one_error_line(paylink("import", "entries", str(csv_file)))
+    assert _trigger_sql(site) == triggers
+    assert _ledger_query(site, "SELECT COUNT(*) FROM entries") == entries
+    assert _ledger_query(site, "SELECT COUNT(*) FROM pending_pages") == [(0,)]
+
+
+def test_an_import_reads_columns_in_any_order_and_names_bad_rows(site: Path, paylink, three, tmp_path):
+    csv_file = tmp_path / "entries.csv"
+    long = "x" * 200
+    csv_file.write_text(
+        f"Description ; Extra ; AMOUNT ; customer ; kind\nFine ; a ; 1 ; ANN ; charge\n{long}\x07 ; b ; 2 ; BOB ; charge\n",
+        encoding="utf-8",
+    )
+    line = one_error_line(paylink("import", "entries", str(csv_file)))
+    assert "line 3" in line and "control character" in line and long not in line
+    csv_file.write_text("Description;Extra;AMOUNT;customer;kind\nFine;a;1;ANN;Charge\n", encoding="utf-8")
+    paylink.ok("import", "entries", str(csv_file))
+    assert "Fine" in _page_text(site, 1)
