@@ -28,7 +28,7 @@ CUSTOMER_COLUMNS = ("name", "email", "phone", "ref", "language")
 CUSTOMER_REQUIRED = ("name",)
 ENTRY_COLUMNS = ("customer", "kind", "amount", "description", "date", "key")
 ENTRY_REQUIRED = ("customer", "kind", "amount", "description")
-IMPORT_CHUNK = 50_000
+IMPORT_CHUNK = 200_000  # rows a chunk: 50,000 cost 2 s more CPU a million rows (index locality)
 PROBLEMS_SHOWN = 20
 
 
@@ -191,6 +191,8 @@ def import_entries(
             )
         keys = _Keys(conn)
         customers = _Customers(conn)
+        # The readers' caches, looked up here first: a million rows repeat a few thousand texts.
+        amounts, dates, known = cells.amounts_read, cells.dates_read, customers.known
         for line, row in table.records(ENTRY_COLUMNS):
             if isinstance(row, str):
                 problems.add(line, row)
@@ -200,14 +202,14 @@ def import_entries(
                 sign = _KINDS.get(kind) or _KINDS.get(kind.strip().casefold())
                 if sign is None:
                     raise ImportFailed(f"kind {quoted(kind)} is not charge or credit — write charge or credit")
-                amount = cells.amount(amount_text)
+                amount = amounts.get(amount_text) or cells.amount(amount_text)
                 description = descriptions.get(description_text)
                 if description is None:
                     description = clean_line(description_text, "description", MAX_DESCRIPTION)
                     if len(descriptions) < _DESCRIPTIONS_KEPT:
                         descriptions[description_text] = description
-                posted_at = cells.posting_date(date)
-                customer_id = customers.resolve(customer)
+                posted_at = dates.get(date) or cells.posting_date(date)
+                customer_id = known.get(customer) or customers.resolve(customer)
                 key = clean_line(key, "key", MAX_KEY) if key and key.strip() else None
             except PaylinkError as exc:
                 problems.add(line, _row_message(exc, row))

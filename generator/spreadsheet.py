@@ -66,17 +66,16 @@ class Table:
 
         The fast path of a large import: no dict per row.
         """
+        width = len(self.columns)
         at = {name: i for i, name in enumerate(self.columns) if name is not None}
-        picks = [at.get(name) for name in wanted]
-        if len(picks) > 1 and all(i is not None for i in picks):
-            pick = operator.itemgetter(*picks)
-        else:
-
-            def pick(values, picks=picks):
-                return tuple(None if i is None else values[i] for i in picks)
-
+        # A column the file lacks reads the None appended to each row's (fresh) list.
+        pick = operator.itemgetter(*[at.get(name, width) for name in wanted], width)
         for line, values in self._lists():
-            yield line, values if isinstance(values, str) else pick(values)
+            if isinstance(values, str):
+                yield line, values
+            else:
+                values.append(None)
+                yield line, pick(values)[:-1]
 
     def rows(self) -> Iterator[tuple[int, dict[str | None, str] | str]]:
         """Yield (line number, {column: value}) for each row, or (line number, problem) for an unreadable one.
@@ -217,18 +216,19 @@ class CellReader:
         self.timezone = timezone
         self.now = now or dt.datetime.now(dt.UTC)
         self.short_date = _ShortDate(get_date_format("short", locale=self.locale).pattern)
-        self._amounts: dict[str, int] = {}
-        self._dates: dict[str, str] = {}
+        # Each distinct text read so far (up to _CACHE_LIMIT): the import looks here before calling.
+        self.amounts_read: dict[str, int] = {}
+        self.dates_read: dict[str, str] = {}
 
     # amounts
 
     def amount(self, text: str) -> int:
         """Return a positive amount in minor units, or raise InvalidAmount."""
-        minor = self._amounts.get(text)
+        minor = self.amounts_read.get(text)
         if minor is None:
             minor = self._amount(text)
-            if len(self._amounts) < _CACHE_LIMIT:
-                self._amounts[text] = minor
+            if len(self.amounts_read) < _CACHE_LIMIT:
+                self.amounts_read[text] = minor
         return minor
 
     def _amount(self, text: str) -> int:
@@ -323,11 +323,11 @@ class CellReader:
     def posting_date(self, text: str | None) -> str:
         """Return the ``posted_at`` for a date cell (empty: now), or raise InvalidInput."""
         key = (text or "").strip()
-        posted = self._dates.get(key)
+        posted = self.dates_read.get(key)
         if posted is None:
             posted = parse_posting_date(self._iso_day(key) if key else None, self.timezone, self.now)
-            if len(self._dates) < _CACHE_LIMIT:
-                self._dates[key] = posted
+            if len(self.dates_read) < _CACHE_LIMIT:
+                self.dates_read[key] = posted
         return posted
 
     def _iso_day(self, text: str) -> str:
