@@ -144,7 +144,7 @@ def load_settings(path: Path) -> Settings:
 _CACHE_VERSION = 1
 
 
-def load_settings_cached(path: Path, cache_path: Path) -> Settings:
+def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
     """``load_settings``, skipping validation when ``cache_path`` holds this very file's validated settings.
 
     Validating goes through Babel (locale, currency) and zoneinfo, about 30 ms
@@ -154,7 +154,9 @@ def load_settings_cached(path: Path, cache_path: Path) -> Settings:
     and a SHA-256 of its bytes: any change to the file validates it again.
     Only a valid file is cached, so an invalid one is an error on every
     command; a cache that is unreadable, corrupt, loosened or another user's
-    is ignored (and replaced).
+    is ignored (and replaced). ``save(cache_path, cache)`` is called with a new
+    cache instead of writing it at once (the CLI writes it only when the
+    command succeeds: ``Error:`` means nothing was written, not even this).
     """
     from . import money
 
@@ -173,7 +175,7 @@ def load_settings_cached(path: Path, cache_path: Path) -> Settings:
     settings = load_settings(path)
     facts = money.formatting_facts(settings.currency, settings.locale)
     money.prime(settings.currency, settings.locale, facts)
-    _write_cache(cache_path, {"key": key, "settings": asdict(settings), "money": facts})
+    (save or write_cache)(cache_path, {"key": key, "settings": asdict(settings), "money": facts})
     return settings
 
 
@@ -215,7 +217,7 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
         return None
 
 
-def _write_cache(cache_path: Path, cache: dict) -> None:
+def write_cache(cache_path: Path, cache: dict) -> None:
     """Write the cache atomically, mode 0600; a folder we may not write in just means no cache."""
     temp = cache_path.with_name(f"{cache_path.name}.tmp-{os.getpid()}")
     try:

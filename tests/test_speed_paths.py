@@ -284,3 +284,13 @@ def test_an_import_reads_columns_in_any_order_and_names_bad_rows(site: Path, pay
     csv_file.write_text("Description;Extra;AMOUNT;customer;kind\nFine;a;1;ANN;Charge\n", encoding="utf-8")
     paylink.ok("import", "entries", str(csv_file))
     assert "Fine" in _page_text(site, 1)
+
+
+def test_a_command_that_fails_writes_no_cache(site: Path, paylink):
+    paylink.ok("customer", "add", "Ann")
+    cache = site / CACHE
+    cache.unlink()
+    one_error_line(paylink("charge", "99", "5", "Work"))  # valid settings, but no such customer
+    assert not cache.exists()
+    paylink.ok("charge", "1", "5", "Work")
+    assert cache.exists()
