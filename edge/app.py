@@ -17,6 +17,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -50,6 +51,32 @@ SECURITY_HEADERS = [
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
 ]
+
+
+def _tail(*headers: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """A response's headers after Content-Length: built once per kind of response, never per request."""
+    return (*headers, *SECURITY_HEADERS)
+
+
+# Every response's headers but Content-Length, by kind: constants, so a request only adds its length.
+PAGE_HEADERS = {
+    kind: _tail(("Content-Type", ctype), ("Cache-Control", NO_STORE)) for kind, ctype in CONTENT_TYPES.items()
+}
+ASSET_HEADERS = {
+    ext: _tail(("Content-Type", ctype), ("Cache-Control", IMMUTABLE)) for ext, ctype in CONTENT_TYPES.items()
+}
+NOT_ALLOWED_HEADERS = (("Allow", "GET, HEAD"), *PAGE_HEADERS["txt"])
+_ENCODED: dict[int, tuple[tuple, list[tuple[bytes, bytes]]]] = {}
+
+
+def _encoded(tail: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    """The headers as ASGI's bytes pairs, encoded once per constant header tuple."""
+    found = _ENCODED.get(id(tail))
+    if found is None or found[0] is not tail:
+        found = _ENCODED[id(tail)] = (tail, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in tail])
+    return found[1]
+
+
 # Used only when the builder has not written its own pages (yet).
 FALLBACK_404 = (
     b'<!doctype html><html lang="en"><meta charset="utf-8"><title>Not found</title>'
@@ -82,14 +109,24 @@ def loggable_path(path: str) -> str:
     return TOKEN_LIKE_RE.sub(lambda m: f"{token_fingerprint(m.group())}…", escaped)[:300]
 
 
-def _finish(method: str, status: int, body: bytes, headers: list[tuple[str, str]]):
-    """Return (status, full headers, body to send): the security headers always, no body for HEAD."""
-    full = [("Content-Length", str(len(body))), *headers, *SECURITY_HEADERS]
-    return status, full, b"" if method == "HEAD" else body
+def _finish(method: str, status: int, body: bytes, tail: tuple[tuple[str, str], ...]):
+    """Return (status, full headers, body to send): the security headers always, no body for HEAD.
+
+    ``tail`` is one of the prebuilt header tuples (``PAGE_HEADERS`` ...), which end with the security headers.
+    """
+    return status, [("Content-Length", str(len(body))), *tail], b"" if method == "HEAD" else body
+
+
+def access_line(method: str, path: str, status: int, size: int, elapsed_ms: float) -> str:
+    """One request's access-log line: no token, no control characters."""
+    return f"{method.encode('unicode_escape').decode('ascii')[:16]} {loggable_path(path)} {status} {size} {elapsed_ms:.1f}ms"
 
 
 def _status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
+
+
+_READ_SIZE = 65536
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -115,26 +152,36 @@ class Edge:
 
     def handle(self, environ) -> tuple[int, list[tuple[str, str]], bytes]:
         """Answer one request (a WSGI environ, or the few keys of it the edge reads) and log it."""
+        status, tail, length, sent = self.handle_raw(environ)
+        return status, [("Content-Length", str(length)), *tail], sent
+
+    def handle_raw(self, environ) -> tuple[int, tuple[tuple[str, str], ...], int, bytes]:
+        """Answer one request and log it: (status, the headers after Content-Length, Content-Length, body to send).
+
+        The headers are one of the prebuilt tuples; HEAD's Content-Length is the GET body's.
+        """
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "")
         try:
-            status, body, headers = self.respond(environ)
+            status, body, tail = self.respond(environ)
         except Exception:  # answer with our headers, not the server's bare 500
             log.exception("error serving %s", loggable_path(environ.get("PATH_INFO", "")))
-            status, body, headers = self.page(500, b"Internal error\n", "txt")
-        status, headers, sent = _finish(method, status, body, headers)
-        if self.access_log is not None:
-            self.access_log(
-                f"{method.encode('unicode_escape').decode('ascii')[:16]} {loggable_path(environ.get('PATH_INFO', ''))}"
-                f" {status} {len(sent)} {(time.perf_counter() - started) * 1000:.1f}ms"
-            )
-        return status, headers, sent
+            status, body, tail = self.page(500, b"Internal error\n", "txt")
+        sent = b"" if method == "HEAD" else body
+        access_log = self.access_log
+        if access_log is not None:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if type(access_log) is AccessLog:  # formatted later, in its flushing thread
+                access_log.record(method, environ.get("PATH_INFO", ""), status, len(sent), elapsed_ms)
+            else:
+                access_log(access_line(method, environ.get("PATH_INFO", ""), status, len(sent), elapsed_ms))
+        return status, tail, len(body), sent
 
-    def respond(self, environ) -> tuple[int, bytes, list[tuple[str, str]]]:
-        """Return (status, body, headers) for a request; the order of checks is part of the contract."""
+    def respond(self, environ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
+        """Return (status, body, headers after Content-Length) for a request; the order of checks is part of
+        the contract. The headers are one of the prebuilt tuples (``PAGE_HEADERS`` ...)."""
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            status, body, headers = self.page(405, b"Method not allowed\n", "txt")
-            return status, body, [("Allow", "GET, HEAD"), *headers]
+            return 405, b"Method not allowed\n", NOT_ALLOWED_HEADERS
         # A GET has no body. Content-Length with Transfer-Encoding is the request
         # smuggling pattern; some servers (granian/hyper) drop Content-Length before
         # we see it, so any Transfer-Encoding at all is refused.
@@ -153,7 +200,7 @@ class Edge:
             body = self.read(layout.ASSETS_DIR, path[len(ASSET_PREFIX) :])
             if body is None:
                 return self.not_found()
-            return 200, body, [("Content-Type", CONTENT_TYPES[match[1]]), ("Cache-Control", IMMUTABLE)]
+            return 200, body, ASSET_HEADERS[match[1]]
         if path == "/robots.txt":
             body = self.read(layout.ROBOTS)
             return self.page(200, FALLBACK_ROBOTS if body is None else body, "txt")
@@ -178,7 +225,8 @@ class Edge:
 
     @staticmethod
     def page(status: int, body: bytes, kind: str):
-        return status, body, [("Content-Type", CONTENT_TYPES[kind]), ("Cache-Control", NO_STORE)]
+        """(status, body, the prebuilt headers of a page of that kind: ``html`` or ``txt``)."""
+        return status, body, PAGE_HEADERS[kind]
 
     def read(self, *parts: str) -> bytes | None:
         """Return a file of build/ whole (pages are a few KB), or None if it does not exist.
@@ -193,8 +241,12 @@ class Edge:
         except FileNotFoundError:
             return None
         try:
-            chunks = []
-            while chunk := os.read(fd, 65536):
+            # A short read of a regular file is its end: one read() for a page, not two.
+            chunk = os.read(fd, _READ_SIZE)
+            if len(chunk) < _READ_SIZE:
+                return chunk
+            chunks = [chunk]
+            while chunk := os.read(fd, _READ_SIZE):
                 chunks.append(chunk)
             return b"".join(chunks)
         finally:
@@ -242,26 +294,39 @@ class AccessLog:
 
     def __init__(self, stream=None, interval_s: float = 1.0):
         self.stream = stream or sys.stderr
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
+        # deque: append and popleft are atomic, so requests never wait for a lock; the
+        # flushing thread formats what the edge recorded (``record``), off the request path.
+        self._pending: deque = deque()
+        self._flushing = threading.Lock()
         self._stamp_second = -1
         self._stamp = ""
         threading.Thread(target=self._flush_every, args=(interval_s,), daemon=True, name="paylink-access-log").start()
         atexit.register(self._flush_at_exit)
 
     def __call__(self, line: str) -> None:
-        now = int(time.time())
-        if now != self._stamp_second:  # strftime once a second, not per request
+        """Log a line as it is."""
+        self._pending.append((time.time(), line))
+
+    def record(self, method: str, path: str, status: int, size: int, elapsed_ms: float) -> None:
+        """Log a request; its line (``access_line``) is made when flushed."""
+        self._pending.append((time.time(), method, path, status, size, elapsed_ms))
+
+    def _stamped(self, at: float) -> str:
+        now = int(at)
+        if now != self._stamp_second:  # strftime once a second, not per line
             self._stamp_second, self._stamp = now, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        with self._lock:
-            self._lines.append(f"{self._stamp} paylink.edge {line}\n")
+        return self._stamp
 
     def flush(self) -> None:
-        with self._lock:
-            lines, self._lines = self._lines, []
-        if lines:
-            self.stream.write("".join(lines))
-            self.stream.flush()
+        with self._flushing:  # the timer and atexit: one at a time, lines in order
+            pending, lines = self._pending, []
+            for _ in range(len(pending)):
+                item = pending.popleft()
+                line = item[1] if len(item) == 2 else access_line(*item[1:])
+                lines.append(f"{self._stamped(item[0])} paylink.edge {line}\n")
+            if lines:
+                self.stream.write("".join(lines))
+                self.stream.flush()
 
     def _flush_at_exit(self) -> None:
         try:
@@ -320,14 +385,15 @@ class EnvConfiguredApplication:
                 environ["HTTP_TRANSFER_ENCODING"] = value.decode("latin-1")
         edge = self.edge()
         if edge is None:
-            status, headers, body = _finish(scope["method"], *Edge.page(500, b"Edge not configured\n", "txt"))
+            status, body, tail = Edge.page(500, b"Edge not configured\n", "txt")
+            length, body = len(body), b"" if scope["method"] == "HEAD" else body
         else:
-            status, headers, body = edge.handle(environ)
+            status, tail, length, body = edge.handle_raw(environ)
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                "headers": [(b"Content-Length", b"%d" % length), *_encoded(tail)],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -7,7 +7,7 @@ A currency's minor units come from Babel's ISO 4217 data (2 for USD, 0 for JPY,
 import re
 import unicodedata
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from .errors import InvalidAmount, SettingsError, quoted
 
@@ -15,12 +15,18 @@ MAX_MAJOR_UNITS = 1_000_000_000
 _AMOUNT_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?\Z")
 
 
-@cache
+# Minor digits by currency, filled from Babel on first use or from the settings cache (see ``prime``).
+_DIGITS: dict[str, int] = {}
+
+
 def minor_digits(currency: str) -> int:
     """Return how many decimal places the currency has (USD 2, JPY 0, KWD 3)."""
-    from babel.numbers import get_currency_precision
+    digits = _DIGITS.get(currency)
+    if digits is None:
+        from babel.numbers import get_currency_precision
 
-    return get_currency_precision(currency)
+        digits = _DIGITS[currency] = get_currency_precision(currency)
+    return digits
 
 
 def check_currency(currency: str) -> str:
@@ -107,28 +113,79 @@ def _currency_spacing(text: str, symbol: str) -> str:
     return text
 
 
-@lru_cache(maxsize=64)
+# Formatters by (currency, locale): learnt from Babel once, or rebuilt from the settings cache's facts.
+_FORMATTERS: dict[tuple[str, str], object] = {}
+
+
 def _formatter(currency: str, locale: str):
-    """Return a fast formatter for one currency and locale, proven equal to Babel on probes.
+    """Return the formatter for one currency and locale (see ``formatting_facts``)."""
+    found = _FORMATTERS.get((currency, locale))
+    if found is None:
+        found = _FORMATTERS[(currency, locale)] = _from_facts(currency, locale, formatting_facts(currency, locale))
+    return found
+
+
+def formatting_facts(currency: str, locale: str) -> dict:
+    """Learn how the locale writes the currency, proven equal to Babel on probes: plain JSON data.
 
     Babel's ``format_currency`` costs about 15 µs a call, which dominates a page
     with two dozen amounts. The locale's currency pattern is fixed, so it is
     learnt once: Babel formats a probe, the digits are located in its output,
     and what stands around them becomes the prefix and suffix for each sign.
-    Unless the fast path agrees with Babel on every probe, Babel is used for
-    every amount (cached per value).
+    Unless the fast path agrees with Babel on every probe, the facts say
+    ``"fast": False`` and Babel formats every amount (cached per value).
+    The settings cache keeps these facts, so a command whose paylink.toml has
+    not changed neither imports Babel nor probes it to format an amount.
     """
     from babel import Locale
     from babel.numbers import get_decimal_symbol, get_group_symbol
 
     digits = minor_digits(currency)
     loc = Locale.parse(locale)
-    pattern = loc.currency_formats["standard"]
-    primary, secondary = pattern.grouping
-    group, decimal = get_group_symbol(loc), get_decimal_symbol(loc)
+    primary, secondary = loc.currency_formats["standard"].grouping
+    facts = {
+        "digits": digits,
+        "fast": False,
+        "primary": primary,
+        "secondary": secondary,
+        "group": get_group_symbol(loc),
+        "decimal": get_decimal_symbol(loc),
+    }
+    digits_text = _digits_text(facts)
+    probe = 1234567 * 10**digits + (10**digits - 1)
+    affixes = []
+    for sign in (1, -1):
+        reference = babel_money(sign * probe, currency, locale)
+        body = digits_text(probe)
+        at = reference.find(body)
+        if at < 0 or reference.find(body, at + 1) >= 0:
+            return facts
+        affixes.append([reference[:at], reference[at + len(body) :]])
+    facts["affixes"] = affixes
+    fast = _fast(facts)
+    probes = [0, 1, 5, 99, 100, 101, 12_345, 999_999, 1_000_000, 10**12 + 7, 10**digits * MAX_MAJOR_UNITS]
+    facts["fast"] = all(fast(sign * m) == babel_money(sign * m, currency, locale) for m in probes for sign in (1, -1))
+    return facts
+
+
+def prime(currency: str, locale: str, facts: dict) -> None:
+    """Use facts that ``formatting_facts`` learnt in an earlier run (kept in the settings cache)."""
+    _DIGITS[currency] = int(facts["digits"])
+    _FORMATTERS[(currency, locale)] = _from_facts(currency, locale, facts)
+
+
+def _from_facts(currency: str, locale: str, facts: dict):
+    if facts.get("fast"):
+        return _fast(facts)
+    return lru_cache(maxsize=65536)(lambda minor: babel_money(minor, currency, locale))
+
+
+def _digits_text(facts: dict):
+    digits, primary, secondary = facts["digits"], facts["primary"], facts["secondary"]
+    group, decimal, scale = facts["group"], facts["decimal"], 10 ** facts["digits"]
 
     def digits_text(minor_abs: int) -> str:
-        whole, fraction = divmod(minor_abs, 10**digits)
+        whole, fraction = divmod(minor_abs, scale)
         text = str(whole)
         grouped = text[-primary:]
         text = text[:-primary]
@@ -136,24 +193,19 @@ def _formatter(currency: str, locale: str):
             grouped, text = text[-secondary:] + group + grouped, text[:-secondary]
         return grouped + (f"{decimal}{fraction:0{digits}d}" if digits else "")
 
-    probe = 1234567 * 10**digits + (10**digits - 1)
-    affixes = {}
-    for sign in (1, -1):
-        reference = babel_money(sign * probe, currency, locale)
-        body = digits_text(probe)
-        at = reference.find(body)
-        if at < 0 or reference.find(body, at + 1) >= 0:
-            return lru_cache(maxsize=65536)(lambda minor: babel_money(minor, currency, locale))
-        affixes[sign] = (reference[:at], reference[at + len(body) :])
+    return digits_text
+
+
+def _fast(facts: dict):
+    digits_text = _digits_text(facts)
+    (plus_prefix, plus_suffix), (minus_prefix, minus_suffix) = facts["affixes"]
 
     def fast(minor: int) -> str:
-        prefix, suffix = affixes[-1 if minor < 0 else 1]
-        return prefix + digits_text(abs(minor)) + suffix
+        if minor < 0:
+            return minus_prefix + digits_text(-minor) + minus_suffix
+        return plus_prefix + digits_text(minor) + plus_suffix
 
-    probes = [0, 1, 5, 99, 100, 101, 12_345, 999_999, 1_000_000, 10**12 + 7, 10**digits * MAX_MAJOR_UNITS]
-    if all(fast(sign * m) == babel_money(sign * m, currency, locale) for m in probes for sign in (1, -1)):
-        return fast
-    return lru_cache(maxsize=65536)(lambda minor: babel_money(minor, currency, locale))
+    return fast
 
 
 def tip_minor(balance_minor: int, percent: int) -> int:

@@ -7,9 +7,27 @@ from pathlib import Path
 from . import tokens
 from .errors import SiteError
 from .layout import BUILD_DIR, DB_FILE, KEY_FILE, SETTINGS_FILE, SITE_ENV, TEMPLATES_DIR
-from .settings import Settings, load_settings
+from .settings import Settings, load_settings_cached, write_cache
 
 SETTINGS_MODE = 0o644
+# Validated settings of an unchanged paylink.toml, so a command skips Babel (see load_settings_cached).
+SETTINGS_CACHE = ".paylink-settings.cache"
+# Settings caches to write once the command has succeeded (``save_settings_caches``).
+_UNSAVED: dict[Path, dict] = {}
+
+
+def save_settings_caches() -> None:
+    """Write the settings caches of this run's sites: called by the CLI when a command succeeded."""
+    while _UNSAVED:
+        cache_path, cache = _UNSAVED.popitem()
+        write_cache(cache_path, cache)
+
+
+def forget_settings_caches() -> None:
+    """Drop the caches a failed command would have written."""
+    _UNSAVED.clear()
+
+
 PRIVATE_MODE = 0o600
 
 
@@ -60,7 +78,7 @@ class Site:
                 os.chmod(self.settings_path, mode & 0o755)
         except OSError:
             pass  # another user's site we may only read
-        return load_settings(self.settings_path)
+        return load_settings_cached(self.settings_path, self.root / SETTINGS_CACHE, save=_UNSAVED.__setitem__)
 
     def signer_keys(self) -> list[str]:
         """This site's signing keys, newest last (PAYLINK_SECRET_KEY overrides the key file)."""

@@ -19,6 +19,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import operator
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -60,6 +61,22 @@ class Table:
     ignored: list[str]
     delimiter: str
 
+    def records(self, wanted: tuple[str, ...]) -> Iterator[tuple[int, tuple[str | None, ...] | str]]:
+        """``rows`` as tuples of the ``wanted`` columns' values, in that order (None for a column the file lacks).
+
+        The fast path of a large import: no dict per row.
+        """
+        width = len(self.columns)
+        at = {name: i for i, name in enumerate(self.columns) if name is not None}
+        # A column the file lacks reads the None appended to each row's (fresh) list.
+        pick = operator.itemgetter(*[at.get(name, width) for name in wanted], width)
+        for line, values in self._lists():
+            if isinstance(values, str):
+                yield line, values
+            else:
+                values.append(None)
+                yield line, pick(values)[:-1]
+
     def rows(self) -> Iterator[tuple[int, dict[str | None, str] | str]]:
         """Yield (line number, {column: value}) for each row, or (line number, problem) for an unreadable one.
 
@@ -67,6 +84,13 @@ class Table:
         formatted but empty rows) are skipped. Read line by line from the bytes:
         a StringIO of the text would hold up to 4 bytes a character.
         """
+        columns = self.columns
+        for line, values in self._lists():
+            # Ignored columns all land under None, which no reader asks for.
+            yield line, values if isinstance(values, str) else dict(zip(columns, values, strict=True))
+
+    def _lists(self) -> Iterator[tuple[int, list[str] | str]]:
+        """Yield (line number, the row's values) for each row of the header's width, else (line number, problem)."""
         width = len(self.columns)
         with io.TextIOWrapper(io.BytesIO(self.data), encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
@@ -93,8 +117,7 @@ class Table:
                         f"{'semicolons' if self.delimiter == ';' else 'commas'} and quotes",
                     )
                     continue
-                # Ignored columns all land under None, which no reader asks for.
-                yield line, dict(zip(self.columns, values, strict=True))
+                yield line, values
 
 
 def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> Table:
@@ -193,18 +216,19 @@ class CellReader:
         self.timezone = timezone
         self.now = now or dt.datetime.now(dt.UTC)
         self.short_date = _ShortDate(get_date_format("short", locale=self.locale).pattern)
-        self._amounts: dict[str, int] = {}
-        self._dates: dict[str, str] = {}
+        # Each distinct text read so far (up to _CACHE_LIMIT): the import looks here before calling.
+        self.amounts_read: dict[str, int] = {}
+        self.dates_read: dict[str, str] = {}
 
     # amounts
 
     def amount(self, text: str) -> int:
         """Return a positive amount in minor units, or raise InvalidAmount."""
-        minor = self._amounts.get(text)
+        minor = self.amounts_read.get(text)
         if minor is None:
             minor = self._amount(text)
-            if len(self._amounts) < _CACHE_LIMIT:
-                self._amounts[text] = minor
+            if len(self.amounts_read) < _CACHE_LIMIT:
+                self.amounts_read[text] = minor
         return minor
 
     def _amount(self, text: str) -> int:
@@ -299,11 +323,11 @@ class CellReader:
     def posting_date(self, text: str | None) -> str:
         """Return the ``posted_at`` for a date cell (empty: now), or raise InvalidInput."""
         key = (text or "").strip()
-        posted = self._dates.get(key)
+        posted = self.dates_read.get(key)
         if posted is None:
             posted = parse_posting_date(self._iso_day(key) if key else None, self.timezone, self.now)
-            if len(self._dates) < _CACHE_LIMIT:
-                self._dates[key] = posted
+            if len(self.dates_read) < _CACHE_LIMIT:
+                self.dates_read[key] = posted
         return posted
 
     def _iso_day(self, text: str) -> str:

@@ -174,8 +174,10 @@ class PaylinkGroup(click.Group):
             with self.make_context(prog_name or "paylink", ["--help"], resilient_parsing=True) as help_ctx:
                 click.echo(help_ctx.get_help())
             sys.exit(0)
+        _settings_caches(save=False)  # none left from an earlier run in this process
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            _settings_caches(save=result in (None, 0))  # only a command that succeeded writes them
         except click.exceptions.NoArgsIsHelpError as exc:
             # `paylink` (or `paylink link`) alone asks for help: it is not an error.
             click.echo(exc.ctx.get_help())
@@ -202,6 +204,13 @@ class PaylinkGroup(click.Group):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _settings_caches(*, save: bool) -> None:
+    """Write (or drop) the validated-settings caches this command made (site.save_settings_caches)."""
+    site = sys.modules.get(__package__.rpartition(".")[0] + ".site")
+    if site is not None:
+        site.save_settings_caches() if save else site.forget_settings_caches()
 
 
 @click.group(cls=PaylinkGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
