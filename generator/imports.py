@@ -179,7 +179,7 @@ def import_entries(
     touched: set[int] = set()
     chunk: list[tuple] = []
     descriptions: dict[str, str] = {}  # each distinct description checked once
-    with write_transaction(conn), _large_cache(conn), _pages_marked_per_chunk(conn):
+    with write_transaction(conn), _large_cache(conn):
         earlier = conn.execute(
             "SELECT file_name, imported_at FROM imported_files WHERE digest = ?", (digest,)
         ).fetchone()
@@ -241,8 +241,6 @@ def import_entries(
 
 _KINDS = {"charge": 1, "credit": -1}
 _DESCRIPTIONS_KEPT = 100_000
-# The page trigger as schema.py creates it: the import puts back exactly this (see _pages_marked_per_chunk).
-_MARK_PAGE_TRIGGER = "entries_mark_page"
 
 
 def _when(imported_at: str) -> str:
@@ -334,40 +332,10 @@ def _insert_entries(conn: sqlite3.Connection, chunk: list[tuple], touched: set[i
         " VALUES (?, ?, ?, ?, ?)",
         chunk,
     )
-    customers = {row[0] for row in chunk}
-    # The page trigger is off for this import (_pages_marked_per_chunk): its pages are marked here, once.
-    conn.executemany("INSERT OR IGNORE INTO pending_pages VALUES (?)", ((c,) for c in sorted(customers)))
-    touched.update(customers)
+    touched.update(row[0] for row in chunk)  # the entries_mark_page trigger marked their pages
     inserted = len(chunk)
     chunk.clear()
     return inserted
-
-
-@contextmanager
-def _pages_marked_per_chunk(conn: sqlite3.Connection):
-    """Run a bulk insert with the per-row ``entries_mark_page`` trigger dropped, and put it back, in one transaction.
-
-    The trigger records each inserted entry's customer in ``pending_pages`` (an
-    INSERT OR IGNORE a row); the import records each chunk's customers once
-    instead (``_insert_entries``). The trigger is dropped and created again
-    inside the import's write transaction, with the very SQL it had: no other
-    connection ever sees the ledger without it (readers see the last commit; no
-    other writer runs until ours ends), a rollback or a crash restores it, and
-    other programs' INSERTs keep marking their pages.
-    """
-    found = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ? AND tbl_name = 'entries'",
-        (_MARK_PAGE_TRIGGER,),
-    ).fetchone()
-    if found is None or not conn.in_transaction:
-        yield
-        return
-    conn.execute(f"DROP TRIGGER {_MARK_PAGE_TRIGGER}")
-    try:
-        yield
-    finally:
-        if conn.in_transaction:  # else it rolled back, and the DROP with it
-            conn.execute(found[0])
 
 
 @contextmanager

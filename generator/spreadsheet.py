@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .errors import ImportFailed, InvalidAmount, InvalidInput
 from .ledger import parse_posting_date
@@ -61,7 +62,7 @@ class Table:
     ignored: list[str]
     delimiter: str
 
-    def records(self, wanted: tuple[str, ...]) -> Iterator[tuple[int, tuple[str | None, ...] | str]]:
+    def records(self, wanted: tuple[str, ...]) -> Iterator[tuple[int, tuple[Any, ...] | str]]:
         """``rows`` as tuples of the ``wanted`` columns' values, in that order (None for a column the file lacks).
 
         The fast path of a large import: no dict per row.
@@ -74,8 +75,9 @@ class Table:
             if isinstance(values, str):
                 yield line, values
             else:
-                values.append(None)
-                yield line, pick(values)[:-1]
+                row: list[str | None] = values  # type: ignore[assignment]  # the sentinel None is appended
+                row.append(None)
+                yield line, pick(row)[:-1]
 
     def rows(self) -> Iterator[tuple[int, dict[str | None, str] | str]]:
         """Yield (line number, {column: value}) for each row, or (line number, problem) for an unreadable one.
