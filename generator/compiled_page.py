@@ -247,7 +247,7 @@ class PageCompiler:
     def fast_page(self, voice, statement) -> str | None:
         """The page, straight from the statement, if its shape is compiled and checked; else None."""
         from .money import tip_minor
-        from .render import _reversed_description, _size
+        from .render import _reversed_description, _size, voided_ids
 
         renderer = self.renderer
         money = self._money
@@ -287,14 +287,7 @@ class PageCompiler:
             if not shown:
                 return shape.whole_format().format_map(values)
             voids = statement.voids
-            voided: set[int] = set()
-            for void_id, (original_id, _) in voids.items():
-                voided.add(void_id)
-                voided.add(original_id)
-            for entry in shown:
-                if entry.voids_entry_id is not None:
-                    voided.add(entry.id)
-                    voided.add(entry.voids_entry_id)
+            voided = voided_ids(shown, voids)
             entry_date = renderer._entry_date
             utc = renderer.utc
             dates = self.dates.get(voice.language)

@@ -325,14 +325,7 @@ class Renderer:
 
     def _entry_lines(self, voice: Voice, entries: list[Entry], voids: Mapping[int, tuple[int, str]]) -> list[EntryLine]:
         """The table's rows; voided entries and their voids marked, a void described by what it reverses."""
-        voided: set[int] = set()
-        for void_id, (original_id, _) in voids.items():
-            voided.add(void_id)
-            voided.add(original_id)
-        for entry in entries:
-            if entry.voids_entry_id is not None:
-                voided.add(entry.id)
-                voided.add(entry.voids_entry_id)
+        voided = voided_ids(entries, voids)
         money = voice.money
         lines = []
         for entry in entries:
@@ -470,6 +463,23 @@ def _size(amount: str) -> str:
     if len(amount) <= 10:
         return "normal"
     return "long" if len(amount) <= 14 else "longer"
+
+
+def voided_ids(entries: list[Entry], voids: Mapping[int, tuple[int, str]]) -> set[int]:
+    """The ids among a page's entries that show as "Voided": each void and the entry it reverses.
+
+    ``voids`` maps the ids of voids shown to (original id, original description),
+    so an original that is not among the entries shown still counts.
+    """
+    voided: set[int] = set()
+    for void_id, (original_id, _) in voids.items():
+        voided.add(void_id)
+        voided.add(original_id)
+    for entry in entries:
+        if entry.voids_entry_id is not None:
+            voided.add(entry.id)
+            voided.add(entry.voids_entry_id)
+    return voided
 
 
 def parse_utc(text: str) -> dt.datetime | None:
