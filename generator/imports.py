@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import clean_email, clean_line, clean_phone, clean_ref
-from .errors import ImportFailed, PaylinkError
+from .errors import MAX_QUOTED, ImportFailed, PaylinkError, quoted
 from .ledger import MAX_DESCRIPTION, MAX_KEY, MAX_NAME, looks_like_id
 from .settings import check_language
-from .spreadsheet import QUOTE_LIMIT, CellReader, open_table, quoted
+from .spreadsheet import CellReader, open_table
 from .storage import write_transaction
 
 CUSTOMER_COLUMNS = ("name", "email", "phone", "ref", "language")
@@ -85,22 +85,6 @@ class _Problems:
         raise RowsRefused("\n".join(lines), self.count, self.shown)
 
 
-def _row_message(exc: PaylinkError, row: dict[str | None, str] | tuple[str | None, ...]) -> str:
-    """The error's message, with any long value of the row quoted only in part.
-
-    The shared checks quote a value whole (``email '…'``); a row of a file may
-    hold anything, and an error line quotes at most 80 characters of it.
-    """
-    message = str(exc)
-    for value in row.values() if isinstance(row, dict) else row:
-        if value is None:
-            continue
-        for text in {value, value.strip()}:
-            if len(text) > QUOTE_LIMIT:
-                message = message.replace(repr(text), quoted(text))
-    return message
-
-
 def _nocase(text: str) -> str:
     """Fold a ref as SQLite's NOCASE does (ASCII letters only), so the file agrees with the index."""
     return text.translate(_ASCII_LOWER)
@@ -133,7 +117,7 @@ def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
                 check_language(language) if language else None,
             )
         except PaylinkError as exc:
-            problems.add(line, _row_message(exc, row))
+            problems.add(line, str(exc))
             continue
         if ref is not None:
             folded = _nocase(ref)
@@ -212,7 +196,7 @@ def import_entries(
                 customer_id = known.get(customer) or customers.resolve(customer)
                 key = clean_line(key, "key", MAX_KEY) if key and key.strip() else None
             except PaylinkError as exc:
-                problems.add(line, _row_message(exc, row))
+                problems.add(line, str(exc))
                 continue
             signed = sign * amount
             if key is not None:
@@ -311,7 +295,7 @@ class _Customers:
         if looks_like_id(customer):
             if int(customer) in self.ids:
                 return int(customer)
-            shown = customer if len(customer) <= QUOTE_LIMIT else quoted(customer)
+            shown = customer if len(customer) <= MAX_QUOTED else quoted(customer)
             raise ImportFailed(f"No customer with id {shown} — import or add the customer first")
         found = self.refs.get(_nocase(customer))
         if found is not None:

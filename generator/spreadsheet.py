@@ -28,21 +28,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFailed, InvalidAmount, InvalidInput
+from .errors import ImportFailed, InvalidAmount, InvalidInput, quoted
 from .ledger import parse_posting_date
 from .money import MAX_MAJOR_UNITS, minor_digits, parse_amount
 
-QUOTE_LIMIT = 80
 _PLAIN_AMOUNT_RE = re.compile(r"[0-9]+(?:\.([0-9]+))?\Z")
 _ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
 _APOSTROPHES = {"'", "\u2019"}
 _CACHE_LIMIT = 100_000  # distinct texts remembered per import; beyond that each is parsed again
-
-
-def quoted(value: str, limit: int = QUOTE_LIMIT) -> str:
-    """Quote a value for an error line, at most ``limit`` of its characters (control characters escaped)."""
-    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
 # --- the file ---------------------------------------------------------------------
