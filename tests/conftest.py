@@ -18,6 +18,19 @@ PAYLINK = (
 UNEXPECTED = "Error: unexpected failure"
 
 
+def invoke(*args: str, env: dict | None = None):
+    """Run `paylink ARGS` in-process without --site (for init and site discovery)."""
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def one_error_line(result) -> str:
+    """Insist on a non-zero exit with exactly one `Error:` line on stderr, and return that line."""
+    assert result.exit_code != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
 class Paylink:
     """Runs `paylink --site SITE ...` in-process with click's CliRunner (stdout and stderr apart)."""
 
@@ -46,9 +59,8 @@ class Paylink:
         result = self(*args, **kwargs)
         assert result.exit_code != 0, f"paylink {' '.join(args)} unexpectedly succeeded: {result.stdout}"
         assert isinstance(result.exception, SystemExit), f"paylink {' '.join(args)} crashed: {result.exception!r}"
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-        assert not lines[0].startswith(UNEXPECTED), f"paylink {' '.join(args)} crashed: {lines[0]}"
+        line = one_error_line(result)
+        assert not line.startswith(UNEXPECTED), f"paylink {' '.join(args)} crashed: {line}"
         return result
 
 

@@ -7,7 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import Paylink, make_site
+from conftest import Paylink, make_site, one_error_line
 from sitepages import ledger, snapshot_path
 
 # A terminal title escape, NUL, DEL, and C1 controls: NEL and CSI (a one-character ESC [).
@@ -31,10 +31,9 @@ def counts(site: Path) -> tuple[int, int]:
 
 
 def error_line(result) -> str:
+    """The one `Error:` line of a refusal, which exits 1."""
     assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
+    return one_error_line(result)
 
 
 def assert_quotes_little(line: str) -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
-from conftest import Paylink, make_site
+from conftest import Paylink, invoke, make_site, one_error_line
 from paylink.cli import cli
 from sitepages import customer_names, insert_entry, ledger, read_page, snapshot_path, text_of
 
@@ -22,18 +21,6 @@ from sitepages import customer_names, insert_entry, ledger, read_page, snapshot_
 def no_site_environment(monkeypatch):
     monkeypatch.delenv("PAYLINK_SITE", raising=False)
     monkeypatch.delenv("PAYLINK_SECRET_KEY", raising=False)
-
-
-def invoke(*args: str, env: dict | None = None):
-    """`paylink ARGS` in-process, without the fixture's --site."""
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-def error_line(result) -> str:
-    assert result.exit_code != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -73,7 +60,7 @@ def test_the_console_script_finds_the_site_from_build(tmp_path):
 def test_a_named_site_is_not_searched_upward(tmp_path):
     site = make_site(tmp_path / "site")
     inner = site / "build"
-    line = error_line(invoke("--site", str(inner), "customer", "list"))
+    line = one_error_line(invoke("--site", str(inner), "customer", "list"))
     assert line.startswith(f"Error: No paylink site in {inner}")
 
 
@@ -85,7 +72,7 @@ def test_init_refuses_inside_a_site_and_writes_nothing(tmp_path, monkeypatch, su
         target.mkdir(parents=True, exist_ok=True)
     before = tree(site)
 
-    line = error_line(invoke("init", str(target), "--name", "Second"))
+    line = one_error_line(invoke("init", str(target), "--name", "Second"))
 
     assert (
         f"is inside the {'build/ folder' if sub.startswith('build') else 'folder'} of the paylink site {site}" in line
@@ -98,7 +85,7 @@ def test_init_dot_inside_build_is_refused(tmp_path, monkeypatch):
     site = make_site(tmp_path / "site")
     monkeypatch.chdir(site / "build")
     before = tree(site)
-    line = error_line(invoke("init", "."))
+    line = one_error_line(invoke("init", "."))
     assert "inside the build/ folder of the paylink site" in line
     assert tree(site) == before
     assert not (site / "build" / "paylink.key").exists()
@@ -211,7 +198,7 @@ def test_the_demo_does_not_warn(tmp_path):
 
 
 def test_a_failed_link_generate_prints_only_its_error(site, paylink):
-    error_line(paylink("link", "generate", "999"))
+    one_error_line(paylink("link", "generate", "999"))
 
 
 # --- the currency lock ------------------------------------------------------------------
@@ -238,7 +225,7 @@ def test_currency_change_is_refused_once_the_ledger_has_entries(site, paylink):
     before = tree(site)
 
     for args in (["customer", "list"], ["charge", "1", "5", "More"], ["build"], ["customer", "show", "1"]):
-        line = error_line(paylink(*args))
+        line = one_error_line(paylink(*args))
         assert line == (
             "Error: Currency is JPY in paylink.toml but the ledger's amounts are in USD — put currency back to USD"
         )
@@ -252,7 +239,7 @@ def test_currency_is_recorded_for_entries_written_by_another_program(site, payli
     paylink.ok("customer", "add", "Jane")
     insert_entry(site, 1, 500, "x", "2026-01-01T00:00:00Z")
     set_currency(site, "EUR")
-    assert "amounts are in USD" in error_line(paylink("customer", "list"))
+    assert "amounts are in USD" in one_error_line(paylink("customer", "list"))
 
 
 # --- the demo over a real site --------------------------------------------------------
@@ -263,7 +250,7 @@ def test_demo_refuses_a_site_it_did_not_make(tmp_path):
     Paylink(site).ok("customer", "add", "Jane")
     before = tree(site)
 
-    line = error_line(invoke("demo", str(site), "--no-serve"))
+    line = one_error_line(invoke("demo", str(site), "--no-serve"))
 
     assert "did not make" in line
     assert tree(site) == before
@@ -285,7 +272,7 @@ def test_demo_reuses_its_own_site(tmp_path):
 def test_add_with_a_language(paylink):
     added = paylink.json("customer", "add", "Juana", "--language", "es", "--ref", "JUANA")
     assert added == {"id": 1, "name": "Juana", "email": None, "phone": None, "ref": "JUANA", "language": "es"}
-    line = error_line(paylink("customer", "add", "X", "--language", "klingon"))
+    line = one_error_line(paylink("customer", "add", "X", "--language", "klingon"))
     assert line.startswith("Error: Language 'klingon' is not one paylink has")
 
 
@@ -309,7 +296,7 @@ def test_edit_with_an_empty_value_clears_it(paylink):
     assert edited == {"id": 1, "name": "Jane Doe", "email": None, "phone": None, "ref": None, "language": None}
     with closing(ledger(paylink.site)) as conn:
         assert conn.execute("SELECT email, phone, ref FROM customers").fetchone() == (None, None, None)
-    error_line(paylink("customer", "show", "JANE"))
+    one_error_line(paylink("customer", "show", "JANE"))
 
 
 def test_edit_rewrites_the_page_before_it_returns(site, paylink):
@@ -340,7 +327,7 @@ def test_edit_refuses_bad_values_and_changes_nothing(site, paylink, args, messag
     paylink.ok("customer", "add", "Bob", "--ref", "BOB")
     paylink.ok("link", "generate", "JANE")
     before = tree(site)
-    assert error_line(paylink("customer", "edit", "JANE", *args)).startswith(message)
+    assert one_error_line(paylink("customer", "edit", "JANE", *args)).startswith(message)
     assert tree(site) == before
 
 
@@ -416,21 +403,21 @@ def test_refs_match_without_regard_to_case(paylink):
     paylink.ok("customer", "add", "Jane Doe", "--ref", "JANE")
     assert paylink.json("charge", "jane", "5", "Work")["customer_id"] == 1
     assert paylink.json("credit", "Jane", "1", "Cash")["customer_id"] == 1
-    line = error_line(paylink("customer", "add", "Other Jane", "--ref", "jane"))
+    line = one_error_line(paylink("customer", "add", "Other Jane", "--ref", "jane"))
     assert line.startswith("Error: Another customer already has ref 'jane'")
 
 
 def test_an_unknown_ref_suggests_the_closest_ref(paylink):
     paylink.ok("customer", "add", "Jane Doe", "--ref", "JANE")
     paylink.ok("customer", "add", "Bob Brown", "--ref", "BOB")
-    line = error_line(paylink("charge", "jnae", "5", "Work"))
+    line = one_error_line(paylink("charge", "jnae", "5", "Work"))
     assert line == "Error: No customer with ref 'jnae' — did you mean JANE (Jane Doe)? See paylink customer list"
 
 
 def test_an_unknown_ref_suggests_by_name(paylink):
     paylink.ok("customer", "add", "Jane Doe", "--ref", "JANE")
     paylink.ok("customer", "add", "Robert Brown")
-    line = error_line(paylink("customer", "show", "robert browne"))
+    line = one_error_line(paylink("customer", "show", "robert browne"))
     assert (
         line == "Error: No customer with ref 'robert browne' — did you mean 2 (Robert Brown)? See paylink customer list"
     )
@@ -438,7 +425,7 @@ def test_an_unknown_ref_suggests_by_name(paylink):
 
 def test_nothing_close_gets_no_suggestion(paylink):
     paylink.ok("customer", "add", "Jane Doe", "--ref", "JANE")
-    line = error_line(paylink("customer", "show", "zzzzzz"))
+    line = one_error_line(paylink("customer", "show", "zzzzzz"))
     assert line == "Error: No customer with ref 'zzzzzz' — see `paylink customer list`"
 
 

@@ -7,9 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import Paylink, make_site
-from paylink.cli import cli
+from conftest import Paylink, invoke, make_site, one_error_line
 from paylink.tokens import LinkSigner, parse_keys
 from sitepages import customer_names, live_nonce, page_names, token_of
 
@@ -22,19 +20,6 @@ def no_site_environment(monkeypatch):
     """The tests choose the site and key themselves; the caller's environment must not."""
     monkeypatch.delenv("PAYLINK_SITE", raising=False)
     monkeypatch.delenv("PAYLINK_SECRET_KEY", raising=False)
-
-
-def invoke(*args: str, env: dict | None = None):
-    """Run `paylink ARGS` in-process without --site (for init and site discovery)."""
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-def one_error_line(result) -> str:
-    """Insist on a non-zero exit with exactly one `Error:` line on stderr, and return that line."""
-    assert result.exit_code != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def read_settings(root: Path) -> dict:

@@ -11,18 +11,12 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from conftest import one_error_line
 from paylink import imports, money
 from paylink.edge.app import token_fingerprint
 from paylink.settings import load_settings, load_settings_cached
 
 CACHE = ".paylink-settings.cache"
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def test_a_valid_settings_file_is_cached_privately(site: Path, paylink):
