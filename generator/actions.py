@@ -21,12 +21,12 @@ from .errors import PagesNotWritten
 from .ledger import Customer, CustomerBalance, Entry, Posted
 from .links import Link
 from .pages import BuildResult, PageWriter
-from .publish import PublishResult
 from .settings import Settings
 from .site import Site, find_site, init_site
 
 if TYPE_CHECKING:
     from .imports import Imported
+    from .publish import PublishResult
 
 
 @dataclass
@@ -151,6 +151,8 @@ def push_to_store(ws: Workspace) -> None:
     is current, the queue keeps the work for ``paylink publish`` or ``watch``,
     and ``ws.warnings`` says so.
     """
+    if not ws.settings.publish:
+        return  # nothing to send: a site without a store never loads the S3 client's code
     from .publish import push_site_queue
 
     warning = push_site_queue(ws.site, ws.conn)
