@@ -155,6 +155,13 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def ctypes_errno() -> int:
+    """The errno of the last libc call made through ctypes."""
+    import ctypes
+
+    return ctypes.get_errno()
+
+
 def sync(folder: Path) -> None:
     """Make every write and removal under ``folder`` durable.
 
@@ -174,6 +181,10 @@ def sync(folder: Path) -> None:
         try:
             if _libc_syncfs(fd) == 0:
                 return
+            # A failed syncfs (EIO) must stop the caller before it clears its bookkeeping;
+            # os.sync() could not say that anything went wrong.
+            error = ctypes_errno()
+            raise OSError(error, f"{os.strerror(error)} while syncing {folder}")
         finally:
             os.close(fd)
-    os.sync()
+    os.sync()  # no syncfs on this system

@@ -150,6 +150,25 @@ def test_pending_pages_survive_a_failing_sync(paylink, site, monkeypatch):
     assert balance_text(site, customer_id) == "$15.00"
 
 
+def test_a_sync_that_returns_an_error_is_not_papered_over(paylink, site, monkeypatch):
+    """syncfs reports failure by returning -1 with errno set, as libc does: that must stop the build
+    before it clears its bookkeeping, not fall back to a sync() that cannot report anything."""
+    import ctypes
+
+    customer_id = customer_with_link(paylink)
+    insert_entry(site, customer_id, 500, "Another program's charge")
+
+    def syncfs_reporting_eio(fd: int) -> int:  # a fake of the OS, as libc's syncfs fails
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(snapshots, "_libc_syncfs", syncfs_reporting_eio)
+    with Workspace(Site(site)) as ws, pytest.raises(OSError):
+        build(ws)
+    monkeypatch.undo()
+    assert pending_customers(site) == [customer_id]
+
+
 # --- pinned token vectors: the signing code and the real edge ------------------------------------
 
 
