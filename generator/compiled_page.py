@@ -27,6 +27,7 @@ _SENTINEL = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}")
 VARIANTS = tuple((kind, voided) for kind in ("charge", "credit", "reversal") for voided in (False, True))
 _ROW_FIELDS = ("date", "date_iso", "description", "amount")
 _UNUSABLE = object()
+_ESCAPED = re.compile("[&<>'\"]")  # what markupsafe.escape changes
 # Bound of each exact cache (escaped texts; money per language). The build's memory counts
 # the whole process tree, and the helper keeps its own copies: at 65,536 entries a cache a
 # 20,000-page build's main process peaked at 71 MB, at 8,192 at 57 MB.
@@ -238,10 +239,12 @@ class PageCompiler:
             cache = self.money[voice.language] = {}
         done = cache.get(minor)
         if done is None:
-            text = voice.money(minor)
+            text = voice.format_money(minor)
             if len(cache) >= CACHE_ENTRIES:
                 cache.clear()
-            done = cache[minor] = (text, str(escape(text)))
+            # Digits never need escaping; only a currency sign or separator could.
+            escaped = str(escape(text)) if _ESCAPED.search(text) else text
+            done = cache[minor] = (text, escaped)
         return done
 
     def fast_page(self, voice, statement) -> str | None:
@@ -295,19 +298,18 @@ class PageCompiler:
                 dates = self.dates[voice.language] = {}
             amounts = self.money[voice.language]  # made by money() above
             texts = self.escaped
+            formats = shape._formats  # (row before, this row's variant) -> its str.format text, once made
             out = []
             before = None
             for entry in shown:
-                if entry.voids_entry_id is not None:
-                    kind = "reversal"
-                    description = _reversed_description(entry, voids.get(entry.id))
+                entry_id, _, amount_minor, description, posted_at, voids_entry_id = entry
+                if voids_entry_id is not None:
+                    variant = ("reversal", entry_id in voided)
+                    description = _reversed_description(entry, voids.get(entry_id))
                 else:
-                    kind = "charge" if entry.amount_minor > 0 else "credit"
-                    description = entry.description
-                variant = (kind, entry.id in voided)
+                    variant = ("charge" if amount_minor > 0 else "credit", entry_id in voided)
                 if before is None:
                     out.append(shape.prefix_format(variant).format_map(values))
-                posted_at = entry.posted_at
                 # As Renderer._entry_date: on a UTC site, paylink's own "...T10:00:00Z" form is cached by day.
                 day = (
                     posted_at[:10]
@@ -317,16 +319,19 @@ class PageCompiler:
                 date = dates.get(day)
                 if date is None:
                     date_text, date_iso = entry_date(voice, posted_at)
-                    if len(dates) >= 8192:
+                    if len(dates) >= CACHE_ENTRIES:
                         dates.clear()
                     date = dates[day] = (esc(date_text), esc(date_iso))
-                amount = amounts.get(entry.amount_minor)
+                amount = amounts.get(amount_minor)
                 if amount is None:
-                    amount = money(voice, entry.amount_minor)
+                    amount = money(voice, amount_minor)
                 text = texts.get(description)
                 if text is None:
                     text = esc(description)
-                out.append(shape.row_format(before, variant).format(date[0], date[1], text, amount[1]))
+                row = formats.get((before, variant))
+                if row is None:
+                    row = shape.row_format(before, variant)
+                out.append(row.format(date[0], date[1], text, amount[1]))
                 before = variant
             assert before is not None  # the suffix follows the last row drawn
             out.append(shape.suffix_format(before).format_map(values))

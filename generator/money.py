@@ -6,6 +6,7 @@ A currency's minor units come from Babel's ISO 4217 data (2 for USD, 0 for JPY,
 
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 
@@ -82,7 +83,7 @@ def major_string(minor: int, currency: str) -> str:
 
 def format_money(minor: int, currency: str, locale: str) -> str:
     """Format an amount for people, in the site's locale: 123450 USD en_US -> "$1,234.50"."""
-    return _formatter(currency, locale)(minor)
+    return money_formatter(currency, locale)(minor)
 
 
 def babel_money(minor: int, currency: str, locale: str) -> str:
@@ -114,11 +115,11 @@ def _currency_spacing(text: str, symbol: str) -> str:
 
 
 # Formatters by (currency, locale): learnt from Babel once, or rebuilt from the settings cache's facts.
-_FORMATTERS: dict[tuple[str, str], object] = {}
+_FORMATTERS: dict[tuple[str, str], Callable[[int], str]] = {}
 
 
-def _formatter(currency: str, locale: str):
-    """Return the formatter for one currency and locale (see ``formatting_facts``)."""
+def money_formatter(currency: str, locale: str) -> Callable[[int], str]:
+    """Return the formatter for one currency and locale (see ``formatting_facts``): minor units -> text."""
     found = _FORMATTERS.get((currency, locale))
     if found is None:
         found = _FORMATTERS[(currency, locale)] = _from_facts(currency, locale, formatting_facts(currency, locale))
@@ -183,15 +184,20 @@ def _from_facts(currency: str, locale: str, facts: dict):
 def _digits_text(facts: dict):
     digits, primary, secondary = facts["digits"], facts["primary"], facts["secondary"]
     group, decimal, scale = facts["group"], facts["decimal"], 10 ** facts["digits"]
+    # Every fraction's text, made once: "" (no minor unit), or ".00" to ".99" in the locale's decimal sign.
+    fractions = [f"{decimal}{fraction:0{digits}d}" for fraction in range(scale)] if digits else [""]
+    ungrouped = 10**primary  # below this, the whole part has no group separator
 
     def digits_text(minor_abs: int) -> str:
         whole, fraction = divmod(minor_abs, scale)
+        if whole < ungrouped:
+            return f"{whole}{fractions[fraction]}"
         text = str(whole)
         grouped = text[-primary:]
         text = text[:-primary]
         while text:
             grouped, text = text[-secondary:] + group + grouped, text[:-secondary]
-        return grouped + (f"{decimal}{fraction:0{digits}d}" if digits else "")
+        return grouped + fractions[fraction]
 
     return digits_text
 

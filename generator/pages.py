@@ -36,11 +36,17 @@ from .storage import write_transaction
 LOCK_FILE = "paylink.lock"
 
 BATCH = 1000
-# A run with at least this many pages renders half of each batch in a helper process
-# (on a machine with more than one core): start-up costs ~0.3 s, a page ~0.4 ms.
+# A run with at least this many pages reads and renders in helper processes (on a machine with
+# more than one core; one helper a core, at most MAX_HELPERS): start-up costs ~0.3 s, a page ~0.2 ms.
 PARALLEL_MIN_PAGES = 3000
-# With a helper process: pages per chunk sent to it, and its share of each chunk's rendering.
+MAX_HELPERS = 2
+# With helpers, committed pages are done in larger batches (one transaction, one sync each),
+# so the helpers seldom wait for this process's sync and commit.
+HELPER_BATCH = 5000
+# Pages per chunk sent to a helper; chunks in flight per helper.
 HELPER_CHUNK = 200
+HELPER_CHUNKS_AHEAD = 3
+# When this process reads (a change not yet committed), the helpers' share of each chunk's rendering:
 HELPER_SHARE_MIN, HELPER_SHARE_MAX, HELPER_SHARE_STEP = 0.3, 0.95, 0.05
 # From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
 STREAM_MIN = 8
@@ -164,8 +170,9 @@ class PageWriter:
     def renderer(self) -> Renderer:
         return Renderer(self.site.settings, self.site.templates_dir)
 
-    _helper = None  # a one-process pool, only during a large run
-    _helper_share = 0.7  # of each chunk, what the helper renders (adapts during a run)
+    _helper = None  # a pool of helper processes, only during a large run
+    _helpers = 0  # how many
+    _helper_share = 0.7  # of each chunk this process read, what the helpers render (adapts during a run)
 
     def locked(self):
         """Hold the site's page lock (re-entrant in this process) for the block."""
@@ -173,32 +180,44 @@ class PageWriter:
 
     @contextmanager
     def _helper_for(self, pages: int):
-        """Lend a helper process for a run of ``pages`` pages, if it is large enough to pay off.
+        """Lend helper processes for a run of ``pages`` pages, if it is large enough to pay off.
 
-        The helper only renders: this process reads the ledger (inside its
-        transaction, so a posting action's uncommitted change too), sends the
-        statements over, and writes the bytes that come back while it holds
-        the page lock and the ledger's write lock. The helper dies with this
-        process (PR_SET_PDEATHSIG), so a killed build leaves nothing behind.
+        The helpers never write. For pages of committed changes (``build``,
+        ``refresh``) each helper reads its chunk of customers from the ledger
+        in its own read transaction, begun while this process holds the
+        ledger's write lock (so no commit can come between this process's
+        view and theirs), renders the pages and sends the bytes back; this
+        process writes them, in order, while it holds the page lock and the
+        write lock. For a change not yet committed, only this process can see
+        it: it reads, and the helpers render a share. The helpers die with
+        this process (PR_SET_PDEATHSIG), so a killed build leaves nothing
+        behind.
         """
-        if pages < PARALLEL_MIN_PAGES or (os.cpu_count() or 1) < 2 or self._helper is not None:
+        helpers = min(MAX_HELPERS, os.cpu_count() or 1)
+        if pages < PARALLEL_MIN_PAGES or helpers < 2 or self._helper is not None:
             yield
             return
         import multiprocessing
 
         # spawn, not fork: `paylink watch` runs threads, and a forked copy of them is unsafe.
         context = multiprocessing.get_context("spawn")
-        with context.Pool(1, initializer=_helper_start, initargs=(str(self.site.root), os.getpid())) as pool:
-            self._helper = pool
+        with context.Pool(helpers, initializer=_helper_start, initargs=(str(self.site.root), os.getpid())) as pool:
+            self._helper, self._helpers = pool, helpers
             try:
                 yield
             finally:
-                self._helper = None
+                self._helper, self._helpers = None, 0
+
+    @property
+    def _batch(self) -> int:
+        """Pages per transaction for committed changes."""
+        return HELPER_BATCH if self._helper is not None else BATCH
 
     def _write_batch(self, customer_ids: list[int]) -> int:
-        """Write these customers' pages (half of them rendered by the helper process when there is one)."""
+        """Write these customers' pages, from the ledger as committed (read and rendered by the helpers
+        when there are some)."""
         written = 0
-        for snapshot, html in self._render_pages(customer_ids):
+        for snapshot, html in self._render_committed(customer_ids):
             # Counted as written when the page is now current, whether or not its bytes changed.
             snapshots.write_if_changed(self.pages_dir, snapshot, html)
             written += 1
@@ -295,13 +314,17 @@ class PageWriter:
         result = BuildResult()
         while True:
             with write_transaction(self.conn):
-                retired = [r[0] for r in self.conn.execute("SELECT snapshot FROM retired_snapshots LIMIT ?", (BATCH,))]
+                batch = self._batch
+                retired = [r[0] for r in self.conn.execute("SELECT snapshot FROM retired_snapshots LIMIT ?", (batch,))]
                 if wanted is None:
                     pending = [
-                        r[0] for r in self.conn.execute("SELECT customer_id FROM pending_pages LIMIT ?", (BATCH,))
+                        r[0]
+                        for r in self.conn.execute(
+                            "SELECT customer_id FROM pending_pages ORDER BY customer_id LIMIT ?", (batch,)
+                        )
                     ]
                 else:
-                    chunk, wanted = wanted[:BATCH], wanted[BATCH:]
+                    chunk, wanted = wanted[:batch], wanted[batch:]
                     marks = ",".join("?" * len(chunk))
                     pending = [
                         r[0]
@@ -369,7 +392,7 @@ class PageWriter:
                     for r in self.conn.execute(
                         "SELECT customer_id FROM links WHERE retired_at IS NULL AND customer_id > ?"
                         " ORDER BY customer_id LIMIT ?",
-                        (after, BATCH),
+                        (after, self._batch),
                     )
                 ]
                 if not ids:
@@ -382,6 +405,24 @@ class PageWriter:
             after = ids[-1]
             if progress:
                 progress(len(ids))
+
+    def _render_committed(self, customer_ids: list[int]) -> Iterator[tuple[str, bytes]]:
+        """As ``_render_pages``, for pages of committed changes, read and rendered by the helpers if any.
+
+        The caller holds the ledger's write lock until it has taken every page:
+        the helpers' reads then see exactly what this process would.
+        """
+        if self._helper is None:
+            yield from self._render_pages(customer_ids)
+            return
+        waiting: deque = deque()
+        ahead = HELPER_CHUNKS_AHEAD * self._helpers
+        for start in range(0, len(customer_ids), HELPER_CHUNK):
+            waiting.append(self._helper.apply_async(_helper_read_render, (customer_ids[start : start + HELPER_CHUNK],)))
+            if len(waiting) > ahead:
+                yield from waiting.popleft().get()
+        while waiting:
+            yield from waiting.popleft().get()
 
     def _render_pages(self, customer_ids: list[int]) -> Iterator[tuple[str, bytes]]:
         """Yield (snapshot file name, page bytes) for these customers (those with a live link).
@@ -590,7 +631,7 @@ _helper_writer: PageWriter | None = None
 
 
 def _helper_start(site_root: str, parent_pid: int) -> None:
-    """Set up the helper process's renderer (it reads no ledger and writes no file); die with the parent."""
+    """Set up the helper process's reader and renderer (it writes no file); die with the parent."""
     global _helper_writer
     import signal
 
@@ -604,11 +645,31 @@ def _helper_start(site_root: str, parent_pid: int) -> None:
     if os.getppid() != parent_pid:  # the parent died before the prctl took effect
         os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _helper_writer = PageWriter(Site(Path(site_root)), None)  # type: ignore[arg-type]
+    from .storage import connect_reader
+
+    site = Site(Path(site_root))
+    _helper_writer = PageWriter(site, connect_reader(site.db_path))
 
 
 def _helper_render(statements: list[tuple[str, Statement]]) -> list[tuple[str, bytes]]:
     """Render pages in the helper and return their bytes; the parent, holding the locks, writes them."""
     assert _helper_writer is not None, "_helper_start runs first"
     renderer = _helper_writer.renderer
+    return [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]
+
+
+def _helper_read_render(customer_ids: list[int]) -> list[tuple[str, bytes]]:
+    """Read these customers' pages from the ledger as committed (one read transaction) and render them.
+
+    The parent holds the write lock while it waits for them, so what is read
+    here is what the parent's own transaction sees.
+    """
+    assert _helper_writer is not None, "_helper_start runs first"
+    conn = _helper_writer.conn
+    renderer = _helper_writer.renderer
+    conn.execute("BEGIN")
+    try:
+        statements = list(_helper_writer._statements(customer_ids))
+    finally:
+        conn.execute("COMMIT")
     return [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]

@@ -9,7 +9,7 @@ file of the same name in ``<site>/site_templates/``.
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from . import layout
 from .i18n import html_lang, locale_dir, money_locale, page_language, translations
 from .model import Entry, state_of
-from .money import format_money, tip_minor
+from .money import format_money, money_formatter, tip_minor
 from .settings import LANGUAGES, Settings
 
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
@@ -121,6 +121,14 @@ class Voice:
         }
         self.entry_dates: dict[str, tuple[str, str]] = {}
         self._percents: dict[int, str] = {}
+        self._format_money: Callable[[int], str] | None = None
+
+    @property
+    def format_money(self) -> Callable[[int], str]:
+        """The language's money formatter itself (``money`` without the lookups: a build formats millions)."""
+        if self._format_money is None:
+            self._format_money = money_formatter(self.currency, self.locale)
+        return self._format_money
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.currency, self.locale)

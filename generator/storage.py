@@ -58,6 +58,18 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def connect_reader(path: Path | str) -> sqlite3.Connection:
+    """Open an existing, current ledger for reading only (a build's helper process): rows are plain tuples.
+
+    Each read the caller makes in its own transaction sees the ledger as last committed.
+    """
+    conn = sqlite3.connect(
+        f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    return conn
+
+
 def _make_private(path: Path, *, create: bool = True) -> None:
     """Create ``path`` (if asked and missing) as 0600, or take group and other access away from it.
 

@@ -251,3 +251,55 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
             assert before[f"p/{snapshot}"] == jinja.page(statement).encode("utf-8")
     finally:
         conn.close()
+
+
+def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path):
+    """Above PARALLEL_MIN_PAGES the helpers read the ledger themselves (their own read transactions)
+    and render; every page must still be what Jinja renders from the lock holder's own reading."""
+    import sqlite3
+    from contextlib import closing
+
+    from paylink.pages import PARALLEL_MIN_PAGES, PageWriter
+    from paylink.site import Site
+    from paylink.storage import connect
+
+    count = PARALLEL_MIN_PAGES + 150
+    root = make_site(tmp_path / "site")
+    paylink = Paylink(root)
+    customers = tmp_path / "customers.csv"
+    customers.write_text(
+        "name,email,phone,ref\n" + "".join(f'"Cust {i} <&> ""q""",,,r{i}\n' for i in range(count)), "utf-8"
+    )
+    paylink.ok("import", "customers", str(customers))
+    rng = random.Random(7)
+    entries = tmp_path / "entries.csv"
+    entries.write_text(
+        "customer,kind,amount,description,date\n"
+        + "".join(
+            f"r{rng.randrange(count)},{rng.choice(['charge', 'credit'])},{rng.randrange(1, 500000) // 100}.{n % 100:02d},"
+            f"Job {n} & <b>{rng.choice(HOSTILE[:3]).replace(chr(34), '')}</b>,2026-0{rng.randrange(1, 10)}-1{n % 10}\n"
+            for n in range(count * 3)
+        ),
+        "utf-8",
+    )
+    paylink.ok("import", "entries", str(entries))
+    for entry_id in (1, 5, 9, 40, 41):
+        paylink.ok("void", str(entry_id), "--reason", "wrong <customer>")
+    with closing(sqlite3.connect(root / "paylink.db")) as db, db:  # another program sets some languages
+        db.execute("UPDATE customers SET language = 'es' WHERE id % 7 = 0")
+    paylink.ok("link", "generate", "--all")
+    assert paylink.json("build", "--full")["written"] == count
+    built = build_files(root)
+    site = Site(root)
+    conn = connect(site.db_path)
+    try:
+        jinja = jinja_renderer(site.settings, site.templates_dir)
+        ids = [r[0] for r in conn.execute("SELECT id FROM customers ORDER BY id")]
+        pages = list(PageWriter(site, conn)._statements_one_by_one(ids))
+        assert len(pages) == count
+        for snapshot, statement in pages:
+            assert built[f"p/{snapshot}"] == jinja.page(statement).encode("utf-8"), statement.customer_name
+        assert any(statement.voids for _, statement in pages)
+        assert any(statement.language == "es" for _, statement in pages)
+    finally:
+        conn.close()
