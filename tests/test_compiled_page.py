@@ -259,9 +259,7 @@ def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path)
     import sqlite3
     from contextlib import closing
 
-    from paylink.pages import PARALLEL_MIN_PAGES, PageWriter
-    from paylink.site import Site
-    from paylink.storage import connect
+    from paylink.pages import PARALLEL_MIN_PAGES
 
     count = PARALLEL_MIN_PAGES + 150
     root = make_site(tmp_path / "site")
@@ -289,6 +287,25 @@ def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path)
         db.execute("UPDATE customers SET language = 'es' WHERE id % 7 = 0")
     paylink.ok("link", "generate", "--all")
     assert paylink.json("build", "--full")["written"] == count
+    assert_pages_are_jinjas(root, count)
+    # A posting that changes every page (an import) stages them before it commits: this process
+    # reads its own uncommitted change, the helpers render a share of it.
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "customer,kind,amount,description,date\n"
+        + "".join(f"r{i},charge,1.{i % 100:02d},Later & <i>{i}</i>,2026-10-01\n" for i in range(count)),
+        "utf-8",
+    )
+    assert paylink.json("import", "entries", str(more))["imported"] == count
+    assert_pages_are_jinjas(root, count)
+
+
+def assert_pages_are_jinjas(root: Path, count: int) -> None:
+    """Every page in build/p is what Jinja renders from a one-customer-at-a-time reading of the ledger."""
+    from paylink.pages import PageWriter
+    from paylink.site import Site
+    from paylink.storage import connect
+
     built = build_files(root)
     site = Site(root)
     conn = connect(site.db_path)
