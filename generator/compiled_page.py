@@ -26,6 +26,12 @@ _SENTINEL = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}")
 # A row's variants: (kind, voided).
 VARIANTS = tuple((kind, voided) for kind in ("charge", "credit", "reversal") for voided in (False, True))
 _ROW_FIELDS = ("date", "date_iso", "description", "amount")
+# The page's keys for each tip choice (a site offers a handful).
+def _tip_keys(count: int) -> list[tuple[str, str, str]]:
+    return [(f"tip{i}amount", f"tip{i}total", f"tip{i}minor") for i in range(count)]
+
+
+_TIP_KEYS = _tip_keys(16)
 _UNUSABLE = object()
 _ESCAPED = re.compile("[&<>'\"]")  # what markupsafe.escape changes
 # Bound of each exact cache (escaped texts; money per language). The build's memory counts
@@ -60,6 +66,8 @@ class PageShape:
         self._rows: dict[tuple, tuple] = {}  # variant -> (prefix tokens, inner tokens, suffix tokens)
         self._seps: dict[tuple, str] = {}
         self._formats: dict = {}
+        self.numbered_rows: dict[int, str] = {}  # row_format by numbers (see PageCompiler.fast_page)
+        self.older_texts: dict[int, str] = {}  # the "older entries" line by how many
         if not self.has_entries:
             self.tokens = self._render([])
             self._check_keys(self.tokens, set())
@@ -262,12 +270,14 @@ class PageCompiler:
         tips_wide = False
         ntips = 0
         if state == "outstanding" and renderer.settings.tips:
-            for i, percent in enumerate((0, *renderer.settings.tips)):
+            choices = (0, *renderer.settings.tips)
+            keys = _TIP_KEYS[: len(choices)] if len(choices) <= len(_TIP_KEYS) else _tip_keys(len(choices))
+            for (amount_key, total_key, minor_key), percent in zip(keys, choices, strict=True):
                 tip = tip_minor(balance, percent)
                 total_text, total_escaped = money(voice, balance + tip)
-                values[f"tip{i}amount"] = money(voice, tip)[1]
-                values[f"tip{i}total"] = total_escaped
-                values[f"tip{i}minor"] = str(balance + tip)
+                values[amount_key] = money(voice, tip)[1]
+                values[total_key] = total_escaped
+                values[minor_key] = str(balance + tip)
                 if len(total_text) > 10:
                     tips_wide = True
                 ntips += 1
@@ -285,8 +295,13 @@ class PageCompiler:
             if older:
                 if shape.older_call is None:
                     return None
-                singular, plural, _ = shape.older_call
-                values["older"] = str(voice.env.globals["ngettext"](singular, plural, older))
+                text = shape.older_texts.get(older)
+                if text is None:
+                    singular, plural, _ = shape.older_call
+                    text = str(voice.env.globals["ngettext"](singular, plural, older))
+                    if len(shape.older_texts) < CACHE_ENTRIES:
+                        shape.older_texts[older] = text
+                values["older"] = text
             if not shown:
                 return shape.whole_format().format_map(values)
             voids = statement.voids
@@ -298,18 +313,20 @@ class PageCompiler:
                 dates = self.dates[voice.language] = {}
             amounts = self.money[voice.language]  # made by money() above
             texts = self.escaped
-            formats = shape._formats  # (row before, this row's variant) -> its str.format text, once made
+            # Rows by number: VARIANTS[n] is (kind, voided), n = 2 * kind's place + voided; a row's
+            # text is found by (number of the row before, or -1) * 8 + its own number.
+            rows = shape.numbered_rows
             out = []
-            before = None
+            before = -1
             for entry in shown:
                 entry_id, _, amount_minor, description, posted_at, voids_entry_id = entry
                 if voids_entry_id is not None:
-                    variant = ("reversal", entry_id in voided)
+                    variant = 4 + (entry_id in voided)
                     description = _reversed_description(entry, voids.get(entry_id))
                 else:
-                    variant = ("charge" if amount_minor > 0 else "credit", entry_id in voided)
-                if before is None:
-                    out.append(shape.prefix_format(variant).format_map(values))
+                    variant = (0 if amount_minor > 0 else 2) + (entry_id in voided)
+                if before < 0:
+                    out.append(shape.prefix_format(VARIANTS[variant]).format_map(values))
                 # As Renderer._entry_date: on a UTC site, paylink's own "...T10:00:00Z" form is cached by day.
                 day = (
                     posted_at[:10]
@@ -328,13 +345,15 @@ class PageCompiler:
                 text = texts.get(description)
                 if text is None:
                     text = esc(description)
-                row = formats.get((before, variant))
+                row = rows.get(before * 8 + variant)
                 if row is None:
-                    row = shape.row_format(before, variant)
+                    row = rows[before * 8 + variant] = shape.row_format(
+                        VARIANTS[before] if before >= 0 else None, VARIANTS[variant]
+                    )
                 out.append(row.format(date[0], date[1], text, amount[1]))
                 before = variant
-            assert before is not None  # the suffix follows the last row drawn
-            out.append(shape.suffix_format(before).format_map(values))
+            assert before >= 0  # the suffix follows the last row drawn
+            out.append(shape.suffix_format(VARIANTS[before]).format_map(values))
         except _Unusable:
             self.shapes[key] = _UNUSABLE
             return None
