@@ -205,10 +205,15 @@ def _digits_text(facts: dict):
 def _fast(facts: dict):
     digits_text = _digits_text(facts)
     (plus_prefix, plus_suffix), (minus_prefix, minus_suffix) = facts["affixes"]
+    scale, ungrouped = 10 ** facts["digits"], 10 ** facts["primary"]
+    fractions = [digits_text(fraction)[1:] for fraction in range(scale)]  # "" or the locale's ".00" to ".99"
 
     def fast(minor: int) -> str:
         if minor < 0:
             return minus_prefix + digits_text(-minor) + minus_suffix
+        whole, fraction = divmod(minor, scale)
+        if whole < ungrouped:  # most amounts: no group separator, one step
+            return f"{plus_prefix}{whole}{fractions[fraction]}{plus_suffix}"
         return plus_prefix + digits_text(minor) + plus_suffix
 
     return fast
