@@ -37,18 +37,18 @@ from .storage import write_transaction
 LOCK_FILE = "paylink.lock"
 
 BATCH = 1000
-# A run with at least this many pages reads and renders in helper processes (on a machine with
-# more than one core; one helper a core, at most MAX_HELPERS): start-up costs ~0.3 s, a page ~0.2 ms.
+# A run with at least this many pages shares the work with helper processes (on a machine with
+# more than one core: one a core but one, at most MAX_HELPERS): start-up costs ~0.3 s, a page ~0.15 ms.
+# Each process holds its own renderer: 40 MB or so.
 PARALLEL_MIN_PAGES = 3000
-MAX_HELPERS = 2
+MAX_HELPERS = 3
 # With helpers, committed pages are done in larger batches (one transaction, one sync each),
 # so the helpers seldom wait for this process's sync and commit.
 HELPER_BATCH = 5000
-# Pages per chunk sent to a helper; chunks in flight per helper.
+# Pages per chunk shared between this process and the helpers.
 HELPER_CHUNK = 200
-HELPER_CHUNKS_AHEAD = 3
-# When this process reads (a change not yet committed), the helpers' share of each chunk's rendering:
-HELPER_SHARE_MIN, HELPER_SHARE_MAX, HELPER_SHARE_STEP = 0.3, 0.95, 0.05
+# The helpers' share of each chunk (it adapts during a run):
+HELPER_SHARE_MIN, HELPER_SHARE_MAX, HELPER_SHARE_STEP = 0.3, 1.0, 0.05
 # From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
 STREAM_MIN = 8
 Progress = Callable[[int], None]
@@ -173,7 +173,7 @@ class PageWriter:
 
     _helper = None  # a pool of helper processes, only during a large run
     _helpers = 0  # how many
-    _helper_share = 0.7  # of each chunk this process read, what the helpers render (adapts during a run)
+    _helper_share = 0.7  # of each chunk, what the helpers do (adapts during a run)
 
     def locked(self):
         """Hold the site's page lock (re-entrant in this process) for the block."""
@@ -183,19 +183,14 @@ class PageWriter:
     def _helper_for(self, pages: int):
         """Lend helper processes for a run of ``pages`` pages, if it is large enough to pay off.
 
-        The helpers never write. For pages of committed changes (``build``,
-        ``refresh``) each helper reads its chunk of customers from the ledger
-        in its own read transaction, begun while this process holds the
-        ledger's write lock (so no commit can come between this process's
-        view and theirs), renders the pages and sends the bytes back; this
-        process writes them, in order, while it holds the page lock and the
-        write lock. For a change not yet committed, only this process can see
-        it: it reads, and the helpers render a share. The helpers die with
-        this process (PR_SET_PDEATHSIG), so a killed build leaves nothing
-        behind.
+        The helpers never write: they render a share of the pages (see
+        ``_render_pages``) and send the bytes back; this process writes them,
+        in order, while it holds the page lock and the ledger's write lock.
+        The helpers die with this process (PR_SET_PDEATHSIG), so a killed
+        build leaves nothing behind.
         """
-        helpers = min(MAX_HELPERS, os.cpu_count() or 1)
-        if pages < PARALLEL_MIN_PAGES or helpers < 2 or self._helper is not None:
+        helpers = min(MAX_HELPERS, (os.cpu_count() or 1) - 1)
+        if pages < PARALLEL_MIN_PAGES or helpers < 1 or self._helper is not None:
             yield
             return
         import multiprocessing
@@ -218,7 +213,7 @@ class PageWriter:
         """Write these customers' pages, from the ledger as committed (read and rendered by the helpers
         when there are some)."""
         written = 0
-        for snapshot, html in self._render_committed(customer_ids):
+        for snapshot, html in self._render_pages(customer_ids, committed=True):
             # Counted as written when the page is now current, whether or not its bytes changed.
             snapshots.write_if_changed(self.pages_dir, snapshot, html)
             written += 1
@@ -254,7 +249,7 @@ class PageWriter:
         files = snapshots.Staged()
         try:
             with self._helper_for(len(pending)):
-                for snapshot, html in self._render_pages(pending):
+                for snapshot, html in self._render_pages(pending, committed=False):
                     files.add(self.pages_dir, snapshot, html)
             if retired and not files.files:
                 # Only removals to do: prove now that build/p can be changed (not read-only), so
@@ -407,61 +402,61 @@ class PageWriter:
             if progress:
                 progress(len(ids))
 
-    def _render_committed(self, customer_ids: list[int]) -> Iterator[tuple[str, bytes]]:
-        """As ``_render_pages``, for pages of committed changes, read and rendered by the helpers if any.
+    def _render_pages(self, customer_ids: list[int], *, committed: bool) -> Iterator[tuple[str, bytes]]:
+        """Yield (snapshot file name, page bytes) for these customers (those with a live link), in order.
 
-        The caller holds the ledger's write lock until it has taken every page:
-        the helpers' reads then see exactly what this process would.
-        """
-        if self._helper is None:
-            yield from self._render_pages(customer_ids)
-            return
-        waiting: deque = deque()
-        ahead = HELPER_CHUNKS_AHEAD * self._helpers
-        for start in range(0, len(customer_ids), HELPER_CHUNK):
-            waiting.append(self._helper.apply_async(_helper_read_render, (customer_ids[start : start + HELPER_CHUNK],)))
-            if len(waiting) > ahead:
-                yield from waiting.popleft().get()
-        while waiting:
-            yield from waiting.popleft().get()
-
-    def _render_pages(self, customer_ids: list[int]) -> Iterator[tuple[str, bytes]]:
-        """Yield (snapshot file name, page bytes) for these customers (those with a live link).
-
-        The ledger is read here, through this process's connection (inside the
-        caller's transaction, if any); with a helper process, it renders a
-        share of each chunk of statements meanwhile and returns the bytes.
+        This process reads through its own connection (inside the caller's
+        transaction, if any). With helper processes, each chunk is split: the
+        helpers render a share while this process renders the rest, then
+        writes the chunk before. For pages of ``committed`` changes the
+        helpers read their share themselves, each chunk in one read
+        transaction begun while the caller holds the ledger's write lock until
+        it has taken every page, so no commit can come between this process's
+        view and theirs. A change not yet committed only this process can see:
+        it reads the helpers' share too and sends them what the pages show.
+        The share adapts so that neither side waits for the other.
         """
         if self._helper is None:
             for start in range(0, len(customer_ids), BATCH):
                 for snapshot, statement in self._statements(customer_ids[start : start + BATCH]):
                     yield snapshot, self.renderer.page(statement).encode("utf-8")
             return
-        # Pipelined: the helper renders its share of chunk i while this process renders the rest,
-        # then writes chunk i-1 and reads chunk i+1. The share adapts so that neither process waits
-        # (this one also reads and writes every page). Pages come out in the order asked for.
         waiting: deque = deque()
         for start in range(0, len(customer_ids), HELPER_CHUNK):
-            statements = list(self._statements(customer_ids[start : start + HELPER_CHUNK]))
-            theirs = round(len(statements) * self._helper_share)
-            job = self._helper.apply_async(_helper_render, (_packed(statements[:theirs]),)) if theirs else None
-            mine = [
-                (snapshot, self.renderer.page(statement).encode("utf-8")) for snapshot, statement in statements[theirs:]
-            ]
-            waiting.append((job, mine))
+            chunk = customer_ids[start : start + HELPER_CHUNK]
+            theirs = round(len(chunk) * self._helper_share)
+            if committed:
+                jobs = [self._helper.apply_async(_helper_read_render, (part,)) for part in self._split(chunk[:theirs])]
+                mine = self._statements(chunk[theirs:])
+            else:
+                statements = list(self._statements(chunk))
+                theirs = round(len(statements) * self._helper_share)
+                parts = self._split(statements[:theirs])
+                jobs = [self._helper.apply_async(_helper_render, (_packed(part),)) for part in parts]
+                mine = iter(statements[theirs:])
+            done = [(snapshot, self.renderer.page(statement).encode("utf-8")) for snapshot, statement in mine]
+            waiting.append((jobs, done))
             if len(waiting) > 1:
-                job, mine = waiting.popleft()
-                if job is not None:
-                    # Done before it was needed: the helper can take more; else this process waits: less.
-                    step = HELPER_SHARE_STEP if job.ready() else -HELPER_SHARE_STEP
+                jobs, done = waiting.popleft()
+                if jobs:
+                    # Done before they were needed: the helpers can take more; else this process waits: less.
+                    step = HELPER_SHARE_STEP if all(job.ready() for job in jobs) else -HELPER_SHARE_STEP
                     self._helper_share = min(HELPER_SHARE_MAX, max(HELPER_SHARE_MIN, self._helper_share + step))
+                for job in jobs:
                     yield from job.get()
-                yield from mine
+                yield from done
         while waiting:
-            job, mine = waiting.popleft()
-            if job is not None:
+            jobs, done = waiting.popleft()
+            for job in jobs:
                 yield from job.get()
-            yield from mine
+            yield from done
+
+    def _split(self, items: list) -> list[list]:
+        """``items`` in one consecutive part per helper (fewer if there are few), in order."""
+        if not items:
+            return []
+        size = -(-len(items) // self._helpers)
+        return [items[i : i + size] for i in range(0, len(items), size)]
 
     def _statements(self, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
         """Yield (snapshot file name, what the page shows) for these customers (those with a live link)."""
