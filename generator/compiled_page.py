@@ -26,6 +26,8 @@ _SENTINEL = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}")
 # A row's variants: (kind, voided).
 VARIANTS = tuple((kind, voided) for kind in ("charge", "credit", "reversal") for voided in (False, True))
 _ROW_FIELDS = ("date", "date_iso", "description", "amount")
+
+
 # The page's keys for each tip choice (a site offers a handful).
 def _tip_keys(count: int) -> list[tuple[str, str, str]]:
     return [(f"tip{i}amount", f"tip{i}total", f"tip{i}minor") for i in range(count)]

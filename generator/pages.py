@@ -49,6 +49,8 @@ HELPER_BATCH = 5000
 HELPER_CHUNK = 200
 # The helpers' share of each chunk (it adapts during a run):
 HELPER_SHARE_MIN, HELPER_SHARE_MAX, HELPER_SHARE_STEP = 0.3, 1.0, 0.05
+# While a batch is written, its pages start for the disk every this many (the batch's sync then waits less).
+WRITEBACK_EVERY = 1000
 # From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
 STREAM_MIN = 8
 Progress = Callable[[int], None]
@@ -213,10 +215,15 @@ class PageWriter:
         """Write these customers' pages, from the ledger as committed (read and rendered by the helpers
         when there are some)."""
         written = 0
-        for snapshot, html in self._render_pages(customer_ids, committed=True):
-            # Counted as written when the page is now current, whether or not its bytes changed.
-            snapshots.write_if_changed(self.pages_dir, snapshot, html)
-            written += 1
+        writeback = snapshots.EarlyWriteback(self.site.build_dir, WRITEBACK_EVERY)
+        try:
+            for snapshot, html in self._render_pages(customer_ids, committed=True):
+                # Counted as written when the page is now current, whether or not its bytes changed.
+                if snapshots.write_if_changed(self.pages_dir, snapshot, html):
+                    writeback.wrote()
+                written += 1
+        finally:
+            writeback.done()
         return written
 
     # --- what the posting commands call ---------------------------------------

@@ -10,6 +10,7 @@ temp files, synced) before its transaction commits and renames them after.
 
 import itertools
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,37 @@ def sync(folder: Path) -> None:
         finally:
             os.close(fd)
     os.sync()  # no syncfs on this system
+
+
+class EarlyWriteback:
+    """Start the disk on a batch's pages while the batch is still being written.
+
+    Every ``every`` pages, a background thread syncs the folder's file system
+    (one at a time), so the sync that must come before the bookkeeping finds
+    little left to write. Its errors are ignored: that final sync, which the
+    caller still makes, reports them. ``done`` waits for the thread, so none
+    outlives the batch.
+    """
+
+    def __init__(self, folder: Path, every: int):
+        self.folder = folder
+        self.every = every
+        self.count = 0
+        self.thread: threading.Thread | None = None
+
+    def wrote(self) -> None:
+        self.count += 1
+        if self.count % self.every == 0 and (self.thread is None or not self.thread.is_alive()):
+            self.thread = threading.Thread(target=self._sync, name="paylink-writeback", daemon=True)
+            self.thread.start()
+
+    def _sync(self) -> None:
+        try:
+            sync(self.folder)
+        except OSError:
+            pass  # the caller's own sync will say so
+
+    def done(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None

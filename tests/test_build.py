@@ -337,3 +337,37 @@ def test_posting_commands_alone_leave_every_page_current(paylink, site, three):
     # No build here: the commands themselves must leave the newest page in place.
     assert text_of(read_page(site, three[0]), "#balance") == "$14.00"
     assert len(read_page(site, three[0]).select("details#recent-charges tbody tr")) == 9
+
+
+def test_early_writeback_threads_end_with_their_batch(site: Path, tmp_path: Path):
+    """A build starts the disk on its pages in a background thread every WRITEBACK_EVERY pages;
+    no such thread outlives the build, and the build still writes every page."""
+    import threading
+
+    from paylink import actions
+    from paylink.pages import WRITEBACK_EVERY
+
+    count = WRITEBACK_EVERY * 2 + 10
+    customers = tmp_path / "customers.csv"
+    customers.write_text("name,email,phone,ref\n" + "".join(f"C {i},,,w{i}\n" for i in range(count)), "utf-8")
+    paylink = Paylink(site)
+    paylink.ok("import", "customers", str(customers))
+    paylink.ok("link", "generate", "--all")
+    shutil.rmtree(site / "build" / "p")  # so the build writes every page (unchanged ones it leaves alone)
+    started = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        started.append(thread)
+        real_start(thread)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        with actions.Workspace.find(str(site)) as ws:
+            result = actions.build(ws, full=True)
+    finally:
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+    assert result.written >= count
+    writebacks = [t for t in started if t.name == "paylink-writeback"]
+    assert writebacks, "a build of this many pages should have started the disk early"
+    assert not [t for t in writebacks if t.is_alive()]
