@@ -667,7 +667,7 @@ def _packed(statements: list[tuple[str, Statement]]) -> list[tuple]:
             s.language,
             s.entry_count,
             s.voids,
-        )  # fmt: skip
+        )
         for snapshot, s in statements
     ]
 
