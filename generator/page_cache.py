@@ -21,6 +21,7 @@ the cache, and the run writes a fresh cache. Every value in a page is still
 formatted and escaped per page; only the constant text comes from the cache.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -89,14 +90,22 @@ class PageCache:
         self.path = path
         self.key = key
         self.fingerprint: str = header["fingerprint"]
+        self._digest = header.get("body")
         self._body = body
         self._parsed: dict | None = None
 
     @property
     def body(self) -> dict:
+        """The shapes and languages; empty if the file was damaged (then Jinja draws every page)."""
         if self._parsed is None:
-            parsed = json.loads(self._body) if self._body.strip() else {}
-            self._parsed = parsed if isinstance(parsed, dict) else {}
+            self._parsed = {}
+            if hashlib.sha256(self._body).hexdigest() == self._digest:
+                try:
+                    parsed = json.loads(self._body)
+                except ValueError:
+                    parsed = None
+                if isinstance(parsed, dict):
+                    self._parsed = parsed
         return self._parsed
 
 
@@ -123,11 +132,12 @@ def read(path: Path, key: list) -> PageCache | None:
 
 def write(path: Path, header: dict, body: dict) -> None:
     """Write the cache atomically, mode 0600; a folder we may not write in just means no cache."""
-    data = json.dumps(header, ensure_ascii=False) + "\n" + json.dumps(body, ensure_ascii=False)
+    text = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    data = json.dumps({**header, "body": hashlib.sha256(text).hexdigest()}).encode("utf-8") + b"\n" + text
     temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(temp, path)
     except OSError:
@@ -239,7 +249,7 @@ class CachedPages:
                 older: tuple | None = (data["older"][0], data["older"][1], {}) if data["older"] is not None else None
                 self.compiler.shapes[key] = _restored_shape(self.compiler, data["has_entries"], older, formats)
                 self.loaded_shapes[key] = data
-            except (KeyError, TypeError, ValueError, IndexError):
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
                 continue
 
     def voice(self, language: str) -> LightVoice | None:
@@ -247,7 +257,7 @@ class CachedPages:
             facts = self.cache.body.get("languages", {}).get(language)
             try:
                 self.voices[language] = LightVoice(self.renderer, language, facts) if facts else None
-            except (KeyError, TypeError, ValueError, OSError):
+            except (KeyError, TypeError, ValueError, OSError, AttributeError):
                 self.voices[language] = None
         return self.voices[language]
 
