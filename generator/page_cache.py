@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -305,28 +306,43 @@ def _restored_shape(compiler, has_entries: bool, older_call, formats: dict):
 
 # --- learning and saving ------------------------------------------------------------
 
-_PENDING: dict[Path, Any] = {}
+# Renderers that learnt something, by cache file: weakly held, so a renderer never outlives
+# its run (``watch`` makes one per change). The CLI turns them into plain data before it
+# closes the workspace (``prepare_pending``) and writes that if the command succeeded.
+_PENDING: dict[Path, weakref.ref] = {}
+_READY: dict[Path, tuple[dict, dict]] = {}
 
 
 def remember(renderer) -> None:
     """Save what ``renderer`` learnt into its site's cache if the command succeeds (``save_pending``)."""
     if renderer.cache_path is not None:
-        _PENDING[renderer.cache_path] = renderer
+        _PENDING[renderer.cache_path] = weakref.ref(renderer)
+
+
+def prepare_pending() -> None:
+    """Take what this run's live renderers learnt, as the data to write (before they are dropped)."""
+    while _PENDING:
+        path, ref = _PENDING.popitem()
+        renderer = ref()
+        if renderer is None:
+            continue
+        try:
+            _READY[path] = _export(renderer)
+        except Exception:  # noqa: BLE001 — a cache is never worth a failed command
+            continue
 
 
 def forget_pending() -> None:
     """Drop what a failed command would have saved."""
     _PENDING.clear()
+    _READY.clear()
 
 
 def save_pending() -> None:
-    """Write the caches of this run's renderers (the CLI calls this when a command succeeded)."""
-    while _PENDING:
-        path, renderer = _PENDING.popitem()
-        try:
-            header, body = _export(renderer)
-        except Exception:  # noqa: BLE001 — a cache is never worth a failed command
-            continue
+    """Write the caches this run learnt (the CLI calls this when a command succeeded)."""
+    prepare_pending()
+    while _READY:
+        path, (header, body) = _READY.popitem()
         write(path, header, body)
 
 

@@ -60,6 +60,11 @@ class Context:
 
     def close(self) -> None:
         if self._ws is not None:
+            # What the page renderer learnt for the page cache is taken while it is still alive;
+            # it is written only if the command succeeds (_settings_caches).
+            page_cache = sys.modules.get(__package__.rpartition(".")[0] + ".page_cache")
+            if page_cache is not None:
+                page_cache.prepare_pending()
             self._ws.close()
 
 
