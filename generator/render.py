@@ -163,6 +163,9 @@ class Renderer:
         self._page_cache: Any = None  # False: none that is current; else a PageCache
         self._cached_pages: Any = None  # CachedPages once the cache's shapes are loaded
         self._jinja_contexts: list[tuple[Voice, dict]] = []  # a small command's pages, to learn from
+        if self.cache_path is not None:
+            # Taken before any template or asset is read: a file that changes later gives the next run another key.
+            self.cache_key  # noqa: B018
 
     # --- templates and assets -------------------------------------------------
 

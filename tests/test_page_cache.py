@@ -114,6 +114,8 @@ def test_pages_drawn_from_the_cache_equal_a_fresh_full_build(tmp_path: Path, ext
     # Each shape a build checked is drawn from the cache: most of these posts import neither.
     assert drawn_without_jinja >= 5
     assert written == fresh_full_build(site)
+    run(site, "build", "--full")  # every page drawn from the cache the fresh build wrote
+    assert pages(site) == written
 
 
 def test_a_charge_with_a_current_cache_imports_neither_jinja_nor_babel(tmp_path: Path):
