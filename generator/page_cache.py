@@ -32,6 +32,7 @@ from typing import Any
 from . import layout
 
 PAGE_CACHE = ".paylink-pages.cache"
+_OWN_CODE = ("page_cache.py", "compiled_page.py", "render.py", "money.py", "i18n.py", "model.py")
 # Bump when what the cache holds, or how a page is drawn from it, changes.
 _VERSION = 1
 _MAX_BYTES = 8 << 20
@@ -66,6 +67,9 @@ def cache_key(settings, template_dirs: list[Path], catalogs: list[Path]) -> list
             names = []
         key.extend(_stat(folder / name) for name in names)
     key.extend(_stat(path) for path in catalogs)
+    # The code that makes and fills the format strings (a change of it need not change the version).
+    here = Path(__file__).parent
+    key.extend(_stat(here / name) for name in _OWN_CODE)
     key.extend(_library_stats())
     return key
 
