@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import backup, ledger, links, statement
+from . import ledger
 from .errors import PagesNotWritten
-from .ledger import Customer, CustomerBalance, Entry, Posted
-from .links import Link
-from .pages import BuildResult, PageWriter
-from .settings import Settings
-from .site import Site, find_site, init_site
+from .pages import PageWriter
+from .site import Site, find_site
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-up time
+    from . import backup, statement
     from .imports import Imported
+    from .ledger import Customer, CustomerBalance, Entry, Posted
+    from .links import Link
+    from .pages import BuildResult
     from .publish import PublishResult
+    from .settings import Settings
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Workspace:
 
     def url(self, link: Link | str) -> str:
         """The customer-facing URL of a link (or of a link nonce)."""
-        return self.site.link_url(link.nonce if isinstance(link, Link) else link)
+        return self.site.link_url(link if isinstance(link, str) else link.nonce)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -131,6 +133,8 @@ def keeping_pages_current(ws: Workspace) -> Iterator[None]:
 
 def create_site(root: Path, settings: Settings) -> Site:
     """Create a new site folder (settings, empty ledger, fresh key) and build its empty ``build/``."""
+    from .site import init_site
+
     site = init_site(root, settings)
     with Workspace(site) as ws:
         ws.pages().build()
@@ -219,11 +223,15 @@ def customer_statement(
     ws: Workspace, customer: Customer, *, start: dt.date | None = None, end: dt.date | None = None
 ) -> statement.Statement:
     """The customer's entries in a period (local dates, both ends included) with opening and running balances."""
+    from . import statement
+
     return statement.read_statement(ws.conn, customer, start=start, end=end, timezone=ws.settings.timezone)
 
 
 def back_up(ws: Workspace, path: Path) -> backup.Backup:
     """Write a consistent copy of the ledger to ``path`` while other programs may be writing it."""
+    from . import backup
+
     return backup.back_up(ws.site, ws.conn, path)
 
 
@@ -261,6 +269,8 @@ def void_entry(ws: Workspace, entry_id: int, *, reason: str | None = None) -> Po
 
 def give_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
     """Give the customer a link if they have none; return it (new or unchanged)."""
+    from . import links
+
     with keeping_pages_current(ws):
         customer = ledger.find_customer(ws.conn, customer_key)
         link, _created = links.generate_link(ws.conn, customer)
@@ -269,6 +279,8 @@ def give_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
 
 def give_all_links(ws: Workspace) -> list[Link]:
     """Give every customer without a link one; return every live link."""
+    from . import links
+
     with keeping_pages_current(ws):
         links.generate_all_links(ws.conn)
     return links.live_links(ws.conn)
@@ -282,22 +294,30 @@ def share_link(ws: Workspace, customer_key: str) -> tuple[CustomerBalance, Link]
 
 def current_link(ws: Workspace, customer: Customer) -> Link:
     """The customer's live link, or LinkNotFound."""
+    from . import links
+
     return links.require_link(ws.conn, customer)
 
 
 def live_links(ws: Workspace) -> list[Link]:
     """Every live link, by customer id."""
+    from . import links
+
     return links.live_links(ws.conn)
 
 
 def rotate_link(ws: Workspace, customer: Customer) -> Link:
     """Give the customer a new link; the old page is gone when this returns."""
+    from . import links
+
     with keeping_pages_current(ws):
         return links.rotate_link(ws.conn, customer)
 
 
 def revoke_link(ws: Workspace, customer: Customer) -> Link:
     """Turn the customer's link off; its page is gone when this returns. Returns the retired link."""
+    from . import links
+
     with keeping_pages_current(ws):
         return links.revoke_link(ws.conn, customer)
 

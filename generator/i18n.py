@@ -48,6 +48,16 @@ def translations(language: str):
     return Translations.load(str(locale_dir()), [language], DOMAIN)
 
 
+def catalog_file(language: str) -> Path | None:
+    """The compiled catalog ``translations`` loads for a language (found as Babel finds it), or None."""
+    import gettext
+
+    if language not in LANGUAGES:
+        return None
+    found = gettext.find(DOMAIN, str(locale_dir()), [language])
+    return Path(found) if found else None
+
+
 def money_locale(settings: Settings, language: str) -> str:
     """The locale money and dates are written in for ``language`` on this site.
 

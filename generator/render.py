@@ -28,6 +28,8 @@ ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
 TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
 # A renderer compiles its pages after rendering this many with Jinja (a posting command renders one or two).
 COMPILE_AFTER = 8
+# A command that drew at most this many pages with Jinja compiles their shapes for the page cache when it ends.
+LEARN_PAGES = 4
 # How the ledger writes a void's description when the original's is not at hand.
 _VOID_PREFIX = re.compile(r"Void of entry [0-9]+: ")
 
@@ -162,6 +164,16 @@ class Renderer:
             and override_dir.is_dir()
             and any(p.suffix == ".html" for p in override_dir.iterdir())
         )
+        # The site's page cache (page_cache.py): read when first needed, saved by a command that succeeded.
+        from .page_cache import cache_path_for
+
+        self.cache_path = cache_path_for(override_dir) if fast_gettext else None
+        self._page_cache: Any = None  # False: none that is current; else a PageCache
+        self._cached_pages: Any = None  # CachedPages once the cache's shapes are loaded
+        self._jinja_contexts: list[tuple[Voice, dict]] = []  # a small command's pages, to learn from
+        if self.cache_path is not None:
+            # Taken before any template or asset is read: a file that changes later gives the next run another key.
+            self.cache_key  # noqa: B018
 
     # --- templates and assets -------------------------------------------------
 
@@ -223,9 +235,37 @@ class Renderer:
             urls[key] = f"/{layout.ASSETS_DIR}/{hashed}"
         return urls
 
+    def _catalogs(self) -> list[Path]:
+        return [locale_dir() / language / "LC_MESSAGES" / "messages.mo" for language in LANGUAGES]
+
+    @cached_property
+    def cache_key(self) -> list:
+        """What the page cache depends on, from file metadata only (page_cache.cache_key)."""
+        from .page_cache import cache_key
+
+        return cache_key(self.settings, self.template_dirs, self._catalogs())
+
+    @property
+    def loaded_page_cache(self):
+        """The site's page cache if it is current, else None (read once)."""
+        if self._page_cache is None:
+            self._page_cache = False
+            if self.cache_path is not None:
+                from . import page_cache
+
+                self._page_cache = page_cache.read(self.cache_path, self.cache_key) or False
+        return self._page_cache or None
+
     @cached_property
     def fingerprint(self) -> str:
-        """A digest of everything that shapes every page: templates, assets, catalogs and settings."""
+        """A digest of everything that shapes every page: templates, assets, catalogs and settings.
+
+        Taken from the page cache when no template, catalog or setting changed
+        since it was written, so a no-op build reads no template.
+        """
+        cached = self.loaded_page_cache
+        if cached is not None:
+            return cached.fingerprint
         from . import __version__
 
         digest = hashlib.sha256(__version__.encode())
@@ -234,11 +274,53 @@ class Renderer:
             for path in sorted(folder.iterdir()):
                 if path.is_file() and path.suffix in TEMPLATE_SUFFIXES:
                     digest.update(f"{path}\0".encode() + path.read_bytes() + b"\0")
-        for language in LANGUAGES:
-            catalog = locale_dir() / language / "LC_MESSAGES" / "messages.mo"
+        for catalog in self._catalogs():
             if catalog.is_file():
                 digest.update(f"{catalog}\0".encode() + catalog.read_bytes() + b"\0")
+        if self.cache_path is not None:
+            from . import page_cache
+
+            page_cache.remember(self)
         return digest.hexdigest()
+
+    def voices_made(self) -> dict[str, "Voice"]:
+        """The languages this renderer has made a Voice for (the page cache learns their formats)."""
+        return dict(self._voices)
+
+    def learnt_compiler(self):
+        """The compiled page with this run's checked shapes, for the page cache.
+
+        A command that drew only a few pages with Jinja compiles their shapes
+        now (a few more renders, each checked against the page it wrote).
+        """
+        compiler = self._compiler
+        if self._jinja_contexts and self.compiled:
+            if compiler is None:
+                from .compiled_page import PageCompiler
+
+                compiler = self._compiler = PageCompiler(
+                    self,
+                    lambda voice, context: voice.page_template.render(context),  # type: ignore[attr-defined]
+                )
+            for voice, context in self._jinja_contexts:
+                compiler.page(voice, context)
+            self._jinja_contexts = []
+        return compiler
+
+    def _from_cache(self, language: str, statement: Statement) -> str | None:
+        """The page drawn from the site's page cache (no Jinja, no Babel), or None."""
+        pages = self._cached_pages
+        if pages is None:
+            cached = self.loaded_page_cache
+            if cached is None:
+                self._cached_pages = False
+                return None
+            from .page_cache import CachedPages
+
+            pages = self._cached_pages = CachedPages(self, cached)
+        elif pages is False:
+            return None
+        return pages.page(language, statement)
 
     # --- pages ----------------------------------------------------------------
 
@@ -261,7 +343,15 @@ class Renderer:
 
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""
-        voice = self.voice(page_language(self.settings, statement.language))
+        language = page_language(self.settings, statement.language)
+        if self.cache_path is not None and self._compiler is None:
+            html = self._from_cache(language, statement)
+            if html is not None:
+                return html
+            from . import page_cache
+
+            page_cache.remember(self)  # a page the cache could not draw: learn its shape
+        voice = self.voice(language)
         compiler = self._compiler
         if compiler is not None:
             html = compiler.fast_page(voice, statement)
@@ -313,6 +403,8 @@ class Renderer:
                 return html
         else:
             self._jinja_pages += 1
+            if self.cache_path is not None and self._jinja_pages <= LEARN_PAGES:
+                self._jinja_contexts.append((voice, context))
         return voice.page_template.render(context)
 
     def gone_page(self) -> str:
@@ -501,6 +593,9 @@ def parse_utc(text: str) -> dt.datetime | None:
 
 @lru_cache(maxsize=4096)
 def _format_date(day: dt.date, locale: str) -> str:
+    learnt = _DATE_FORMATS.get(locale)
+    if learnt is not None:
+        return learnt.date(day)
     from babel.dates import format_date
 
     return format_date(day, "medium", locale=locale)
@@ -512,7 +607,8 @@ def _format_moment(local: dt.datetime, locale: str) -> str:
     Built from pieces cached by date, by minute of the day and by offset, since
     Babel takes ~30 µs to format one whole moment.
     """
-    joined = _datetime_pattern(locale)
+    learnt = _DATE_FORMATS.get(locale)
+    joined = learnt.joined if learnt is not None else _datetime_pattern(locale)
     text = joined.replace("{1}", _format_date(local.date(), locale)).replace(
         "{0}", _format_time(local.hour, local.minute, locale)
     )
@@ -528,6 +624,9 @@ def _datetime_pattern(locale: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _format_time(hour: int, minute: int, locale: str) -> str:
+    learnt = _DATE_FORMATS.get(locale)
+    if learnt is not None:
+        return learnt.time(hour, minute)
     from babel.dates import format_time
 
     return format_time(dt.time(hour, minute), "short", locale=locale)
@@ -541,7 +640,155 @@ def _format_zone(local: dt.datetime, locale: str) -> str:
     key = (local.tzinfo, local.utcoffset(), local.dst(), locale)
     name = _zone_names.get(key)
     if name is None:
-        from babel.dates import format_datetime
+        learnt = _DATE_FORMATS.get(locale)
+        if learnt is not None:
+            name = learnt.zone(local)
+        if name is None:
+            from babel.dates import format_datetime
 
-        name = _zone_names[key] = format_datetime(local, "z", tzinfo=local.tzinfo, locale=locale)
+            name = format_datetime(local, "z", tzinfo=local.tzinfo, locale=locale)
+        _zone_names[key] = name
     return name
+
+
+# --- dates without Babel ---------------------------------------------------------------
+#
+# Like money (money.formatting_facts), a locale's medium date, short time and zone names are
+# learnt from Babel once, proven equal to Babel on probes, and kept as plain data in the page
+# cache (page_cache.py): a command whose cache is current formats dates without importing Babel.
+
+_DATE_FORMATS: dict[str, "_LearntDates"] = {}
+_PATTERN_PART = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|[^'A-Za-z]+")
+# The fields a learnt format may hold; names (months, day periods) are taken from Babel.
+_DATE_FIELDS, _TIME_FIELDS = set("yMLd"), set("hHKkma")
+# Zone names are proven for moments in these years only; others ask Babel.
+ZONE_YEARS = (2015, 2041)
+
+
+def _pattern_parts(pattern: str, allowed: set[str]) -> list[list] | None:
+    """A CLDR pattern as [["", literal] or [letter, width], ...], or None if it holds a field not in ``allowed``."""
+    parts: list[list] = []
+    for match in _PATTERN_PART.finditer(pattern):
+        token = match.group(0)
+        if match.group(1):
+            if token[0] not in allowed or len(token) > 4:
+                return None
+            parts.append([token[0], len(token)])
+        elif token.startswith("'"):
+            parts.append(["", "'" if token == "''" else token[1:-1].replace("''", "'")])
+        else:
+            parts.append(["", token])
+    return parts
+
+
+def date_facts(locale: str, timezone: str) -> dict:
+    """Learn how ``locale`` writes a medium date, a short time and ``timezone``'s names: plain JSON data.
+
+    The patterns come from Babel, the month and day-period names from Babel
+    formatting each alone; the result is then compared with Babel's own output
+    on probes (every month and day length of three years, every hour, the
+    zone's states over ZONE_YEARS). Unless every probe agrees, the facts say
+    ``"fast": False`` and Babel formats every date.
+    """
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date, format_datetime, format_time, get_date_format, get_time_format
+
+    facts: dict = {"fast": False}
+    date_parts = _pattern_parts(get_date_format("medium", locale=locale).pattern, _DATE_FIELDS)
+    time_parts = _pattern_parts(get_time_format("short", locale=locale).pattern, _TIME_FIELDS)
+    if date_parts is None or time_parts is None:
+        return facts
+    names: dict[str, list[str]] = {}
+    for letter, width in date_parts:
+        if letter in ("M", "L") and width >= 3:
+            field = letter * width
+            names[field] = [format_date(dt.date(2001, m, 15), field, locale=locale) for m in range(1, 13)]
+    for letter, width in time_parts:
+        if letter == "a":
+            field = "a" * width
+            names[field] = [format_time(dt.time(h, 0), field, locale=locale) for h in (1, 13)]
+    zone = ZoneInfo(timezone)
+    zones: dict[str, str] = {}
+    facts.update(date=date_parts, time=time_parts, names=names, joined=_datetime_pattern(locale), zone=timezone)
+    learnt = _LearntDates(facts)
+    for year in (2000, 2026, 2099):
+        for month in range(1, 13):
+            last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+            for day in (1, 9, 10, 28, last):
+                probe = dt.date(year, month, day)
+                if learnt.date(probe) != format_date(probe, "medium", locale=locale):
+                    return {"fast": False}
+    for hour in range(24):
+        for minute in (0, 5, 10, 59):
+            if learnt.time(hour, minute) != format_time(dt.time(hour, minute), "short", locale=locale):
+                return {"fast": False}
+    for year in range(*ZONE_YEARS):
+        for month in range(1, 13):
+            for day in (1, 15):
+                local = dt.datetime(year, month, day, 12, tzinfo=dt.UTC).astimezone(zone)
+                name = format_datetime(local, "z", tzinfo=local.tzinfo, locale=locale)
+                key = _zone_key(local)
+                if zones.setdefault(key, name) != name:
+                    zones[key] = ""  # not one name for this state: Babel decides
+    facts["zones"] = {k: v for k, v in zones.items() if v}
+    facts["fast"] = True
+    return facts
+
+
+def prime_dates(locale: str, facts: dict) -> None:
+    """Format ``locale``'s dates from facts ``date_facts`` learnt (kept in the page cache); no-op unless fast."""
+    if facts.get("fast") and locale not in _DATE_FORMATS:
+        _DATE_FORMATS[locale] = _LearntDates(facts)
+
+
+def _zone_key(local: dt.datetime) -> str:
+    offset, dst = local.utcoffset(), local.dst()
+    return f"{offset.total_seconds() if offset is not None else ''}|{dst.total_seconds() if dst is not None else ''}"
+
+
+class _LearntDates:
+    """A locale's date and time formats, from ``date_facts``."""
+
+    def __init__(self, facts: dict):
+        self.date_parts = facts["date"]
+        self.time_parts = facts["time"]
+        self.names = facts["names"]
+        self.joined = facts["joined"]
+        self.zone_name = facts["zone"]
+        self.zones = facts.get("zones", {})
+
+    def date(self, day: dt.date) -> str:
+        out = []
+        for letter, width in self.date_parts:
+            if letter == "":
+                out.append(width)
+            elif letter == "y":
+                out.append(f"{day.year % 100:02d}" if width == 2 else f"{day.year:0{width}d}")
+            elif letter == "d":
+                out.append(f"{day.day:0{width}d}")
+            elif width <= 2:  # M, L
+                out.append(f"{day.month:0{width}d}")
+            else:
+                out.append(self.names[letter * width][day.month - 1])
+        return "".join(out)
+
+    def time(self, hour: int, minute: int) -> str:
+        out = []
+        for letter, width in self.time_parts:
+            if letter == "":
+                out.append(width)
+            elif letter == "m":
+                out.append(f"{minute:0{width}d}")
+            elif letter == "a":
+                out.append(self.names["a" * width][hour >= 12])
+            else:
+                value = {"H": hour, "h": hour % 12 or 12, "K": hour % 12, "k": hour or 24}[letter]
+                out.append(f"{value:0{width}d}")
+        return "".join(out)
+
+    def zone(self, local: dt.datetime) -> str | None:
+        """The zone's short name as Babel writes it, or None if not proven for this moment."""
+        if getattr(local.tzinfo, "key", None) != self.zone_name or not ZONE_YEARS[0] <= local.year < ZONE_YEARS[1]:
+            return None
+        return self.zones.get(_zone_key(local))

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import sys
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -113,6 +112,8 @@ class Settings:
 
 def load_settings(path: Path) -> Settings:
     """Read and validate ``paylink.toml``; every problem is a SettingsError naming the file."""
+    import tomllib  # not needed when the settings cache is current
+
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -3,11 +3,14 @@
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import tokens
 from .errors import SiteError
 from .layout import BUILD_DIR, DB_FILE, KEY_FILE, SETTINGS_FILE, SITE_ENV, TEMPLATES_DIR
 from .settings import Settings, load_settings_cached, write_cache
+
+if TYPE_CHECKING:  # imported where used: a posting command signs nothing (itsdangerous, secrets)
+    from . import tokens
 
 SETTINGS_MODE = 0o644
 # Validated settings of an unchanged paylink.toml, so a command skips Babel (see load_settings_cached).
@@ -82,14 +85,18 @@ class Site:
 
     def signer_keys(self) -> list[str]:
         """This site's signing keys, newest last (PAYLINK_SECRET_KEY overrides the key file)."""
+        from . import tokens
+
         try:
             return tokens.load_keys(self.key_path)
         except tokens.NoSigningKey as exc:
             raise SiteError(f"{exc} — the key file holds one key per line, newest last") from exc
 
     @cached_property
-    def signer(self) -> tokens.LinkSigner:
+    def signer(self) -> "tokens.LinkSigner":
         """Signs and verifies this site's link tokens."""
+        from . import tokens
+
         return tokens.LinkSigner(self.signer_keys())
 
     def open_ledger(self):
@@ -190,7 +197,7 @@ def init_site(root: Path, settings: Settings) -> Site:
     Refuses to touch a folder that already holds any part of a site. Nothing is
     written until every setting has been validated.
     """
-    from . import ledger, storage
+    from . import ledger, storage, tokens
 
     settings = settings.validated()
     root = root.expanduser().absolute()

@@ -60,6 +60,11 @@ class Context:
 
     def close(self) -> None:
         if self._ws is not None:
+            # What the page renderer learnt for the page cache is taken while it is still alive;
+            # it is written only if the command succeeds (_settings_caches).
+            page_cache = sys.modules.get(__package__.rpartition(".")[0] + ".page_cache")
+            if page_cache is not None:
+                page_cache.prepare_pending()
             self._ws.close()
 
 
@@ -207,10 +212,15 @@ class PaylinkGroup(click.Group):
 
 
 def _settings_caches(*, save: bool) -> None:
-    """Write (or drop) the validated-settings caches this command made (site.save_settings_caches)."""
-    site = sys.modules.get(__package__.rpartition(".")[0] + ".site")
+    """Write (or drop) the settings and page caches this command made (site.save_settings_caches,
+    page_cache.save_pending): only a command that succeeded writes them."""
+    package = __package__.rpartition(".")[0]
+    site = sys.modules.get(package + ".site")
     if site is not None:
         site.save_settings_caches() if save else site.forget_settings_caches()
+    page_cache = sys.modules.get(package + ".page_cache")
+    if page_cache is not None:
+        page_cache.save_pending() if save else page_cache.forget_pending()
 
 
 @click.group(cls=PaylinkGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
