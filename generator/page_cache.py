@@ -183,6 +183,13 @@ class LightVoice:
 
         return format_money(minor, self.currency, self.locale)
 
+    @property
+    def format_money(self):
+        """The money formatter itself (as ``Voice.format_money``)."""
+        from .money import money_formatter
+
+        return money_formatter(self.currency, self.locale)
+
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
@@ -300,6 +307,8 @@ def _restored_shape(compiler, has_entries: bool, older_call, formats: dict):
             self._rows = {}
             self._seps = {}
             self._formats = dict(formats)
+            self.numbered_rows = {}
+            self.older_texts = {}
             self.tokens = []
 
         def _render(self, rows):
