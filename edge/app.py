@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -144,6 +145,7 @@ def _status_line(status: int) -> str:
 
 
 _READ_SIZE = 65536
+SNAPSHOT_PATHS_KEPT = 4096  # verified tokens remembered (about 0.5 MB), all forgotten when full
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -159,6 +161,10 @@ class Edge:
         self.build_dir = Path(build_dir).absolute()
         self.build_root = str(self.build_dir)
         self.snapshot_root = os.path.join(self.build_root, layout.SNAPSHOT_DIR, "")
+        self.files = FileCache()
+        # token -> its snapshot's path, for tokens that verified: a pure function of the token and
+        # the keys (both fixed here), so a link asked for again skips the HMAC and the digest.
+        self.snapshot_paths: dict[str, str] = {}
         self.signer = LinkSigner(keys)
         self.access_log = access_log
 
@@ -251,10 +257,16 @@ class Edge:
         """200 with the snapshot of a live link, 410 for a rotated/revoked one, 404 for anything not ours."""
         # verify() checks TOKEN_RE first, which admits only the canonical base64 spelling:
         # one link has exactly one URL, and any mutation of a token is a 404.
-        link_id = self.signer.verify(token)
-        if link_id is None:
-            return self.not_found()
-        snapshot = self.read_file(self.snapshot_root + layout.snapshot_name(link_id))
+        path = self.snapshot_paths.get(token)
+        if path is None:
+            link_id = self.signer.verify(token)
+            if link_id is None:
+                return self.not_found()
+            path = self.snapshot_root + layout.snapshot_name(link_id)
+            if len(self.snapshot_paths) >= SNAPSHOT_PATHS_KEPT:
+                self.snapshot_paths.clear()
+            self.snapshot_paths[token] = path
+        snapshot = self.read_file(path)
         if snapshot is None:
             gone = self.read(layout.GONE_PAGE)
             return 410, FALLBACK_410 if gone is None else gone, HTML_HEADERS
@@ -280,22 +292,113 @@ class Edge:
         return self.read_file(os.path.join(self.build_root, *parts))
 
     def read_file(self, path: str) -> bytes | None:
-        """``read`` for a path already joined (``snapshot_root`` + a snapshot's name)."""
+        """``read`` for a path already joined (``snapshot_root`` + a snapshot's name).
+
+        A file read before comes from memory if one ``stat`` finds the very same file
+        (see ``FileCache``); a rewritten page is a new file and is read from disk at once.
+        """
+        cached = self.files.get(path)
+        if cached is not None:
+            try:
+                found = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                self.files.forget(path)
+                return None
+            if _identity(found) == cached[0]:
+                return cached[1]
         try:
             fd = _no_follow(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
+            # A file asked for a second time is kept (its identity taken before its bytes, so a
+            # change made while reading shows in the next stat); one asked for once costs no more.
+            identity = _identity(os.fstat(fd)) if self.files.wanted(path) else None
             # A short read of a regular file is its end: one read() for a page, not two.
             chunk = os.read(fd, _READ_SIZE)
             if len(chunk) < _READ_SIZE:
-                return chunk
-            chunks = [chunk]
-            while chunk := os.read(fd, _READ_SIZE):
-                chunks.append(chunk)
-            return b"".join(chunks)
+                body = chunk
+            else:
+                chunks = [chunk]
+                while chunk := os.read(fd, _READ_SIZE):
+                    chunks.append(chunk)
+                body = b"".join(chunks)
         finally:
             os.close(fd)
+        if identity is not None:
+            self.files.keep(path, identity, body)
+        return body
+
+
+def _identity(found: os.stat_result) -> tuple[int, int, int, int, int, int]:
+    """What tells one file from another at a path: a replaced or rewritten file differs in one of these."""
+    return (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_mode)
+
+
+class FileCache:
+    """The last files of ``build/`` the edge read, kept while one ``stat`` finds them unchanged.
+
+    A file is served from memory only while the file at its path has the same
+    inode, device, size, mode, mtime and ctime as when it was read. The builder
+    replaces a page by renaming a new file over it, so a rewritten page has a
+    new inode and is read at once; a file changed in place changes its ctime.
+    Only files whose ctime was at least a second old when read are kept, so a
+    file replaced within the same clock tick, whose inode number the system
+    reused, cannot pass for the one kept (its ctime would be later). The
+    kernel sets ctime; no tool can set it back. Bounded in files and bytes,
+    the oldest dropped first.
+
+    Only a file asked for a second time (among the last few thousand paths) is
+    kept: a stat costs about half an open, read and close, and a page asked for
+    once (most of them, on a site of many customers) costs one dict lookup more,
+    not an fstat and an eviction.
+    """
+
+    SETTLED_NS = 1_000_000_000
+
+    def __init__(self, max_files: int = 1024, max_bytes: int = 16 << 20):
+        self.max_files, self.max_bytes = max_files, max_bytes
+        self._files: dict[str, tuple[tuple[int, int, int, int, int, int], bytes]] = {}
+        self._bytes = 0
+        self._seen: dict[str, None] = {}  # paths asked for once
+        self._lock = threading.Lock()  # for changes only: a lookup is one dict.get
+        self.get = self._files.get
+
+    def wanted(self, path: str) -> bool:
+        """Whether a file about to be read should be kept: it was asked for before."""
+        seen = self._seen
+        if path in seen:
+            return True
+        if len(seen) >= self.max_files * 4:
+            seen.clear()
+        seen[path] = None
+        return False
+
+    def keep(self, path: str, identity: tuple[int, int, int, int, int, int], body: bytes) -> None:
+        """Keep a file just read, if it is a settled regular file of the size its stat gave."""
+        if (
+            not stat.S_ISREG(identity[5])
+            or len(body) != identity[2]
+            or len(body) > self.max_bytes // 16
+            or time.time_ns() - identity[4] < self.SETTLED_NS
+        ):
+            return
+        with self._lock:
+            self._drop(path)
+            files = self._files
+            while files and (len(files) >= self.max_files or self._bytes + len(body) > self.max_bytes):
+                self._drop(next(iter(files)))
+            files[path] = (identity, body)
+            self._bytes += len(body)
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._drop(path)
+
+    def _drop(self, path: str) -> None:
+        gone = self._files.pop(path, None)
+        if gone is not None:
+            self._bytes -= len(gone[1])
 
 
 def make_application(build_dir: Path, keys: list[str], access_log: Callable[[str], None] | None = None) -> Edge:
