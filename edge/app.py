@@ -132,12 +132,17 @@ def access_line(method: str, path: str, status: int, size: int, elapsed_ms: floa
     """One request's access-log line: no token, no control characters."""
     if method not in _PLAIN_METHODS:
         method = method.encode("unicode_escape").decode("ascii")[:16]
+    return f"{method} {_loggable(path)} {status} {size} {elapsed_ms:.1f}ms"
+
+
+def _loggable(path: str) -> str:
+    """``loggable_path``, remembered."""
     shown = _LOGGABLE.get(path)
     if shown is None:
         if len(_LOGGABLE) >= _LOGGABLE_MAX:
             _LOGGABLE.clear()
         shown = _LOGGABLE[path] = loggable_path(path)
-    return f"{method} {shown} {status} {size} {elapsed_ms:.1f}ms"
+    return shown
 
 
 def _status_line(status: int) -> str:
@@ -457,16 +462,18 @@ class AccessLog:
         self._pending.append(f"{self._stamped()} paylink.edge {line}\n")
 
     def record(self, method: str, path: str, status: int, size: int, elapsed_ms: float) -> None:
-        """Log a request (``access_line``); nothing is written until the next flush."""
-        self._pending.append(f"{self._stamped()} paylink.edge {access_line(method, path, status, size, elapsed_ms)}\n")
+        """Log a request (the line ``access_line`` makes); nothing is written until the next flush."""
+        if method not in _PLAIN_METHODS:
+            method = method.encode("unicode_escape").decode("ascii")[:16]
+        shown = _LOGGABLE.get(path) or _loggable(path)
+        self._pending.append(f"{self._stamped()} paylink.edge {method} {shown} {status} {size} {elapsed_ms:.1f}ms\n")
 
     def _stamped(self) -> str:
         now = int(time.time())
-        second, text = self._stamp
-        if now != second:  # strftime once a second, not per line
-            text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-            self._stamp = (now, text)
-        return text
+        stamp = self._stamp
+        if now != stamp[0]:  # strftime once a second, not per line
+            stamp = self._stamp = (now, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)))
+        return stamp[1]
 
     def flush(self) -> None:
         with self._flushing:  # the timer and atexit: one at a time, lines in order
