@@ -7,6 +7,11 @@ client sends is ever joined onto a file-system path, so ``..``, encoded
 slashes, NUL bytes and the like never reach a file: they match nothing and get
 a 404. A valid token names its snapshot only through ``layout.snapshot_name``,
 a digest, so a file name found in ``build/`` is not a URL either.
+
+Per request, on the path `paylink serve` takes (ASGI, no WSGI environ): a
+token asked for before skips its HMAC (verified tokens remember their
+snapshot's path), a file asked for before is one ``stat`` away (``FileCache``),
+and the access-log line is made with a timestamp formatted once a second.
 """
 
 import atexit
@@ -556,11 +561,11 @@ class EnvConfiguredApplication:
         await send({"type": "http.response.body", "body": body})
 
     async def __rsgi__(self, scope, proto):
-        """The same edge over granian's RSGI interface, which `paylink serve` uses.
+        """The same edge over granian's RSGI interface, for measurements only.
 
-        RSGI hands the path percent-decoded and no raw form, so the raw-path
-        check cannot run and ``/p%2F<token>`` would be served: `paylink serve`
-        uses ``asgi_application`` instead. Kept for measurements only.
+        RSGI hands the path percent-decoded and no raw form (granian 2.8 too), so
+        the raw-path check cannot run and ``/p%2F<token>`` would be served:
+        `paylink serve` uses ``asgi_application`` instead.
         """
         environ = {"REQUEST_METHOD": scope.method, "PATH_INFO": scope.path}
         transfer_encoding = scope.headers.get("transfer-encoding")
