@@ -518,6 +518,18 @@ class Bench:
                 urls["granian_noop"] = f"{base}/p/{token}"
             except Exception as exc:
                 rps.fail(f"granian with the do-nothing handler did not start: {exc}")
+            with contextlib.suppress(Exception):  # for reference only (details): RSGI has no raw path
+                base = servers.enter_context(
+                    http_load.granian_noop(
+                        self.python,
+                        headers,
+                        len(body),
+                        self.workdir / "granian-noop-rsgi.log",
+                        workers=edge_workers(),
+                        interface="rsgi",
+                    )
+                )
+                urls["granian_noop_rsgi"] = f"{base}/p/{token}"
             try:
                 base = servers.enter_context(
                     http_load.nginx(self.workdir / "nginx", self.large.build_dir, f"/p/{snapshot}")
@@ -539,7 +551,7 @@ class Bench:
             response_bytes=len(body),
             **{
                 f"{peer}_p99_ms": statistics.median(rounds[f"{peer}_p99_ms"])
-                for peer in ("granian_noop", "nginx")
+                for peer in ("granian_noop", "granian_noop_rsgi", "nginx")
                 if peer in loads
             },
         )

@@ -7,6 +7,11 @@ client sends is ever joined onto a file-system path, so ``..``, encoded
 slashes, NUL bytes and the like never reach a file: they match nothing and get
 a 404. A valid token names its snapshot only through ``layout.snapshot_name``,
 a digest, so a file name found in ``build/`` is not a URL either.
+
+Per request, on the path `paylink serve` takes (ASGI, no WSGI environ): a
+token asked for before skips its HMAC (verified tokens remember their
+snapshot's path), a file asked for before is one ``stat`` away (``FileCache``),
+and the access-log line is made with a timestamp formatted once a second.
 """
 
 import atexit
@@ -14,6 +19,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -21,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
+from time import perf_counter
 
 from paylink import layout
 from paylink.tokens import LinkSigner, NoSigningKey, load_keys
@@ -65,7 +72,9 @@ PAGE_HEADERS = {
 ASSET_HEADERS = {
     ext: _tail(("Content-Type", ctype), ("Cache-Control", IMMUTABLE)) for ext, ctype in CONTENT_TYPES.items()
 }
-NOT_ALLOWED_HEADERS = (("Allow", "GET, HEAD"), *PAGE_HEADERS["txt"])
+HTML_HEADERS = PAGE_HEADERS["html"]
+TEXT_HEADERS = PAGE_HEADERS["txt"]
+NOT_ALLOWED_HEADERS = (("Allow", "GET, HEAD"), *TEXT_HEADERS)
 _ENCODED: dict[int, tuple[tuple, list[tuple[bytes, bytes]]]] = {}
 
 
@@ -117,9 +126,28 @@ def _finish(method: str, status: int, body: bytes, tail: tuple[tuple[str, str], 
     return status, [("Content-Length", str(len(body))), *tail], b"" if method == "HEAD" else body
 
 
+# Paths already made loggable (a page and its assets are asked for again and again): a bounded
+# memo of a pure function, emptied when full, so an access-log line costs about 1 µs, not 2.5.
+_LOGGABLE: dict[str, str] = {}
+_LOGGABLE_MAX = 4096
+_PLAIN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
+
+
 def access_line(method: str, path: str, status: int, size: int, elapsed_ms: float) -> str:
     """One request's access-log line: no token, no control characters."""
-    return f"{method.encode('unicode_escape').decode('ascii')[:16]} {loggable_path(path)} {status} {size} {elapsed_ms:.1f}ms"
+    if method not in _PLAIN_METHODS:
+        method = method.encode("unicode_escape").decode("ascii")[:16]
+    return f"{method} {_loggable(path)} {status} {size} {elapsed_ms:.1f}ms"
+
+
+def _loggable(path: str) -> str:
+    """``loggable_path``, remembered."""
+    shown = _LOGGABLE.get(path)
+    if shown is None:
+        if len(_LOGGABLE) >= _LOGGABLE_MAX:
+            _LOGGABLE.clear()
+        shown = _LOGGABLE[path] = loggable_path(path)
+    return shown
 
 
 def _status_line(status: int) -> str:
@@ -127,6 +155,7 @@ def _status_line(status: int) -> str:
 
 
 _READ_SIZE = 65536
+SNAPSHOT_PATHS_KEPT = 4096  # verified tokens remembered (about 0.5 MB), all forgotten when full
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -141,6 +170,11 @@ class Edge:
         # absolute(), not resolve(): a deploy that swaps a ``build`` symlink is followed.
         self.build_dir = Path(build_dir).absolute()
         self.build_root = str(self.build_dir)
+        self.snapshot_root = os.path.join(self.build_root, layout.SNAPSHOT_DIR, "")
+        self.files = FileCache()
+        # token -> its snapshot's path, for tokens that verified: a pure function of the token and
+        # the keys (both fixed here), so a link asked for again skips the HMAC and the digest.
+        self.snapshot_paths: dict[str, str] = {}
         self.signer = LinkSigner(keys)
         self.access_log = access_log
 
@@ -160,37 +194,60 @@ class Edge:
 
         The headers are one of the prebuilt tuples; HEAD's Content-Length is the GET body's.
         """
-        started = time.perf_counter()
-        method = environ.get("REQUEST_METHOD", "")
+        return self.answer(
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("RAW_URI") or environ.get("REQUEST_URI"),
+            "HTTP_TRANSFER_ENCODING" in environ,
+        )
+
+    def answer(
+        self, method: str, path: str, raw: str | None, framed: bool
+    ) -> tuple[int, tuple[tuple[str, str], ...], int, bytes]:
+        """``handle_raw`` for a request given as its parts, which ASGI hands over without a WSGI environ.
+
+        ``path`` is the decoded path, ``raw`` the target as sent (None if the server does not
+        give it) and ``framed`` whether a Transfer-Encoding header came.
+        """
+        started = perf_counter()
         try:
-            status, body, tail = self.respond(environ)
+            status, body, tail = self.respond_to(method, path, raw, framed)
         except Exception:  # answer with our headers, not the server's bare 500
-            log.exception("error serving %s", loggable_path(environ.get("PATH_INFO", "")))
+            log.exception("error serving %s", loggable_path(path))
             status, body, tail = self.page(500, b"Internal error\n", "txt")
         sent = b"" if method == "HEAD" else body
         access_log = self.access_log
         if access_log is not None:
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            elapsed_ms = (perf_counter() - started) * 1000
             if type(access_log) is AccessLog:  # formatted later, in its flushing thread
-                access_log.record(method, environ.get("PATH_INFO", ""), status, len(sent), elapsed_ms)
+                access_log.record(method, path, status, len(sent), elapsed_ms)
             else:
-                access_log(access_line(method, environ.get("PATH_INFO", ""), status, len(sent), elapsed_ms))
+                access_log(access_line(method, path, status, len(sent), elapsed_ms))
         return status, tail, len(body), sent
 
     def respond(self, environ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
         """Return (status, body, headers after Content-Length) for a request; the order of checks is part of
         the contract. The headers are one of the prebuilt tuples (``PAGE_HEADERS`` ...)."""
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return self.respond_to(
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO", ""),
+            environ.get("RAW_URI") or environ.get("REQUEST_URI"),
+            "HTTP_TRANSFER_ENCODING" in environ,
+        )
+
+    def respond_to(
+        self, method: str | None, path: str, raw: str | None, framed: bool
+    ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
+        """``respond`` for a request given as its parts (see ``answer``)."""
+        if method != "GET" and method != "HEAD":
             return 405, b"Method not allowed\n", NOT_ALLOWED_HEADERS
         # A GET has no body. Content-Length with Transfer-Encoding is the request
         # smuggling pattern; some servers (granian/hyper) drop Content-Length before
         # we see it, so any Transfer-Encoding at all is refused.
-        if "HTTP_TRANSFER_ENCODING" in environ:
-            return self.page(400, b"Bad request\n", "txt")
-        path = environ.get("PATH_INFO", "")
+        if framed:
+            return 400, b"Bad request\n", TEXT_HEADERS
         if len(path) > MAX_PATH_LENGTH:
-            return self.page(414, b"URI too long\n", "txt")
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+            return 414, b"URI too long\n", TEXT_HEADERS
         if raw is not None and HOSTILE_RAW_RE.search(raw.partition("?")[0]):
             return self.not_found()
         if path.startswith("/p/"):
@@ -203,25 +260,31 @@ class Edge:
             return 200, body, ASSET_HEADERS[match[1]]
         if path == "/robots.txt":
             body = self.read(layout.ROBOTS)
-            return self.page(200, FALLBACK_ROBOTS if body is None else body, "txt")
+            return 200, FALLBACK_ROBOTS if body is None else body, TEXT_HEADERS
         return self.not_found()
 
     def link_page(self, token: str):
         """200 with the snapshot of a live link, 410 for a rotated/revoked one, 404 for anything not ours."""
         # verify() checks TOKEN_RE first, which admits only the canonical base64 spelling:
         # one link has exactly one URL, and any mutation of a token is a 404.
-        link_id = self.signer.verify(token)
-        if link_id is None:
-            return self.not_found()
-        snapshot = self.read(layout.SNAPSHOT_DIR, layout.snapshot_name(link_id))
+        path = self.snapshot_paths.get(token)
+        if path is None:
+            link_id = self.signer.verify(token)
+            if link_id is None:
+                return self.not_found()
+            path = self.snapshot_root + layout.snapshot_name(link_id)
+            if len(self.snapshot_paths) >= SNAPSHOT_PATHS_KEPT:
+                self.snapshot_paths.clear()
+            self.snapshot_paths[token] = path
+        snapshot = self.read_file(path)
         if snapshot is None:
             gone = self.read(layout.GONE_PAGE)
-            return self.page(410, FALLBACK_410 if gone is None else gone, "html")
-        return self.page(200, snapshot, "html")
+            return 410, FALLBACK_410 if gone is None else gone, HTML_HEADERS
+        return 200, snapshot, HTML_HEADERS
 
     def not_found(self):
         body = self.read(layout.NOT_FOUND_PAGE)
-        return self.page(404, FALLBACK_404 if body is None else body, "html")
+        return 404, FALLBACK_404 if body is None else body, HTML_HEADERS
 
     @staticmethod
     def page(status: int, body: bytes, kind: str):
@@ -236,21 +299,116 @@ class Edge:
         two for a 410 (the missing snapshot, then the 410 page). Plain ``os``
         calls: pathlib's parsing cost more than the read itself.
         """
+        return self.read_file(os.path.join(self.build_root, *parts))
+
+    def read_file(self, path: str) -> bytes | None:
+        """``read`` for a path already joined (``snapshot_root`` + a snapshot's name).
+
+        A file read before comes from memory if one ``stat`` finds the very same file
+        (see ``FileCache``); a rewritten page is a new file and is read from disk at once.
+        """
+        cached = self.files.get(path)
+        if cached is not None:
+            try:
+                found = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                self.files.forget(path)
+                return None
+            if _identity(found) == cached[0]:
+                return cached[1]
         try:
-            fd = _no_follow(os.path.join(self.build_root, *parts), os.O_RDONLY)
+            fd = _no_follow(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
+            # A file asked for a second time is kept (its identity taken before its bytes, so a
+            # change made while reading shows in the next stat); one asked for once costs no more.
+            identity = _identity(os.fstat(fd)) if self.files.wanted(path) else None
             # A short read of a regular file is its end: one read() for a page, not two.
             chunk = os.read(fd, _READ_SIZE)
             if len(chunk) < _READ_SIZE:
-                return chunk
-            chunks = [chunk]
-            while chunk := os.read(fd, _READ_SIZE):
-                chunks.append(chunk)
-            return b"".join(chunks)
+                body = chunk
+            else:
+                chunks = [chunk]
+                while chunk := os.read(fd, _READ_SIZE):
+                    chunks.append(chunk)
+                body = b"".join(chunks)
         finally:
             os.close(fd)
+        if identity is not None:
+            self.files.keep(path, identity, body)
+        return body
+
+
+def _identity(found: os.stat_result) -> tuple[int, int, int, int, int, int]:
+    """What tells one file from another at a path: a replaced or rewritten file differs in one of these."""
+    return (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_mode)
+
+
+class FileCache:
+    """The last files of ``build/`` the edge read, kept while one ``stat`` finds them unchanged.
+
+    A file is served from memory only while the file at its path has the same
+    inode, device, size, mode, mtime and ctime as when it was read. The builder
+    replaces a page by renaming a new file over it, so a rewritten page has a
+    new inode and is read at once; a file changed in place changes its ctime.
+    Only files whose ctime was at least a second old when read are kept, so a
+    file replaced within the same clock tick, whose inode number the system
+    reused, cannot pass for the one kept (its ctime would be later). The
+    kernel sets ctime; no tool can set it back. Bounded in files and bytes,
+    the oldest dropped first.
+
+    Only a file asked for a second time (among the last few thousand paths) is
+    kept: a stat costs about half an open, read and close, and a page asked for
+    once (most of them, on a site of many customers) costs one dict lookup more,
+    not an fstat and an eviction.
+    """
+
+    SETTLED_NS = 1_000_000_000
+
+    def __init__(self, max_files: int = 1024, max_bytes: int = 16 << 20):
+        self.max_files, self.max_bytes = max_files, max_bytes
+        self._files: dict[str, tuple[tuple[int, int, int, int, int, int], bytes]] = {}
+        self._bytes = 0
+        self._seen: dict[str, None] = {}  # paths asked for once
+        self._lock = threading.Lock()  # for changes only: a lookup is one dict.get
+        self.get = self._files.get
+
+    def wanted(self, path: str) -> bool:
+        """Whether a file about to be read should be kept: it was asked for before."""
+        seen = self._seen
+        if path in seen:
+            return True
+        if len(seen) >= self.max_files * 4:
+            seen.clear()
+        seen[path] = None
+        return False
+
+    def keep(self, path: str, identity: tuple[int, int, int, int, int, int], body: bytes) -> None:
+        """Keep a file just read, if it is a settled regular file of the size its stat gave."""
+        if (
+            not stat.S_ISREG(identity[5])
+            or len(body) != identity[2]
+            or len(body) > self.max_bytes // 16
+            or time.time_ns() - identity[4] < self.SETTLED_NS
+        ):
+            return
+        with self._lock:
+            self._drop(path)
+            files = self._files
+            while files and (len(files) >= self.max_files or self._bytes + len(body) > self.max_bytes):
+                self._drop(next(iter(files)))
+            files[path] = (identity, body)
+            self._bytes += len(body)
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._drop(path)
+
+    def _drop(self, path: str) -> None:
+        gone = self._files.pop(path, None)
+        if gone is not None:
+            self._bytes -= len(gone[1])
 
 
 def make_application(build_dir: Path, keys: list[str], access_log: Callable[[str], None] | None = None) -> Edge:
@@ -288,42 +446,45 @@ class AccessLog:
 
     The ``logging`` module costs more per request than the edge's own work
     (a record, a formatted timestamp, a lock and a flush each time): with it the
-    edge served about half the requests per second. Lines are timestamped when
-    logged, kept in order, and flushed by a daemon thread.
+    edge served about half the requests per second. Each line is made when
+    logged, with a timestamp formatted once a second, and kept in order; a
+    daemon thread only joins and writes them. (When that thread formatted the
+    lines too, it held the GIL for a second's worth of lines at a time, and
+    under granian the waiting cost ~10 µs a request.)
     """
 
     def __init__(self, stream=None, interval_s: float = 1.0):
         self.stream = stream or sys.stderr
-        # deque: append and popleft are atomic, so requests never wait for a lock; the
-        # flushing thread formats what the edge recorded (``record``), off the request path.
-        self._pending: deque = deque()
+        # deque: append and popleft are atomic, so requests never wait for a lock.
+        self._pending: deque[str] = deque()
         self._flushing = threading.Lock()
-        self._stamp_second = -1
-        self._stamp = ""
+        self._stamp: tuple[int, str] = (-1, "")  # (second, its text): replaced whole, so threads agree
         threading.Thread(target=self._flush_every, args=(interval_s,), daemon=True, name="paylink-access-log").start()
         atexit.register(self._flush_at_exit)
 
     def __call__(self, line: str) -> None:
         """Log a line as it is."""
-        self._pending.append((time.time(), line))
+        self._pending.append(f"{self._stamped()} paylink.edge {line}\n")
 
     def record(self, method: str, path: str, status: int, size: int, elapsed_ms: float) -> None:
-        """Log a request; its line (``access_line``) is made when flushed."""
-        self._pending.append((time.time(), method, path, status, size, elapsed_ms))
+        """Log a request (the line ``access_line`` makes); nothing is written until the next flush."""
+        if method not in _PLAIN_METHODS:
+            method = method.encode("unicode_escape").decode("ascii")[:16]
+        shown = _LOGGABLE.get(path) or _loggable(path)
+        self._pending.append(f"{self._stamped()} paylink.edge {method} {shown} {status} {size} {elapsed_ms:.1f}ms\n")
 
-    def _stamped(self, at: float) -> str:
-        now = int(at)
-        if now != self._stamp_second:  # strftime once a second, not per line
-            self._stamp_second, self._stamp = now, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        return self._stamp
+    def _stamped(self) -> str:
+        now = int(time.time())
+        stamp = self._stamp
+        if now != stamp[0]:  # strftime once a second, not per line
+            stamp = self._stamp = (now, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)))
+        return stamp[1]
 
     def flush(self) -> None:
         with self._flushing:  # the timer and atexit: one at a time, lines in order
-            pending, lines = self._pending, []
-            for _ in range(len(pending)):
-                item = pending.popleft()
-                line = item[1] if len(item) == 2 else access_line(*item[1:])
-                lines.append(f"{self._stamped(item[0])} paylink.edge {line}\n")
+            pending = self._pending
+            popleft = pending.popleft
+            lines = [popleft() for _ in range(len(pending))]
             if lines:
                 self.stream.write("".join(lines))
                 self.stream.flush()
@@ -376,19 +537,20 @@ class EnvConfiguredApplication:
         """
         if scope["type"] != "http":
             return  # no lifespan or websocket work: served with lifespan off
-        environ = {"REQUEST_METHOD": scope["method"], "PATH_INFO": scope["path"]}
+        method = scope["method"]
         raw_path = scope.get("raw_path")
-        # Without raw_path the check cannot run: refuse rather than trust the decoder.
-        environ["RAW_URI"] = raw_path.decode("latin-1") if raw_path is not None else "//"
-        for name, value in scope["headers"]:
+        framed = False
+        for name, _ in scope["headers"]:
             if name == b"transfer-encoding":
-                environ["HTTP_TRANSFER_ENCODING"] = value.decode("latin-1")
-        edge = self.edge()
+                framed = True
+        edge = self._edge or self.edge()
         if edge is None:
-            status, body, tail = Edge.page(500, b"Edge not configured\n", "txt")
-            length, body = len(body), b"" if scope["method"] == "HEAD" else body
+            status, body, tail = 500, b"Edge not configured\n", TEXT_HEADERS
+            length, body = len(body), b"" if method == "HEAD" else body
         else:
-            status, tail, length, body = edge.handle_raw(environ)
+            # Without raw_path the check cannot run: refuse rather than trust the decoder.
+            raw = raw_path.decode("latin-1") if raw_path is not None else "//"
+            status, tail, length, body = edge.answer(method, scope["path"], raw, framed)
         await send(
             {
                 "type": "http.response.start",
@@ -399,11 +561,11 @@ class EnvConfiguredApplication:
         await send({"type": "http.response.body", "body": body})
 
     async def __rsgi__(self, scope, proto):
-        """The same edge over granian's RSGI interface, which `paylink serve` uses.
+        """The same edge over granian's RSGI interface, for measurements only.
 
-        RSGI hands the path percent-decoded and no raw form, so the raw-path
-        check cannot run and ``/p%2F<token>`` would be served: `paylink serve`
-        uses ``asgi_application`` instead. Kept for measurements only.
+        RSGI hands the path percent-decoded and no raw form (granian 2.8 too), so
+        the raw-path check cannot run and ``/p%2F<token>`` would be served:
+        `paylink serve` uses ``asgi_application`` instead.
         """
         environ = {"REQUEST_METHOD": scope.method, "PATH_INFO": scope.path}
         transfer_encoding = scope.headers.get("transfer-encoding")

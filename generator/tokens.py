@@ -10,20 +10,27 @@ key_derivation="hmac", digest_method=sha256)``), with one change: it would
 derive each key again on every call, which was a third of the edge's Python
 time per request, so each key is derived once (tests/test_tokens_fast.py checks
 the tokens stay itsdangerous' own, byte for byte). A verify measured 5.0 µs
-before and 3.9 µs after.
+before and 3.9 µs after. The edge verifies on every request, so ``verify``
+does itsdangerous' check itself, the same HMAC-SHA256 of the link id under each
+derived key compared in constant time with the token's signature, in one C
+call per key (``hmac.digest``) instead of itsdangerous' layers: 3.1 µs of CPU
+instead of 4.2 µs on the same machine (tests check it agrees with
+``Signer.unsign``).
 
 This module is shared by the generator and the edge, and imports nothing of
 paylink's: only the standard library and itsdangerous.
 """
 
+import base64
 import hashlib
+import hmac
 import os
 import re
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
-from itsdangerous import BadSignature, Signer
+from itsdangerous import Signer
 
 LINK_SALT = "paylink.link"
 KEY_ENV = "PAYLINK_SECRET_KEY"
@@ -33,6 +40,7 @@ LINK_ID_BYTES = 16  # 128 random bits
 # The last character of each carries padding bits that must be zero: without this, base64
 # decoding would accept four spellings of one signature, and a link would have four URLs.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z", re.ASCII)
+_LINK_ID_CHARS = 22  # a token is token[:22] "." token[23:] once TOKEN_RE has matched
 
 
 class NoSigningKey(Exception):
@@ -95,10 +103,11 @@ class _KeyCachingSigner(Signer):
 class LinkSigner:
     """Signs link ids with the newest key and verifies tokens against every key.
 
-    itsdangerous does the signing and the constant-time comparison (with each
-    key derived once); the pattern check in front only turns away what cannot
-    be a token before any HMAC runs, and admits only the canonical base64
-    spelling, so one link has exactly one URL.
+    itsdangerous signs (with each key derived once); ``verify`` repeats its
+    check in one C call per key and compares in constant time. The pattern
+    check in front only turns away what cannot be a token before any HMAC runs,
+    and admits only the canonical base64 spelling, so one link has exactly one
+    URL.
     """
 
     def __init__(self, keys: Sequence[str]):
@@ -110,6 +119,8 @@ class LinkSigner:
             key_derivation="hmac",
             digest_method=hashlib.sha256,
         )
+        # itsdangerous' unsign tries the keys newest first: so does verify.
+        self._verify_keys = [self._signer.derive_key(key) for key in reversed(self._signer.secret_keys)]
 
     def sign(self, link_id: str) -> str:
         """Return the token for a link id, signed with the newest key."""
@@ -119,7 +130,12 @@ class LinkSigner:
         """Return the link id a token was signed for, or None if it is not ours."""
         if not TOKEN_RE.match(token):
             return None
-        try:
-            return self._signer.unsign(token).decode("ascii")
-        except BadSignature:
-            return None
+        # What itsdangerous' unsign does for such a token: the signature, base64 without its one "="
+        # of padding, must equal HMAC-SHA256(derived key, link id) under one of the keys.
+        link_id = token[:_LINK_ID_CHARS]
+        signature = base64.urlsafe_b64decode(token[_LINK_ID_CHARS + 1 :] + "=")
+        message = link_id.encode("ascii")
+        for key in self._verify_keys:
+            if hmac.compare_digest(signature, hmac.digest(key, message, "sha256")):
+                return link_id
+        return None

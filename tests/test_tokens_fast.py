@@ -113,3 +113,21 @@ def test_sign_of_any_text_matches_itsdangerous():
     ours, theirs = LinkSigner(keys), reference(keys)
     for value in ["", "a", "x" * 100, "ünïcode", "with.dot"]:
         assert ours.sign(value) == theirs.sign(value).decode("utf-8")
+
+
+def test_verify_agrees_with_itsdangerous_on_every_token_of_the_right_shape():
+    """verify does itsdangerous' check itself: on tokens TOKEN_RE admits, both say the same."""
+    keys = [new_key(), new_key(), new_key()]
+    ours, theirs = LinkSigner(keys[1:]), reference(keys[1:])
+    rng = random.Random(13)
+    for nonce in random_nonces(200, seed=13):
+        signed = [reference([key]).sign(nonce).decode("ascii") for key in keys]  # the first key: not ours
+        random_signature = base64.urlsafe_b64encode(rng.randbytes(32)).rstrip(b"=").decode()
+        for token in [*signed, f"{nonce}.{random_signature}"]:
+            assert TOKEN_RE.match(token)
+            try:
+                expected = theirs.unsign(token).decode("ascii")
+            except BadSignature:
+                expected = None
+            assert ours.verify(token) == expected
+        assert ours.verify(signed[0]) is None and ours.verify(signed[1]) == ours.verify(signed[2]) == nonce
