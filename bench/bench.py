@@ -153,7 +153,14 @@ def make_rows(scale: Scale) -> dict[str, Row]:
             "paylink serve, live link, requests/s",
             "req/s",
             Target("ratio", ">=", 0.8),
-            floor_title="granian, do-nothing handler",
+            floor_title="granian ASGI (as serve), do-nothing handler",
+        ),
+        Row(
+            "edge_vs_rsgi",
+            "paylink serve, live link, requests/s",
+            "req/s",
+            Target("ratio", ">=", 0.8),
+            floor_title="granian RSGI, do-nothing handler",
         ),
         Row(
             "edge_vs_nginx",
@@ -502,6 +509,7 @@ class Bench:
         figures are medians over rounds."""
         token, snapshot = self.large.live_link(self.large.customers // 2)
         rps, nginx_rps, p99 = self.rows["edge_rps"], self.rows["edge_vs_nginx"], self.rows["edge_p99"]
+        rsgi_rps = self.rows["edge_vs_rsgi"]
         urls = {}
         with contextlib.ExitStack() as servers:
             base = servers.enter_context(
@@ -518,7 +526,7 @@ class Bench:
                 urls["granian_noop"] = f"{base}/p/{token}"
             except Exception as exc:
                 rps.fail(f"granian with the do-nothing handler did not start: {exc}")
-            with contextlib.suppress(Exception):  # for reference only (details): RSGI has no raw path
+            try:  # the peer the issue first measured; RSGI has no raw path, so paylink serve cannot use it
                 base = servers.enter_context(
                     http_load.granian_noop(
                         self.python,
@@ -530,6 +538,8 @@ class Bench:
                     )
                 )
                 urls["granian_noop_rsgi"] = f"{base}/p/{token}"
+            except Exception as exc:
+                rsgi_rps.fail(f"granian (RSGI) with the do-nothing handler did not start: {exc}")
             try:
                 base = servers.enter_context(
                     http_load.nginx(self.workdir / "nginx", self.large.build_dir, f"/p/{snapshot}")
@@ -540,7 +550,7 @@ class Bench:
             loads = self._alternating_loads(urls)
         rounds = self._rounds(loads)
         edge_rps = statistics.median(rounds["edge_rps"])
-        for row, peer in ((rps, "granian_noop"), (nginx_rps, "nginx")):
+        for row, peer in ((rps, "granian_noop"), (rsgi_rps, "granian_noop_rsgi"), (nginx_rps, "nginx")):
             if peer in loads:
                 row.fill(edge_rps, statistics.median(rounds[f"{peer}_rps"]), **rounds)
             elif not row.error:
@@ -781,7 +791,7 @@ MEASUREMENTS = {
     "share": (Bench.link_share, ["link_share"]),
     "statement": (Bench.statement, ["statement"]),
     "token": (Bench.token_verify, ["token_verify"]),
-    "edge": (Bench.edge, ["edge_rps", "edge_vs_nginx", "edge_p99"]),
+    "edge": (Bench.edge, ["edge_rps", "edge_vs_rsgi", "edge_vs_nginx", "edge_p99"]),
     "worker": (Bench.worker, ["worker_rps"]),
     "publish": (Bench.publish, ["publish_first", "publish_one_charge", "publish_one_charge_listings"]),
     "import": (Bench.import_entries, ["import_entries"]),
