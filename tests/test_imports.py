@@ -4,12 +4,15 @@ import ast
 import datetime as dt
 import json
 import re
+import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from conftest import Paylink, make_site
-from sitepages import balance_text, build_files, dump, ledger, page_names
+from paylink import imports
+from paylink.schema import migrate
+from sitepages import balance_text, build_files, dump, insert_entry, ledger, page_names, pending_customers
 
 CUSTOMERS_HEADER = "name,email,phone,ref"
 ENTRIES_HEADER = "customer,kind,amount,description,date"
@@ -221,6 +224,7 @@ BAD_ENTRY_ROWS = {
     "short-date-no-such-day": ("1,charge,5,Job,2/30/2025", "line 3: date '2/30/2025' is not a date"),
     "short-date-and-more": ("1,charge,5,Job,11/20/2025 noon", "line 3: date '11/20/2025 noon' is not a date"),
     "short-date-future": ("1,charge,5,Job,{future_us}", "line 3: date {future_us} is in the future"),
+    "before-the-year-1000": ("1,charge,5,Job,0005-01-01", "line 3: date '0005-01-01' is before the year 1000"),
 }
 
 
@@ -684,3 +688,96 @@ def test_many_odd_extra_columns_are_noted_in_one_short_line(site, tmp_path, payl
     assert line.endswith(" and 12 more in e.csv")
     assert len(line) < 400
     assert result.stdout == "Imported 1 entry.\n"
+
+
+# --- the ledger's triggers: set aside for the import's own rows, never for anyone else's --------------
+
+
+def entries_triggers(site: Path) -> set[tuple[str, str]]:
+    with closing(ledger(site)) as conn:
+        return set(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'"))
+
+
+def another_programs_writes_are_still_checked_and_marked(site: Path) -> None:
+    """An INSERT by plain sqlite3 still marks the page pending, and a bad one is still refused."""
+    with closing(ledger(site)) as conn, conn:
+        conn.execute("DELETE FROM pending_pages")
+    insert_entry(site, 2, 700, "Another program's charge")
+    assert pending_customers(site) == [2]
+    with pytest.raises(sqlite3.IntegrityError, match="names no customer"):
+        insert_entry(site, 99, 700, "Nobody's charge")
+    with pytest.raises(sqlite3.IntegrityError, match="must be an ISO 8601 time"):
+        insert_entry(site, 2, 700, "Odd time", posted_at="yesterday")
+
+
+def test_the_entries_triggers_are_the_ones_the_import_knows():
+    """An import sets aside only the triggers it does the work of; a new trigger on entries must be taught to it."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.isolation_level = None
+        conn.execute("BEGIN")
+        migrate(conn)
+        names = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'")
+        }
+    assert names == imports.ENTRY_TRIGGERS
+    assert set(imports.BULK_TRIGGERS) < names
+
+
+def test_an_import_leaves_the_triggers_for_other_programs(site, tmp_path, paylink, customers):
+    triggers = entries_triggers(site)
+    good = write_csv(tmp_path, "good.csv", f"{ENTRIES_HEADER}\nJANE,charge,5,Job,\nBOB,charge,6,Job,\n")
+    bad = write_csv(tmp_path, "bad.csv", f"{ENTRIES_HEADER}\nJANE,charge,5,Job,\nBOB,charge,six,Job,\n")
+
+    paylink.json("import", "entries", str(good))
+    assert entries_triggers(site) == triggers
+    paylink.fails("import", "entries", str(bad))  # refused after its good row was inserted, then rolled back
+    assert entries_triggers(site) == triggers
+
+    another_programs_writes_are_still_checked_and_marked(site)
+
+
+def test_an_import_in_several_chunks_marks_every_page_and_keeps_keys(site, tmp_path, paylink, monkeypatch):
+    """Chunks of two rows: each chunk's customers' pages are marked and written; keys are seen across chunks."""
+    monkeypatch.setattr(imports, "IMPORT_CHUNK", 2)
+    for n in range(1, 6):
+        paylink.ok("customer", "add", f"Customer {n}", "--ref", f"C{n}")
+        paylink.ok("link", "generate", f"C{n}")
+    rows = "".join(f"C{n},charge,{n},Job {n},,k{n}\n{n},charge,10,Visit,,\n" for n in (1, 2, 3, 4, 5))
+    csv_file = write_csv(tmp_path, "e.csv", f"{ENTRIES_HEADER},key\n{rows}C1,charge,1,Job 1,,k1\n")
+
+    assert paylink.json("import", "entries", str(csv_file)) == {"imported": 10, "skipped": 1}
+
+    assert pending_customers(site) == []
+    assert [balance_text(site, n) for n in (1, 2, 3, 4, 5)] == ["$11.00", "$12.00", "$13.00", "$14.00", "$15.00"]
+    clash = write_csv(tmp_path, "clash.csv", f"{ENTRIES_HEADER},key\n{rows}C1,charge,9,Job 1,,k1\n")
+    before = dump(site)
+    result = paylink.fails("import", "entries", str(clash), "--again")
+    assert "line 12: key 'k1' was already used for entry 1 with another amount or description" in result.stderr
+    assert dump(site) == before
+
+
+def test_another_programs_own_trigger_on_entries_still_fires(site, tmp_path, paylink, customers):
+    """With a trigger on entries the import does not know, it keeps every trigger in place."""
+    with closing(ledger(site)) as conn, conn:
+        conn.execute("CREATE TABLE audit (entry_id INTEGER)")
+        conn.execute(
+            "CREATE TRIGGER audit_entries AFTER INSERT ON entries BEGIN INSERT INTO audit VALUES (NEW.id); END"
+        )
+    csv_file = write_csv(tmp_path, "e.csv", f"{ENTRIES_HEADER}\nJANE,charge,5,Job,\nBOB,charge,6,Job,\n")
+
+    assert paylink.json("import", "entries", str(csv_file)) == {"imported": 2, "skipped": 0}
+
+    with closing(ledger(site)) as conn:
+        assert conn.execute("SELECT entry_id FROM audit ORDER BY entry_id").fetchall() == [(1,), (2,)]
+    assert balance_text(site, 1) == "$5.00"
+    another_programs_writes_are_still_checked_and_marked(site)
+
+
+def test_a_date_that_would_be_before_the_year_1000_in_utc_is_refused(tmp_path):
+    paylink = Paylink(make_site(tmp_path / "plus14", "--timezone", "Etc/GMT-14"))  # UTC+14, then as now
+    paylink.ok("customer", "add", "Teiti")
+    csv_file = write_csv(tmp_path, "e.csv", f"{ENTRIES_HEADER}\n1,charge,5,Job,1000-01-02\n1,charge,5,Job,1000-01-01\n")
+    before = dump(paylink.site)
+    result = paylink.fails("import", "entries", str(csv_file))
+    assert error_starts(result, "e.csv line 3: date '1000-01-01' is before the year 1000 — check the year")
+    assert dump(paylink.site) == before
