@@ -26,13 +26,14 @@ FILE_MODE = 0o644
 FSYNC_EACH_MAX = 16
 
 
-def _write_temp(folder: Path, data: bytes) -> Path:
+def _write_temp(folder: Path | str, data: bytes) -> str:
     """Write ``data`` to a new temp file in ``folder`` (mode 0644) and return its path; no temp is left on failure.
 
     The temp name is unique to this process (pid and a counter) and created
     with O_EXCL.
     """
-    temp = folder / f"{layout.TEMP_PREFIX}{os.getpid()}-{next(_temp_counter)}"
+    # Plain strings, not Path objects: a build makes 100,000 of these names.
+    temp = os.path.join(folder, f"{layout.TEMP_PREFIX}{os.getpid()}-{next(_temp_counter)}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
         fd = os.open(temp, flags, FILE_MODE)
@@ -59,7 +60,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: Path | str) -> None:
     try:
         os.unlink(path)
     except OSError:
@@ -70,7 +71,7 @@ def write_atomic(folder: Path, name: str, data: bytes) -> None:
     """Write ``folder/name`` whole or not at all."""
     temp = _write_temp(folder, data)
     try:
-        os.replace(temp, folder / name)
+        os.replace(temp, os.path.join(folder, name))
     except BaseException:
         _unlink_quietly(temp)
         raise
@@ -109,13 +110,13 @@ class Staged:
     """
 
     def __init__(self) -> None:
-        self.files: list[tuple[Path, Path]] = []  # (temp, final)
+        self.files: list[tuple[str, str]] = []  # (temp, final)
 
     def add(self, folder: Path, name: str, data: bytes) -> bool:
         """Stage ``folder/name`` unless it already holds ``data``; return whether it was staged."""
         if unchanged(folder, name, data):
             return False
-        self.files.append((_write_temp(folder, data), folder / name))
+        self.files.append((_write_temp(folder, data), os.path.join(folder, name)))
         return True
 
     def probe(self, folder: Path) -> None:
@@ -125,7 +126,7 @@ class Staged:
     def make_durable(self) -> None:
         """fsync what was staged (one syncfs for many files): an I/O error or full disk shows here."""
         if len(self.files) > FSYNC_EACH_MAX:
-            sync(self.files[0][0].parent)
+            sync(Path(os.path.dirname(self.files[0][0])))
             return
         for temp, _ in self.files:
             fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
