@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
+from .cachefile import read_private, write_private
 
 PAGE_CACHE = ".paylink-pages.cache"
 _OWN_CODE = ("page_cache.py", "compiled_page.py", "render.py", "money.py", "i18n.py", "model.py")
@@ -116,40 +117,23 @@ class PageCache:
 
 def read(path: Path, key: list) -> PageCache | None:
     """The cache at ``path`` if it is ours, private, intact and for ``key``; else None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    data = read_private(path, _MAX_BYTES)
+    if data is None:
         return None
     try:
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o077 or info.st_size > _MAX_BYTES:
-                return None
-            data = file.read()
         head, _, body = data.partition(b"\n")
         header = json.loads(head)
         if header.get("key") != key or not isinstance(header.get("fingerprint"), str):
             return None
         return PageCache(path, key, header, body)
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         return None
 
 
 def write(path: Path, header: dict, body: dict) -> None:
     """Write the cache atomically, mode 0600; a folder we may not write in just means no cache."""
     text = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    data = json.dumps({**header, "body": hashlib.sha256(text).hexdigest()}).encode("utf-8") + b"\n" + text
-    temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except OSError:
-        try:
-            temp.unlink(missing_ok=True)
-        except OSError:
-            pass
+    write_private(path, json.dumps({**header, "body": hashlib.sha256(text).hexdigest()}).encode("utf-8") + b"\n" + text)
 
 
 # --- drawing pages from the cache --------------------------------------------------

@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from .cachefile import read_private, write_private
 from .checks import clean_email, clean_line, clean_phone, has_control
 from .errors import InvalidInput, SettingsError, quoted
 from .money import check_currency
@@ -182,16 +183,11 @@ def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
 
 def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
     """The cached settings and money facts if the cache is ours, private, intact and for this key; else None."""
-    try:
-        fd = os.open(cache_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    data = read_private(cache_path, 65536)
+    if data is None:
         return None
     try:
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o077 or info.st_size > 65536:
-                return None
-            cache = json.loads(file.read())
+        cache = json.loads(data)
         if cache["key"] != key:
             return None
         values = cache["settings"]
@@ -220,17 +216,7 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
 
 def write_cache(cache_path: Path, cache: dict) -> None:
     """Write the cache atomically, mode 0600; a folder we may not write in just means no cache."""
-    temp = cache_path.with_name(f"{cache_path.name}.tmp-{os.getpid()}")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(cache, out, ensure_ascii=False)
-        os.replace(temp, cache_path)
-    except OSError:
-        try:
-            temp.unlink(missing_ok=True)
-        except OSError:
-            pass
+    write_private(cache_path, json.dumps(cache, ensure_ascii=False).encode("utf-8"))
 
 
 def check_tips(tips) -> tuple[int, ...]:
