@@ -21,6 +21,9 @@ from collections.abc import Callable
 
 from markupsafe import Markup, escape
 
+from .money import tip_minor
+from .render import EntryLine, Moment, TipChoice, _reversed_description, _size, voided_ids
+
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: escaping leaves them alone
 _SENTINEL = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]*){_CLOSE}")
 # A row's variants: (kind, voided).
@@ -77,8 +80,6 @@ class PageShape:
     # --- compiling --------------------------------------------------------------
 
     def _render(self, rows: list) -> list[str]:
-        from .render import EntryLine
-
         calls = []
 
         def ngettext(singular, plural, num, /, **variables):
@@ -259,9 +260,6 @@ class PageCompiler:
 
     def fast_page(self, voice, statement) -> str | None:
         """The page, straight from the statement, if its shape is compiled and checked; else None."""
-        from .money import tip_minor
-        from .render import _reversed_description, _size, voided_ids
-
         renderer = self.renderer
         money = self._money
         esc = self._esc
@@ -421,8 +419,6 @@ class PageCompiler:
         return html
 
     def _sentinel_context(self, context: dict) -> dict:
-        from .render import Moment, TipChoice
-
         return {
             **context,
             "customer": {"name": _s("name")},

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from . import layout
 from .i18n import html_lang, locale_dir, money_locale, page_language, translations
 from .model import Entry, state_of
-from .money import format_money, money_formatter, tip_minor
+from .money import money_formatter, tip_minor
 from .settings import LANGUAGES, Settings
 
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
@@ -133,7 +133,7 @@ class Voice:
         return self._format_money
 
     def money(self, minor: int) -> str:
-        return format_money(minor, self.currency, self.locale)
+        return self.format_money(minor)
 
     def percent(self, percent: int) -> str:
         text = self._percents.get(percent)
