@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import ledger
-from .errors import PagesNotWritten
+from . import layout, ledger
+from .errors import PagesNotWritten, StoreNotUpdated
 from .pages import PageWriter
 from .site import Site, find_site
+from .storage import write_transaction
 
 if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-up time
     from . import backup, statement
@@ -44,6 +45,11 @@ class Workspace:
     _conn: sqlite3.Connection | None = None
     _pages: PageWriter | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def over(cls, site: Site, conn: sqlite3.Connection) -> Workspace:
+        """A workspace on a ledger connection the caller owns and closes (``watch`` keeps one open)."""
+        return cls(site, conn)
 
     @classmethod
     def find(cls, explicit: str | None = None) -> Workspace:
@@ -93,7 +99,7 @@ class Workspace:
 
 
 @contextmanager
-def keeping_pages_current(ws: Workspace) -> Iterator[None]:
+def keeping_pages_current(ws: Workspace, *, offline: bool = False) -> Iterator[None]:
     """Run a change to the ledger so that it commits only once the pages it touched are written.
 
     Under the site's page lock, the change runs in one write transaction (the
@@ -105,27 +111,66 @@ def keeping_pages_current(ws: Workspace) -> Iterator[None]:
     commit the temp files are renamed into place, retired snapshots removed,
     and the bookkeeping rows cleared; a crash in between leaves those rows and
     stray temp files, which the next ``build`` repairs.
+
+    With ``publish`` set, a change that turns links off (rotate, revoke, a
+    customer removed or merged) deletes their pages from the store before it
+    commits (CONTRACT §7): a store out of reach rolls the change back
+    (StoreNotUpdated), unless ``offline``, when the change is made here and
+    ``ws.warnings`` says the old link still opens on the CDN until ``paylink
+    publish`` succeeds. The rest (new pages) is sent after the commit.
     """
     pages = ws.pages()
     conn = ws.conn
+    store_behind: str | None = None
+    removed_first: list[str] = []
     with pages.locked():
         pages.prepare()
         staged = None
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-            staged = pages.stage_pending()
-            conn.execute("COMMIT")
+            with write_transaction(conn):
+                yield
+                staged = pages.stage_pending()
+                if staged.retired and ws.settings.publish:
+                    names = [f"{layout.SNAPSHOT_DIR}/{name}" for name in staged.retired]
+                    store_behind = _remove_from_store_first(ws, names, offline=offline)
+                    if store_behind is None:
+                        removed_first = names
         except BaseException as exc:
             if staged is not None:
                 staged.discard()
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            if removed_first:  # gone from the store, but the link stays live: its page goes back up
+                from .publish import requeue
+
+                requeue(conn, removed_first)
             if isinstance(exc, PagesNotWritten):
                 raise PagesNotWritten(f"{exc}; nothing was changed") from exc
             raise
         pages.finish(staged)
-    push_to_store(ws)
+    if store_behind is not None:
+        ws.warnings.append(store_behind)  # the store was just found out of reach: not tried again
+    else:
+        push_to_store(ws)
+
+
+def _remove_from_store_first(ws: Workspace, names: list[str], *, offline: bool) -> str | None:
+    """Delete retired pages from the store inside the change's transaction; return a warning if the store
+    could not be reached and ``offline`` lets the change go ahead, else raise StoreNotUpdated."""
+    from .publish import PublishFailed, remove_first
+
+    try:
+        remove_first(ws.site, ws.conn, names)
+    except PublishFailed as exc:
+        if offline:
+            return (
+                f"the publish store could not be reached ({exc}) — the change is made here, but the old link"
+                " still opens on the CDN until paylink publish succeeds"
+            )
+        raise StoreNotUpdated(
+            f"the publish store could not be reached to remove the old page ({exc}) — nothing was changed and"
+            " the link still works everywhere; try again when the store is reachable, or pass --offline to make"
+            " the change here now (the old link then keeps opening on the CDN until paylink publish succeeds)"
+        ) from exc
+    return None
 
 
 # --- the site ------------------------------------------------------------------
@@ -141,10 +186,13 @@ def create_site(root: Path, settings: Settings) -> Site:
     return site
 
 
-def build(ws: Workspace, *, full: bool = False, progress: Callable[[int], None] | None = None) -> BuildResult:
-    """Make ``build/`` match the ledger (every page with ``full``)."""
+def build(
+    ws: Workspace, *, full: bool = False, progress: Callable[[int], None] | None = None, push: bool = True
+) -> BuildResult:
+    """Make ``build/`` match the ledger (every page with ``full``); then, unless not ``push``, send it to the store."""
     result = ws.pages().build(full=full, progress=progress)
-    push_to_store(ws)
+    if push:
+        push_to_store(ws)
     return result
 
 
@@ -162,6 +210,15 @@ def push_to_store(ws: Workspace) -> None:
     warning = push_site_queue(ws.site, ws.conn)
     if warning is not None:
         ws.warnings.append(warning)
+
+
+def store_behind(ws: Workspace) -> bool:
+    """Whether, with ``publish`` set, any page written or removed still waits to be sent to the store."""
+    if not ws.settings.publish:
+        return False
+    from .publish import queue_waiting
+
+    return queue_waiting(ws.conn)
 
 
 def publish(
@@ -306,19 +363,25 @@ def live_links(ws: Workspace) -> list[Link]:
     return links.live_links(ws.conn)
 
 
-def rotate_link(ws: Workspace, customer: Customer) -> Link:
-    """Give the customer a new link; the old page is gone when this returns."""
+def rotate_link(ws: Workspace, customer: Customer, *, offline: bool = False) -> Link:
+    """Give the customer a new link; the old page is gone (from the store too) when this returns.
+
+    ``offline``: a store out of reach does not stop the change (see keeping_pages_current).
+    """
     from . import links
 
-    with keeping_pages_current(ws):
+    with keeping_pages_current(ws, offline=offline):
         return links.rotate_link(ws.conn, customer)
 
 
-def revoke_link(ws: Workspace, customer: Customer) -> Link:
-    """Turn the customer's link off; its page is gone when this returns. Returns the retired link."""
+def revoke_link(ws: Workspace, customer: Customer, *, offline: bool = False) -> Link:
+    """Turn the customer's link off; its page is gone (from the store too) when this returns. Returns the retired link.
+
+    ``offline``: a store out of reach does not stop the change (see keeping_pages_current).
+    """
     from . import links
 
-    with keeping_pages_current(ws):
+    with keeping_pages_current(ws, offline=offline):
         return links.revoke_link(ws.conn, customer)
 
 

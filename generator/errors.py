@@ -81,3 +81,7 @@ class ImportFailed(PaylinkError):
 
 class PagesNotWritten(PaylinkError):
     """A page could not be rendered or written; the ledger change was rolled back."""
+
+
+class StoreNotUpdated(PaylinkError):
+    """The publish store could not be reached before a change that must reach it first; nothing was changed."""

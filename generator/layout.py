@@ -29,6 +29,13 @@ GONE_PAGE = "410.html"
 ROBOTS = "robots.txt"
 TEMP_PREFIX = ".tmp-"
 
+
+def fixed_files() -> tuple[str, ...]:
+    """The files at the top of ``build/`` that every site has (error pages, robots.txt): with the
+    live links' pages and the assets, all an edge serves and all ``publish`` may upload."""
+    return (NOT_FOUND_PAGE, GONE_PAGE, ROBOTS)
+
+
 # An asset's name carries the first 16 hex digits of its content's SHA-256: name.<hash>.<ext>.
 ASSET_HASH_HEX = 16
 ASSET_NAME_RE = re.compile(r"[a-z0-9-]+\.[0-9a-f]{16}\.(css|js|svg)\Z", re.ASCII)

@@ -25,7 +25,6 @@ import hashlib
 import os
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,15 +32,16 @@ from pathlib import Path
 
 from . import layout
 from .errors import PaylinkError, SiteError
-from .settings import Settings
+from .settings import Settings, hide_userinfo, without_userinfo
 from .site import Site
 from .storage import write_transaction
 
 # Every name of build/ an edge serves, and so every name the publisher may read or upload.
+_FIXED_FILES_RE = "|".join(re.escape(name) for name in layout.fixed_files())
 PUBLIC_NAME_RE = re.compile(
     rf"(?:{layout.SNAPSHOT_DIR}/[0-9a-f]{{32}}\.html"
     rf"|{layout.ASSETS_DIR}/[a-z0-9-]+\.[0-9a-f]{{{layout.ASSET_HASH_HEX}}}\.(?:css|js|svg)"
-    rf"|{re.escape(layout.NOT_FOUND_PAGE)}|{re.escape(layout.GONE_PAGE)}|{re.escape(layout.ROBOTS)})\Z",
+    rf"|{_FIXED_FILES_RE})\Z",
     re.ASCII,
 )
 # build_state row naming the store the `published` table describes (set by a completed listing publish).
@@ -50,6 +50,8 @@ UPLOAD_THREADS = 8
 CONFIRM_BATCH = 500
 _MD5_RE = re.compile(r"[0-9a-f]{32}\Z")  # the ETag of a single-part upload without SSE-KMS
 ROUNDS = 3  # queue rounds per run: pages rewritten during an upload go out on the next one
+# A command's own publishing gives up on a store that does not answer after about 10 s in all.
+FAST_CONNECT_S, FAST_READ_S, FAST_ATTEMPTS = 2, 3, 2
 
 
 class NotPublishing(SiteError):
@@ -76,18 +78,26 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class Target:
-    """Where build/ goes: a bucket, a key prefix (no slashes at either end), and an optional endpoint."""
+    """Where build/ goes: a bucket, a key prefix (no slashes at either end), and an optional endpoint.
+
+    The endpoint is kept without any user name or password written into it
+    (S3 signs requests with the credentials found the usual way; a user and
+    password in the URL are never sent, and never shown): ``written`` is the
+    setting as written, only to take its secrets out of a message.
+    """
 
     bucket: str
     prefix: str
     endpoint: str | None
+    written: str | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> Target:
         if not settings.publish:
             raise NotPublishing('this site has no publish store — add publish = "s3://BUCKET/PREFIX" to paylink.toml')
         bucket, _, prefix = settings.publish.removeprefix("s3://").partition("/")
-        return cls(bucket, prefix.strip("/"), settings.publish_endpoint)
+        endpoint = settings.publish_endpoint
+        return cls(bucket, prefix.strip("/"), without_userinfo(endpoint) if endpoint else None, endpoint)
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -107,14 +117,19 @@ def make_client(target: Target, *, fast: bool = False):
     """An S3 client for the target; credentials the usual way (environment, profile, instance role).
 
     ``fast`` (used when a command publishes its own change) gives up on an
-    unreachable store within seconds, so the command can say so and exit.
+    unreachable or hanging store within seconds (two tries of at most
+    FAST_CONNECT_S + FAST_READ_S each), so the command can say so and exit.
     """
     import boto3
     from botocore.config import Config
 
     options: dict = {"max_pool_connections": UPLOAD_THREADS * 2}
     if fast:
-        options.update(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
+        options.update(
+            connect_timeout=FAST_CONNECT_S,
+            read_timeout=FAST_READ_S,
+            retries={"total_max_attempts": FAST_ATTEMPTS, "mode": "standard"},
+        )
     else:
         options.update(retries={"max_attempts": 5, "mode": "standard"})
     if target.endpoint:
@@ -136,9 +151,9 @@ def store_errors() -> tuple[type[BaseException], ...]:
     return (BotoCoreError, ClientError)
 
 
-def describe(exc: BaseException) -> str:
-    """A short, single-line account of a store failure."""
-    text = " ".join(str(exc).split())
+def describe(exc: BaseException, endpoint: str | None = None) -> str:
+    """A short, single-line account of a store failure, with no user name or password of ``endpoint`` (or any URL)."""
+    text = hide_userinfo(" ".join(str(exc).split()), endpoint)
     return text[:200] + ("…" if len(text) > 200 else "")
 
 
@@ -146,7 +161,11 @@ def describe(exc: BaseException) -> str:
 
 
 def read_public(build_dir: Path, name: str) -> bytes | None:
-    """The bytes of ``build/name`` if it is a public file there (no symlinks followed), else None."""
+    """The bytes of ``build/name`` if it is a public file there (no symlinks followed), else None.
+
+    An asset must hold what its name says (its name carries its content's
+    digest), so no other file can pass for one.
+    """
     if not PUBLIC_NAME_RE.match(name):
         return None
     try:
@@ -161,9 +180,12 @@ def read_public(build_dir: Path, name: str) -> bytes | None:
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
-        return b"".join(chunks)
     finally:
         os.close(fd)
+    data = b"".join(chunks)
+    if name.startswith(_ASSETS) and name.rsplit(".", 2)[1] != sha256(data)[: layout.ASSET_HASH_HEX]:
+        return None
+    return data
 
 
 def public_names(build_dir: Path) -> list[str]:
@@ -176,6 +198,47 @@ def public_names(build_dir: Path) -> list[str]:
             if not file_name.startswith(layout.TEMP_PREFIX) and PUBLIC_NAME_RE.match(name):
                 names.append(name)
     return sorted(names)
+
+
+_ASSETS = f"{layout.ASSETS_DIR}/"
+_PAGES = f"{layout.SNAPSHOT_DIR}/"
+
+
+def live_pages(conn: sqlite3.Connection, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` that are the page of a live link, by the ledger."""
+    snapshots = [n[len(_PAGES) :] for n in names if n.startswith(_PAGES)]
+    live: set[str] = set()
+    for start in range(0, len(snapshots), 500):
+        chunk = snapshots[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        live.update(
+            _PAGES + r[0]
+            for r in conn.execute(
+                f"SELECT snapshot FROM links WHERE retired_at IS NULL AND snapshot IN ({marks})", chunk
+            )
+        )
+    return live
+
+
+def expected(name: str, live: set[str]) -> bool:
+    """Whether build/ should hold ``name`` by the ledger: a live link's page (in ``live``), an asset
+    (read_public checks its bytes) or one of the fixed files; anything else is never uploaded."""
+    return name in live if name.startswith(_PAGES) else bool(PUBLIC_NAME_RE.match(name))
+
+
+def queue_for_publish(conn: sqlite3.Connection, names: list[str], customer_ids: list[int]) -> None:
+    """Record, in the caller's transaction, which files of build/ the publish store must catch up on.
+
+    ``names`` are paths relative to build/ (written or removed); ``customer_ids``
+    add their live snapshots. The publisher compares each file's digest with
+    what it last sent, so an unchanged page costs no upload.
+    """
+    conn.executemany("INSERT OR IGNORE INTO publish_queue (name) VALUES (?)", [(n,) for n in names])
+    conn.executemany(
+        "INSERT OR IGNORE INTO publish_queue (name)"
+        f" SELECT '{_PAGES}' || snapshot FROM links WHERE customer_id = ? AND retired_at IS NULL",
+        [(c,) for c in customer_ids],
+    )
 
 
 def sha256(data: bytes) -> str:
@@ -233,7 +296,8 @@ class Publisher:
             return self._drain_queue(PublishResult())
         except store_errors() as exc:
             raise PublishFailed(
-                f"the publish store {self.target.identity[:80]} could not be updated ({describe(exc)})"
+                f"the publish store {self.target.identity[:80]} could not be updated"
+                f" ({describe(exc, self.target.written)})"
                 " — check the endpoint, the bucket and your credentials, then run paylink publish again"
             ) from exc
 
@@ -269,9 +333,11 @@ class Publisher:
                 self.conn.executemany("DELETE FROM publish_queue WHERE name = ?", [(n,) for n in foreign])
             names = [n for n in names if PUBLIC_NAME_RE.match(n)]
         published = self._published(names)
+        live = live_pages(self.conn, names)
         uploads, unchanged, deletes = [], [], []
         for name in names:
-            data = read_public(self.build_dir, name)
+            # A file the ledger does not expect (a planted page, a retired link's) goes from the store.
+            data = read_public(self.build_dir, name) if expected(name, live) else None
             if data is None:
                 deletes.append(name)
                 continue
@@ -413,14 +479,18 @@ class Publisher:
     def _sync_with_listing(self, dry_run: bool) -> PublishResult:
         """Compare every public file of build/ with the bucket; upload what differs, delete what build/ lacks."""
         remote = self._listing()
-        local = public_names(self.build_dir)
+        found = public_names(self.build_dir)
+        live = live_pages(self.conn, found)
+        local = [name for name in found if expected(name, live)]
         published = self._published(local)
         uploads: list[str] = []
         unchanged: list[tuple[str, str]] = []
+        held = []
         for name in local:
             data = read_public(self.build_dir, name)
-            if data is None:  # removed since the walk
+            if data is None:  # removed since the walk, or an asset that does not hold what its name says
                 continue
+            held.append(name)
             digest, etag = sha256(data), remote.get(name)
             if etag is not None and _MD5_RE.match(etag):
                 same = etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -430,7 +500,7 @@ class Publisher:
                 unchanged.append((name, digest))
             else:
                 uploads.append(name)
-        local_set = set(local)
+        local_set = set(held)
         deletes = sorted(name for name in remote if name not in local_set)
         if dry_run:
             return PublishResult(len(uploads), len(deletes), len(unchanged), listed=True, names=uploads + deletes)
@@ -465,9 +535,11 @@ def _outcome(send, name: str) -> tuple[str | None, BaseException | None]:
 # --- what actions and the watcher call ----------------------------------------------
 
 
-def store_warning(exc: BaseException) -> str:
+def store_warning(exc: BaseException, endpoint: str | None = None) -> str:
     """The ``Warning:`` text for a change that could not reach the store."""
-    return f"the publish store could not be updated ({describe(exc)}) — run paylink publish when it is reachable"
+    return (
+        f"the publish store could not be updated ({describe(exc, endpoint)}) — run paylink publish when it is reachable"
+    )
 
 
 def push_site_queue(site: Site, conn: sqlite3.Connection) -> str | None:
@@ -480,37 +552,34 @@ def push_site_queue(site: Site, conn: sqlite3.Connection) -> str | None:
     try:
         Publisher(site, conn, fast=True).push_queued()
     except Exception as exc:  # noqa: BLE001 — the change is made: whatever failed here is a Warning, never an Error
-        return store_warning(exc)
+        return store_warning(exc, site.settings.publish_endpoint)
     return None
 
 
-class QueueRetry:
-    """For ``watch``: pushes the queue after each build, and retries a failed push with a growing pause."""
+def remove_first(site: Site, conn: sqlite3.Connection, names: list[str]) -> None:
+    """Delete these objects (build/ names) from the store now, inside the caller's transaction, before it commits.
 
-    def __init__(self, site: Site, conn: sqlite3.Connection, report):
-        self.site = site
-        self.conn = conn
-        self.report = report
-        self.pause = 0.0
-        self.next_try = 0.0
+    A retired link's page must be gone from the store before the ledger says
+    so: on success the bookkeeping rows go in the caller's transaction; when
+    the store cannot be reached this raises PublishFailed and nothing is recorded.
+    """
+    publisher = Publisher(site, conn, fast=True)
+    try:
+        for name in names:
+            publisher.client.delete_object(Bucket=publisher.target.bucket, Key=publisher.target.key(name))
+    except Exception as exc:  # noqa: BLE001 — a store out of reach, refusing us, or a client that cannot start
+        raise PublishFailed(describe(exc, site.settings.publish_endpoint)) from exc
+    conn.executemany("DELETE FROM published WHERE name = ?", [(n,) for n in names])
+    conn.executemany("DELETE FROM publish_queue WHERE name = ?", [(n,) for n in names])
 
-    def __call__(self) -> None:
-        if time.monotonic() < self.next_try:
-            return
-        try:  # the queue fills only while `publish` is set: an idle watch reads one count a second
-            pending = self.conn.execute("SELECT 1 FROM publish_queue LIMIT 1").fetchone()
-        except sqlite3.Error:
-            return
-        if not pending:
-            return
-        site = Site(self.site.root)  # settings read fresh, like the watcher's builds
-        warning = push_site_queue(site, self.conn)
-        if warning is None:
-            if self.pause:
-                self.report("built", "The publish store is up to date again.")
-            self.pause, self.next_try = 0.0, 0.0
-        else:
-            if not self.pause:
-                self.report("error", warning)
-            self.pause = min(60.0, max(2.0, self.pause * 2))
-            self.next_try = time.monotonic() + self.pause
+
+def requeue(conn: sqlite3.Connection, names: list[str]) -> None:
+    """Mark these names as not on the store and due (a change whose pages were removed first was rolled back)."""
+    with write_transaction(conn):
+        conn.executemany("DELETE FROM published WHERE name = ?", [(n,) for n in names])
+        conn.executemany("INSERT OR IGNORE INTO publish_queue (name) VALUES (?)", [(n,) for n in names])
+
+
+def queue_waiting(conn: sqlite3.Connection) -> bool:
+    """Whether any written or removed file still waits for the store (one cheap read)."""
+    return conn.execute("SELECT 1 FROM publish_queue LIMIT 1").fetchone() is not None

@@ -13,8 +13,6 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .storage import SCHEMA_VERSION
-
 NOW_UTC = "(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
 
 migrations = Migrations("paylink")
@@ -146,11 +144,11 @@ def _execute_each(db: Database, script: str) -> None:
         raise ValueError(f"incomplete SQL statement in migration: {statement[:60]!r}")
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Apply pending migrations inside the caller's write transaction."""
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations inside the caller's write transaction; return how many are applied in all.
+
+    The caller (storage.connect) records that number as the ledger's ``user_version``.
+    """
     db = Database(conn, execute_plugins=False, recursive_triggers=False)
     migrations.apply(db)
-    applied = len(migrations.applied(db))
-    if applied != SCHEMA_VERSION:
-        raise RuntimeError(f"schema has {applied} migrations applied but SCHEMA_VERSION is {SCHEMA_VERSION}")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return len(migrations.applied(db))

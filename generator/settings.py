@@ -75,9 +75,7 @@ class Settings:
             tips=check_tips(self.tips),
             pay_instructions=pay,
             publish=check_publish(self.publish) if self.publish else None,
-            publish_endpoint=check_base_url(self.publish_endpoint, "publish_endpoint")
-            if self.publish_endpoint
-            else None,
+            publish_endpoint=check_endpoint(self.publish_endpoint) if self.publish_endpoint else None,
         )
 
     @property
@@ -281,4 +279,39 @@ def check_base_url(url: str, what: str = "base URL") -> str:
     text = url.strip().rstrip("/")
     if not _URL_RE.match(text):
         raise SettingsError(f"{what} {url[:80]!r} is not an http(s) address — use one like https://pay.example.com")
+    return text
+
+
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without a user name and password (``http://user:pass@host`` -> ``http://host``)."""
+    return _USERINFO_RE.sub(r"\1", url)
+
+
+def hide_userinfo(text: str, url: str | None = None) -> str:
+    """``text`` with every URL's user name and password taken out, and those of ``url`` wherever they appear.
+
+    An endpoint's credentials never reach a message (CONTRACT §7).
+    """
+    text = without_userinfo(text)
+    if url:
+        match = _USERINFO_RE.match(url.strip())
+        if match:
+            userinfo = url.strip()[len(match.group(1)) : match.end() - 1]
+            for secret in sorted({userinfo, *userinfo.split(":", 1)}, key=len, reverse=True):
+                if len(secret) >= 3:
+                    text = text.replace(secret, "***")
+    return text
+
+
+def check_endpoint(url: str) -> str:
+    """Return the publish endpoint without a trailing slash, or raise SettingsError (never quoting a password)."""
+    text = url.strip().rstrip("/")
+    if not _URL_RE.match(without_userinfo(text)):
+        shown = hide_userinfo(url, url)[:80]
+        raise SettingsError(
+            f"publish_endpoint {shown!r} is not an http(s) address — use one like https://ACCOUNT.r2.cloudflarestorage.com"
+        )
     return text

@@ -18,7 +18,8 @@ from pathlib import Path
 
 BUSY_TIMEOUT_S = 30.0
 # How many migrations generator/schema.py holds; kept here so opening a current
-# ledger never imports sqlite-utils (about 200 ms of start-up).
+# ledger never imports sqlite-utils (about 200 ms of start-up). schema.py imports
+# nothing of this module: connect() checks the count migrate() returns against it.
 SCHEMA_VERSION = 2
 
 
@@ -54,7 +55,10 @@ def connect(path: Path | str) -> sqlite3.Connection:
         from .schema import migrate
 
         with write_transaction(conn):
-            migrate(conn)
+            applied = migrate(conn)
+            if applied != SCHEMA_VERSION:
+                raise RuntimeError(f"schema has {applied} migrations applied but SCHEMA_VERSION is {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return conn
 
 

@@ -12,6 +12,9 @@ A failed build (a full disk, a broken template) is reported once per distinct
 failure and retried after a short backoff (0.25 s, doubling to at most 1 s),
 so the pages catch up within a couple of seconds of the cause being fixed; a
 success after a failure says so. Idle, the loop only wakes once a second.
+
+Builds and pushes to the store go through ``actions`` like every command's;
+a store out of reach is retried with a growing pause (2 s doubling to 60 s).
 """
 
 import sqlite3
@@ -20,8 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .pages import PageWriter
-from .publish import QueueRetry
+from . import actions
 from .render import builtin_templates_dir
 from .site import DB_FILE, SETTINGS_FILE, Site
 
@@ -30,6 +32,7 @@ MAX_WAIT_S = 0.8  # a steady stream of events still gets a build this often
 POLL_S = 1.0
 RETRY_FIRST_S = 0.25  # the first retry of a failed build; doubled up to RETRY_MAX_S
 RETRY_MAX_S = 1.0
+STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S = 2.0, 60.0  # pauses between tries of a store out of reach
 
 Report = Callable[[str, str], None]
 
@@ -76,7 +79,7 @@ def watch_site(site: Site, report: Report, *, stop: threading.Event | None = Non
     watch_templates()
     observer.start()
     conn = site.open_ledger()
-    push_to_store = QueueRetry(site, conn, report)  # with `publish` set: send the queue, retry while unreachable
+    push_to_store = StoreRetry(site, conn, report)  # with `publish` set: send the queue, retry while unreachable
     try:
         last_version = None
         failure: str | None = None  # the last build's error, while builds keep failing
@@ -122,7 +125,7 @@ def _data_version(conn: sqlite3.Connection) -> int:
 def _build_once(site: Site, conn: sqlite3.Connection, report: Report, *, failed_before: bool = False) -> str | None:
     """Run one build with freshly read settings; return what went wrong (never raise), or None."""
     try:
-        result = PageWriter(Site(site.root), conn).build()
+        result = actions.build(actions.Workspace.over(Site(site.root), conn), push=False)
     except Exception as exc:  # keep watching and retrying: the cause may be fixed any moment
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -131,3 +134,34 @@ def _build_once(site: Site, conn: sqlite3.Connection, report: Report, *, failed_
         again = " Pages are current again." if failed_before else ""
         report("built", f"Wrote {result.written} page(s), removed {result.removed}.{again}")
     return None
+
+
+class StoreRetry:
+    """With ``publish`` set: sends what builds left queued, and retries a store out of reach with a growing pause."""
+
+    def __init__(self, site: Site, conn: sqlite3.Connection, report: Report):
+        self.site = site
+        self.conn = conn
+        self.report = report
+        self.pause = 0.0
+        self.next_try = 0.0
+
+    def __call__(self) -> None:
+        if time.monotonic() < self.next_try:
+            return
+        ws = actions.Workspace.over(Site(self.site.root), self.conn)  # settings read fresh, like the builds
+        try:  # the queue fills only while `publish` is set: an idle watch reads one count a second
+            if not actions.store_behind(ws):
+                return
+        except Exception:  # noqa: BLE001 — broken settings or a busy ledger: the build reports it
+            return
+        actions.push_to_store(ws)
+        if not ws.warnings:
+            if self.pause:
+                self.report("built", "The publish store is up to date again.")
+            self.pause, self.next_try = 0.0, 0.0
+        else:
+            if not self.pause:
+                self.report("error", ws.warnings[0])
+            self.pause = min(STORE_RETRY_MAX_S, max(STORE_RETRY_FIRST_S, self.pause * 2))
+            self.next_try = time.monotonic() + self.pause

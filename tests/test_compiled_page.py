@@ -176,16 +176,15 @@ def test_built_site_pages_match_jinja_pages(tmp_path):
         ids.append(customer)
     paylink.ok("build", "--full")
     before = build_files(root)
-    from paylink.pages import PageWriter
+    from paylink.page_records import statements
     from paylink.site import Site
     from paylink.storage import connect
 
     site = Site(root)
     conn = connect(site.db_path)
     try:
-        writer = PageWriter(site, conn)
         jinja = jinja_renderer(site.settings, site.templates_dir)
-        for snapshot, statement in writer._statements(ids):
+        for snapshot, statement in statements(conn, ids):
             assert before[f"p/{snapshot}"] == jinja.page(statement).encode("utf-8")
     finally:
         conn.close()
@@ -239,7 +238,7 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
         paylink.ok("link", "generate", str(customer))
     paylink.ok("build", "--full")
     before = build_files(root)
-    from paylink.pages import PageWriter
+    from paylink.page_records import statements_one_by_one
     from paylink.site import Site
     from paylink.storage import connect
 
@@ -247,7 +246,7 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
     conn = connect(site.db_path)
     try:
         jinja = jinja_renderer(site.settings, site.templates_dir)
-        for snapshot, statement in PageWriter(site, conn)._statements_one_by_one(ids):
+        for snapshot, statement in statements_one_by_one(conn, ids):
             assert before[f"p/{snapshot}"] == jinja.page(statement).encode("utf-8")
     finally:
         conn.close()
@@ -259,7 +258,7 @@ def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path)
     import sqlite3
     from contextlib import closing
 
-    from paylink.pages import PARALLEL_MIN_PAGES
+    from paylink.page_helpers import PARALLEL_MIN_PAGES
 
     count = PARALLEL_MIN_PAGES + 150
     root = make_site(tmp_path / "site")
@@ -302,7 +301,7 @@ def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path)
 
 def assert_pages_are_jinjas(root: Path, count: int) -> None:
     """Every page in build/p is what Jinja renders from a one-customer-at-a-time reading of the ledger."""
-    from paylink.pages import PageWriter
+    from paylink.page_records import statements_one_by_one
     from paylink.site import Site
     from paylink.storage import connect
 
@@ -312,7 +311,7 @@ def assert_pages_are_jinjas(root: Path, count: int) -> None:
     try:
         jinja = jinja_renderer(site.settings, site.templates_dir)
         ids = [r[0] for r in conn.execute("SELECT id FROM customers ORDER BY id")]
-        pages = list(PageWriter(site, conn)._statements_one_by_one(ids))
+        pages = list(statements_one_by_one(conn, ids))
         assert len(pages) == count
         for snapshot, statement in pages:
             assert built[f"p/{snapshot}"] == jinja.page(statement).encode("utf-8"), statement.customer_name

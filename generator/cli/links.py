@@ -209,27 +209,39 @@ def _copy_to_clipboard(text: str) -> None:
     click.echo("Copied the link to the clipboard.", err=True)
 
 
-def _change_link(ctx: Context, customer_key, yes: bool, question: str, change):
+def _change_link(ctx: Context, customer_key, yes: bool, offline: bool, question: str, change):
     """Confirm, then rotate or revoke a customer's link; its old page is gone when this returns."""
     from ..actions import current_link, find_customer
 
     c = find_customer(ctx.ws, customer_key)
     current_link(ctx.ws, c)
     _confirm(question.format(name=c.name), yes)
-    return c, change(ctx.ws, c)
+    return c, change(ctx.ws, c, offline=offline)
+
+
+offline_option = click.option(
+    "--offline",
+    is_flag=True,
+    help="With a publish store out of reach, make the change here anyway (exit 3): the old link keeps"
+    " opening on the CDN until `paylink publish` succeeds.",
+)
 
 
 @link.command("rotate")
 @click.argument("customer_key", metavar="CUSTOMER")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@offline_option
 @json_option
 @pass_ctx
 @friendly_errors
-def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
+def link_rotate(ctx: Context, customer_key, yes, offline, as_json) -> None:
     """Give CUSTOMER a new link; the old one stops working before this returns.
 
-    Asks to confirm unless --yes. Exit status: 0 rotated, 1 unknown customer,
-    no link, or not confirmed.
+    Asks to confirm unless --yes. With `publish` set, the old page is deleted
+    from the store first; if the store cannot be reached nothing changes
+    (exit 1) unless --offline. Exit status: 0 rotated, 1 unknown customer, no
+    link, not confirmed, or the store out of reach; 3 rotated with --offline
+    but the store still holds the old page.
 
     \b
     Example:
@@ -238,7 +250,7 @@ def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
     from ..actions import rotate_link
 
     c, new = _change_link(
-        ctx, customer_key, yes, "Give {name} a new link? Their current link will stop working.", rotate_link
+        ctx, customer_key, yes, offline, "Give {name} a new link? Their current link will stop working.", rotate_link
     )
     url = ctx.ws.url(new)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
@@ -247,14 +259,18 @@ def link_rotate(ctx: Context, customer_key, yes, as_json) -> None:
 @link.command("revoke")
 @click.argument("customer_key", metavar="CUSTOMER")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@offline_option
 @json_option
 @pass_ctx
 @friendly_errors
-def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
+def link_revoke(ctx: Context, customer_key, yes, offline, as_json) -> None:
     """Turn off CUSTOMER's link; it stops working before this returns.
 
-    Asks to confirm unless --yes. Exit status: 0 revoked, 1 unknown customer,
-    no link, or not confirmed.
+    Asks to confirm unless --yes. With `publish` set, the page is deleted from
+    the store first; if the store cannot be reached nothing changes (exit 1)
+    unless --offline. Exit status: 0 revoked, 1 unknown customer, no link, not
+    confirmed, or the store out of reach; 3 revoked with --offline but the
+    store still holds the old page.
 
     \b
     Example:
@@ -263,6 +279,11 @@ def link_revoke(ctx: Context, customer_key, yes, as_json) -> None:
     from ..actions import revoke_link
 
     c, _ = _change_link(
-        ctx, customer_key, yes, "Turn off {name}'s link? It will stop working and they will have none.", revoke_link
+        ctx,
+        customer_key,
+        yes,
+        offline,
+        "Turn off {name}'s link? It will stop working and they will have none.",
+        revoke_link,
     )
     emit(as_json, {"customer_id": c.id, "url": None}, f"Revoked the link of {c.name} (customer {c.id}).")
