@@ -17,10 +17,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import Paylink, make_site
+from conftest import PAYLINK, Paylink, make_site
 from paylink import layout
 from paylink.publish import PUBLIC_NAME_RE
-from s3server import closed_port, moto_server, s3_client
+from s3server import RecordingProxy, closed_port, hanging_store, moto_server, s3_client
 from sitepages import insert_entry, ledger
 
 PREFIX = "shop"
@@ -423,3 +423,332 @@ def test_watch_publishes_and_retries_until_the_store_is_back(shop, store, s3_end
     assert b"131.50" in bucket_objects(store)[jane]["body"]
     assert_store_matches_build(store, site)
     assert "publish store could not be updated" in (tmp_path / "watch.log").read_text()
+
+
+# --- the store as the ledger's follower --------------------------------------------------------------
+# A retired link's page leaves the store before the change commits, only what the ledger expects is
+# ever uploaded, an endpoint's credentials are never shown, a store that hangs costs a command seconds,
+# not minutes, and the publisher's order (uploads before deletes) and bookkeeping hold. A store that is
+# down is a closed port; one that hangs accepts and never answers; RecordingProxy is a plain HTTP
+# forwarder in front of moto that records the requests in order.
+
+SECRET_USER, SECRET_PASSWORD = "alice7", "pa55word"
+BOUND_S = 40  # the most this test waits for a command talking to a store that never answers
+
+
+def run(site: Path, *args: str, timeout: float = BOUND_S) -> tuple[subprocess.CompletedProcess, float]:
+    """Run the real `paylink` console script; return the result and the seconds it took."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    start = time.monotonic()
+    done = subprocess.run(
+        [PAYLINK, "--site", str(site), *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+    return done, time.monotonic() - start
+
+
+def link_url(paylink: Paylink, ref: str) -> str:
+    return paylink.json("link", "show", ref)["url"]
+
+
+# --- store first: rotate and revoke ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["rotate", "revoke"])
+def test_a_store_out_of_reach_stops_a_rotate_or_revoke_and_changes_nothing(shop, store, s3_endpoint, how):
+    paylink, site = shop
+    paylink.json("publish")
+    old_url, old_page = link_url(paylink, "jane"), page_name(site, "jane")
+    old_bytes = (site / "build" / old_page).read_bytes()
+    before = bookkeeping(site)
+    with closing(ledger(site)) as conn:
+        links_before = conn.execute("SELECT * FROM links ORDER BY id").fetchall()
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+
+    refused = paylink.fails("link", how, "jane", "--yes")
+    line = refused.stderr.strip()
+    assert line.startswith("Error: The publish store could not be reached to remove the old page (")
+    assert "nothing was changed and the link still works everywhere" in line
+    assert "--offline" in line
+    assert refused.stdout == ""
+    # Nothing changed: the ledger, build/, the bookkeeping, and the store (the link still opens everywhere).
+    with closing(ledger(site)) as conn:
+        assert conn.execute("SELECT * FROM links ORDER BY id").fetchall() == links_before
+    assert link_url(paylink, "jane") == old_url
+    assert (site / "build" / old_page).read_bytes() == old_bytes
+    assert bookkeeping(site) == before
+    assert bucket_objects(store)[old_page]["body"] == old_bytes
+
+    # --offline: the change is made here, exit 3, and the warning says the old link still opens on the CDN.
+    offline = paylink("link", how, "jane", "--yes", "--offline", "--json")
+    assert offline.exit_code == 3, offline.stderr
+    document = json.loads(offline.stdout)
+    assert (document["url"] is None) == (how == "revoke")
+    warnings = offline.stderr.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("Warning: the publish store could not be reached (")
+    assert warnings[0].endswith("the old link still opens on the CDN until paylink publish succeeds")
+    assert not (site / "build" / old_page).exists()
+    assert old_page in bucket_objects(store)  # still on the store, as the warning says
+    assert (old_page,) in bookkeeping(site)[1]  # queued for the next publish
+
+    set_publish(site, store[1], s3_endpoint)
+    result = paylink.json("publish")
+    assert result["deleted"] == 1
+    assert old_page not in bucket_objects(store)
+    assert_store_matches_build(store, site)
+    assert bookkeeping(site)[1] == []
+
+
+def test_the_old_page_leaves_the_store_before_the_ledger_change_commits(shop, store, s3_endpoint):
+    paylink, site = shop
+    paylink.json("publish")
+    old_page = page_name(site, "jane")
+    snapshot = old_page.removeprefix(f"{layout.SNAPSHOT_DIR}/")
+    seen: list[tuple[str, object]] = []
+
+    def look_at_the_ledger(method: str, path: str) -> None:
+        # Read as any other program would, while the store hears the DELETE: the link must still be live.
+        if method == "DELETE" and path.endswith(snapshot):
+            with closing(sqlite3.connect(site / layout.DB_FILE, timeout=30)) as conn:
+                retired = conn.execute("SELECT retired_at FROM links WHERE snapshot = ?", (snapshot,)).fetchone()[0]
+            seen.append((path, retired))
+
+    proxy = RecordingProxy(s3_endpoint)
+    proxy.before = look_at_the_ledger
+    try:
+        set_publish(site, store[1], proxy.endpoint)
+        paylink.json("link", "rotate", "jane", "--yes")
+    finally:
+        proxy.close()
+    assert [retired for _, retired in seen] == [None], seen  # deleted once, while the ledger still had it live
+    assert old_page not in bucket_objects(store)
+    assert_store_matches_build(store, site)
+    assert bookkeeping(site)[1] == []
+
+
+def test_offline_with_the_store_in_reach_is_a_plain_success(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    old_page = page_name(site, "jane")
+    result = paylink("link", "revoke", "jane", "--yes", "--offline")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert old_page not in bucket_objects(store)
+    assert_store_matches_build(store, site)
+
+
+# --- a store that hangs -------------------------------------------------------------------------------
+
+
+def test_a_store_that_never_answers_costs_a_command_seconds_not_minutes(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    old_url = link_url(paylink, "sam")
+    with hanging_store() as endpoint:
+        set_publish(site, store[1], endpoint)
+        charged, charge_s = run(site, "charge", "jane", "10", "Valve", "--json")
+        assert charged.returncode == 3, charged.stderr
+        assert json.loads(charged.stdout)["balance"] == "130.50"
+        assert charged.stderr.startswith("Warning: the publish store could not be updated (")
+
+        refused, refuse_s = run(site, "link", "revoke", "sam", "--yes")
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("Error: The publish store could not be reached to remove the old page")
+        assert link_url(paylink, "sam") == old_url
+
+        offline, offline_s = run(site, "link", "revoke", "sam", "--yes", "--offline")
+        assert offline.returncode == 3, offline.stderr
+        assert len(offline.stderr.strip().splitlines()) == 1  # tried once, not again after the commit
+    print(
+        f"\nhanging store: charge {charge_s:.1f} s, refused revoke {refuse_s:.1f} s, offline revoke {offline_s:.1f} s"
+    )
+    assert paylink("link", "show", "sam").exit_code == 1
+
+
+# --- only what the ledger expects -----------------------------------------------------------------
+
+
+def test_a_planted_page_or_asset_is_never_uploaded(shop, store, s3_endpoint):
+    paylink, site = shop
+    key = site / layout.KEY_FILE
+    planted_page = f"{layout.SNAPSHOT_DIR}/{'ab' * 16}.html"
+    planted_asset = f"{layout.ASSETS_DIR}/paylink.{'0' * layout.ASSET_HASH_HEX}.css"
+    os.link(key, site / "build" / planted_page)  # hard links to the key, with names an edge would serve
+    os.link(key, site / "build" / planted_asset)
+    stray = site / "build" / layout.SNAPSHOT_DIR / ("cd" * 16 + ".html")
+    stray.write_text("a page no live link has")
+    with closing(ledger(site)) as conn, conn:  # and another program queues them
+        conn.executemany(
+            "INSERT INTO publish_queue (name) VALUES (?)",
+            [(planted_page,), (planted_asset,), (f"{layout.SNAPSHOT_DIR}/{stray.name}",)],
+        )
+    paylink.json("publish")
+    paylink.json("publish", "--full")
+    paylink.json("charge", "sam", "5", "Washer")
+    paylink.json("build", "--full")
+    objects = bucket_objects(store)
+    assert planted_page not in objects and planted_asset not in objects
+    assert f"{layout.SNAPSHOT_DIR}/{stray.name}" not in objects
+    key_bytes = key.read_bytes()
+    assert not any(key_bytes in obj["body"] for obj in objects.values())
+    # What is there is exactly the live links' pages, the assets, the error pages and robots.txt.
+    with closing(ledger(site)) as conn:
+        live = {
+            f"{layout.SNAPSHOT_DIR}/{r[0]}" for r in conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")
+        }
+    assets = {f"{layout.ASSETS_DIR}/{n}" for n in os.listdir(site / "build" / layout.ASSETS_DIR)} - {planted_asset}
+    assert set(objects) == live | assets | set(layout.fixed_files())
+    assert bookkeeping(site)[1] == []
+
+
+def test_a_planted_object_already_on_the_store_is_deleted(shop, store):
+    paylink, site = shop
+    client, bucket = store
+    planted = f"{layout.SNAPSHOT_DIR}/{'ef' * 16}.html"
+    (site / "build" / planted).write_text("planted")
+    client.put_object(Bucket=bucket, Key=f"shop/{planted}", Body=b"planted")
+    paylink.json("publish")
+    assert planted not in bucket_objects(store)
+
+
+# --- credentials in the endpoint -----------------------------------------------------------------------
+
+
+def with_userinfo(endpoint: str) -> str:
+    return endpoint.replace("http://", f"http://{SECRET_USER}:{SECRET_PASSWORD}@", 1)
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        assert SECRET_PASSWORD not in text and SECRET_USER not in text, text
+
+
+def test_an_endpoints_user_and_password_never_appear(shop, store, s3_endpoint):
+    paylink, site = shop
+    # Reachable: publishing works (S3 signs with the usual credentials; the URL's are never sent) and says nothing of them.
+    set_publish(site, store[1], with_userinfo(s3_endpoint))
+    published = paylink("publish", "--json")
+    assert published.exit_code == 0, published.stderr
+    assert_no_secret(published.stdout, published.stderr)
+    assert_store_matches_build(store, site)
+    # Out of reach: every Error:, Warning: and JSON document leaves them out.
+    set_publish(site, store[1], with_userinfo(f"http://127.0.0.1:{closed_port()}"))
+    outputs = [
+        paylink("charge", "jane", "1", "Washer", "--json"),
+        paylink("publish", "--json"),
+        paylink("publish", "--full"),
+        paylink("link", "revoke", "sam", "--yes", "--json"),
+        paylink("link", "rotate", "jane", "--yes", "--offline", "--json"),
+        paylink("build", "--full", "--json"),
+    ]
+    assert [r.exit_code for r in outputs] == [3, 1, 1, 1, 3, 3]
+    for result in outputs:
+        assert result.stderr.startswith(("Error: ", "Warning: ")), result.stderr
+        assert "127.0.0.1" in result.stderr or "could not" in result.stderr
+        assert_no_secret(result.stdout, result.stderr)
+    # A malformed endpoint is refused without quoting them either.
+    set_publish(site, store[1], f"ftp://{SECRET_USER}:{SECRET_PASSWORD}@files.example.com")
+    refused = paylink.fails("publish")
+    assert "publish_endpoint" in refused.stderr
+    assert_no_secret(refused.stderr)
+
+
+# --- the publisher's order and bookkeeping ----------------------------------------------------------------
+
+
+def test_publish_uploads_everything_before_it_deletes_anything(shop, store, s3_endpoint):
+    paylink, site = shop
+    proxy = RecordingProxy(s3_endpoint)
+    try:
+        set_publish(site, store[1], proxy.endpoint)
+        paylink.json("publish")
+        # While the store is down: a revoke (a delete to do) and a charge and a new link (uploads) are queued.
+        set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+        assert paylink("link", "revoke", "sam", "--yes", "--offline").exit_code == 3
+        assert paylink("charge", "jane", "3", "Washer").exit_code == 3
+        assert paylink("link", "generate", "sam").exit_code == 3
+        set_publish(site, store[1], proxy.endpoint)
+        proxy.requests.clear()
+        assert paylink.json("publish") == {"uploaded": 2, "deleted": 1, "unchanged": 0}
+        queued_methods = [m for m in proxy.methods() if m in ("PUT", "DELETE")]
+        # And against a listing: stale objects to delete, missing ones to upload.
+        client, bucket = store
+        client.put_object(Bucket=bucket, Key=f"shop/{layout.SNAPSHOT_DIR}/{'9' * 32}.html", Body=b"stale")
+        client.delete_object(Bucket=bucket, Key="shop/robots.txt")
+        proxy.requests.clear()
+        assert paylink.json("publish", "--full")["deleted"] == 1
+        listed_methods = [m for m in proxy.methods() if m in ("PUT", "DELETE")]
+    finally:
+        proxy.close()
+    for methods in (queued_methods, listed_methods):
+        assert "PUT" in methods and "DELETE" in methods, methods
+        assert methods.index("DELETE") > max(i for i, m in enumerate(methods) if m == "PUT"), methods
+    assert_store_matches_build(store, site)
+
+
+def test_a_page_changed_during_its_upload_stays_queued_and_goes_out_again(shop, store, s3_endpoint):
+    paylink, site = shop
+    jane = page_name(site, "jane")
+    changed: list[int] = []
+    proxy = RecordingProxy(s3_endpoint)
+
+    def post_meanwhile(method: str, path: str) -> None:
+        # While the publisher's upload of jane's page is in flight, another charge rewrites that page
+        # (and that command sends it itself, before this older upload lands).
+        if method == "PUT" and path.endswith(jane) and not changed:
+            changed.append(1)
+            done, _ = run(site, "charge", "jane", "1", "Washer")
+            changed.append(done.returncode)
+
+    try:
+        set_publish(site, store[1], proxy.endpoint)
+        paylink.json("publish")
+        # The store is down while a charge is posted: jane's page waits in the queue.
+        set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+        assert paylink("charge", "jane", "10", "Valve").exit_code == 3
+        set_publish(site, store[1], proxy.endpoint)
+        proxy.before = post_meanwhile
+        paylink.json("publish")
+        proxy.before = None
+        assert changed == [1, 0]
+        page = (site / "build" / jane).read_bytes()
+        assert b"131.50" in page
+        assert bucket_objects(store)[jane]["body"] == page  # the older upload did not have the last word
+        assert bookkeeping(site)[1] == []
+        assert paylink.json("publish") == {"uploaded": 0, "deleted": 0, "unchanged": 0}
+    finally:
+        proxy.close()
+
+
+# --- watch and a store that is down ----------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_watch_waits_longer_between_tries_of_a_store_that_stays_down(shop, store, tmp_path):
+    paylink, site = shop
+    paylink.json("publish")
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+    assert paylink("charge", "jane", "10", "Valve").exit_code == 3  # something queued: watch keeps trying
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as err:
+        watch = subprocess.Popen(
+            [PAYLINK, "--site", str(site), "watch"], stdout=subprocess.DEVNULL, stderr=err, env=env
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "publish store could not be updated" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "publish store could not be updated" in log.read_text()
+        start = cpu_seconds(watch.pid)
+        time.sleep(8)
+        used = cpu_seconds(watch.pid) - start
+    finally:
+        watch.terminate()
+        watch.wait(timeout=10)
+    print(f"\nwatch with the store down: {used:.2f} s of CPU in 8 s")
+    assert used < 0.8, f"watch used {used:.2f} s of CPU in 8 s while the store was down"
+    assert log.read_text().count("publish store could not be updated") == 1  # said once, not once per try
