@@ -211,3 +211,40 @@ def test_watch_without_a_site_fails_with_one_error_line(tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+
+
+def test_watch_rebuilds_every_page_when_only_paylink_toml_changes(site, customers, start_watch):
+    watcher = start_watch(site)
+    settings = site / "paylink.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace('name = "Test Plumbing"', 'name = "Renamed Plumbing"'),
+        encoding="utf-8",
+    )
+    renamed = pages_all(site, lambda soup: "Renamed Plumbing" in soup.get_text())
+    elapsed = wait_for("every page to show the new name", renamed)
+    assert elapsed < ALLOWED_S, f"{elapsed:.2f} s (promised {PROMISED_S} s)"
+    print(f"\nwatch: a paylink.toml-only change reached every page after {elapsed:.2f} s")
+    assert_clean_exit(watcher)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_watch_pauses_between_retries_of_a_build_that_keeps_failing(site, customers, start_watch):
+    watcher = start_watch(site)
+    override = site / "site_templates"
+    override.mkdir()
+    (override / "page.html").write_text("{% if %}broken", encoding="utf-8")
+    wait_for("an Error: line", lambda: "Error:" in watcher.stderr())
+    start = cpu_seconds(watcher.proc.pid)
+    time.sleep(5)
+    used = cpu_seconds(watcher.proc.pid) - start
+    print(f"\nwatch with a build that keeps failing: {used:.2f} s of CPU in 5 s")
+    assert used < 1.5, f"watch used {used:.2f} s of CPU in 5 s retrying a broken build"
+    assert watcher.stderr().count("Error:") == 1  # said once, not once per retry
+    (override / "page.html").unlink()
+    wait_for("pages current again", lambda: "Pages are current again" in watcher.stderr())
+    assert_clean_exit(watcher)
