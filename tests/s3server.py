@@ -161,3 +161,36 @@ def hanging_store() -> Iterator[str]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+@contextmanager
+def refusing_store() -> Iterator[tuple[str, list[float]]]:
+    """An endpoint on 127.0.0.1 that accepts each connection and closes it at once (a store that is down
+    behind a load balancer); yield its URL and the list of times (monotonic) it was connected to."""
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    connected: list[float] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            connected.append(time.monotonic())
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", connected
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()

@@ -20,7 +20,7 @@ import pytest
 from conftest import PAYLINK, Paylink, make_site
 from paylink import layout
 from paylink.publish import PUBLIC_NAME_RE
-from s3server import RecordingProxy, closed_port, hanging_store, moto_server, s3_client
+from s3server import RecordingProxy, closed_port, hanging_store, moto_server, refusing_store, s3_client
 from sitepages import insert_entry, ledger
 
 PREFIX = "shop"
@@ -730,25 +730,28 @@ def cpu_seconds(pid: int) -> float:
 def test_watch_waits_longer_between_tries_of_a_store_that_stays_down(shop, store, tmp_path):
     paylink, site = shop
     paylink.json("publish")
-    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
-    assert paylink("charge", "jane", "10", "Valve").exit_code == 3  # something queued: watch keeps trying
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-    log = tmp_path / "watch.log"
-    with open(log, "wb") as err:
-        watch = subprocess.Popen(
-            [PAYLINK, "--site", str(site), "watch"], stdout=subprocess.DEVNULL, stderr=err, env=env
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while "publish store could not be updated" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "publish store could not be updated" in log.read_text()
-        start = cpu_seconds(watch.pid)
-        time.sleep(8)
-        used = cpu_seconds(watch.pid) - start
-    finally:
-        watch.terminate()
-        watch.wait(timeout=10)
-    print(f"\nwatch with the store down: {used:.2f} s of CPU in 8 s")
-    assert used < 0.8, f"watch used {used:.2f} s of CPU in 8 s while the store was down"
+    with refusing_store() as (endpoint, connected):
+        set_publish(site, store[1], endpoint)
+        assert paylink("charge", "jane", "10", "Valve").exit_code == 3  # something queued: watch keeps trying
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+        log = tmp_path / "watch.log"
+        with open(log, "wb") as err:
+            watch = subprocess.Popen(
+                [PAYLINK, "--site", str(site), "watch"], stdout=subprocess.DEVNULL, stderr=err, env=env
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while "publish store could not be updated" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "publish store could not be updated" in log.read_text()
+            start, tries_before = cpu_seconds(watch.pid), len(connected)
+            time.sleep(10)
+            used, tries = cpu_seconds(watch.pid) - start, len(connected) - tries_before
+        finally:
+            watch.terminate()
+            watch.wait(timeout=10)
+    print(f"\nwatch with the store down for 10 s: {tries} connections, {used:.2f} s of CPU")
+    # Pauses of 2, 4, 8 s: two tries (of two attempts each) in these 10 s; without them, one a second or so.
+    assert tries <= 8, f"watch tried the store {tries} times in 10 s"
+    assert used < 1.5, f"watch used {used:.2f} s of CPU in 10 s while the store was down"
     assert log.read_text().count("publish store could not be updated") == 1  # said once, not once per try
