@@ -215,6 +215,7 @@ def test_watch_without_a_site_fails_with_one_error_line(tmp_path):
 
 def test_watch_rebuilds_every_page_when_only_paylink_toml_changes(site, customers, start_watch):
     watcher = start_watch(site)
+    time.sleep(2)  # past watch's first build, which would pick the change up whatever watch noticed
     settings = site / "paylink.toml"
     settings.write_text(
         settings.read_text(encoding="utf-8").replace('name = "Test Plumbing"', 'name = "Renamed Plumbing"'),
@@ -243,7 +244,7 @@ def test_watch_pauses_between_retries_of_a_build_that_keeps_failing(site, custom
     time.sleep(5)
     used = cpu_seconds(watcher.proc.pid) - start
     print(f"\nwatch with a build that keeps failing: {used:.2f} s of CPU in 5 s")
-    assert used < 1.5, f"watch used {used:.2f} s of CPU in 5 s retrying a broken build"
+    assert used < 0.75, f"watch used {used:.2f} s of CPU in 5 s retrying a broken build"
     assert watcher.stderr().count("Error:") == 1  # said once, not once per retry
     (override / "page.html").unlink()
     wait_for("pages current again", lambda: "Pages are current again" in watcher.stderr())
