@@ -580,15 +580,20 @@ def test_a_planted_page_or_asset_is_never_uploaded(shop, store, s3_endpoint):
             "INSERT INTO publish_queue (name) VALUES (?)",
             [(planted_page,), (planted_asset,), (f"{layout.SNAPSHOT_DIR}/{stray.name}",)],
         )
-    paylink.json("publish")
-    paylink.json("publish", "--full")
-    paylink.json("charge", "sam", "5", "Washer")
-    paylink.json("build", "--full")
-    objects = bucket_objects(store)
-    assert planted_page not in objects and planted_asset not in objects
-    assert f"{layout.SNAPSHOT_DIR}/{stray.name}" not in objects
     key_bytes = key.read_bytes()
-    assert not any(key_bytes in obj["body"] for obj in objects.values())
+    planted = {planted_page, planted_asset, f"{layout.SNAPSHOT_DIR}/{stray.name}"}
+    proxy = RecordingProxy(s3_endpoint)  # every request, so nothing uploaded and deleted later goes unseen
+    try:
+        set_publish(site, store[1], proxy.endpoint)
+        for command in (["publish"], ["publish", "--full"], ["charge", "sam", "5", "Washer"], ["build", "--full"]):
+            paylink.json(*command)
+            objects = bucket_objects(store)
+            assert not planted & set(objects), command
+            assert not any(key_bytes in obj["body"] for obj in objects.values()), command
+        sent = {path for method, path in proxy.requests if method == "PUT"}
+    finally:
+        proxy.close()
+    assert sent and not [path for path in sent if any(path.endswith(name) for name in planted)]
     # What is there is exactly the live links' pages, the assets, the error pages and robots.txt.
     with closing(ledger(site)) as conn:
         live = {
