@@ -525,6 +525,19 @@ def test_the_old_page_leaves_the_store_before_the_ledger_change_commits(shop, st
     assert bookkeeping(site)[1] == []
 
 
+def test_only_the_links_a_change_turns_off_must_leave_the_store_first(shop, store):
+    paylink, site = shop
+    paylink.json("publish")
+    # A revoke that committed and then crashed before tidying up leaves its retired snapshot recorded.
+    with closing(ledger(site)) as conn, conn:
+        conn.execute("INSERT INTO retired_snapshots (snapshot) VALUES (?)", ("f" * 32 + ".html",))
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+    charged = paylink("charge", "jane", "10", "Valve")
+    assert charged.exit_code == 3, charged.stderr  # a charge is never refused for an older change's page
+    assert charged.stderr.startswith("Warning: the publish store could not be updated (")
+    assert paylink.json("customer", "show", "jane")["balance"] == "130.50"
+
+
 def test_offline_with_the_store_in_reach_is_a_plain_success(shop, store):
     paylink, site = shop
     paylink.json("publish")
