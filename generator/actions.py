@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import layout, ledger
+from . import layout, ledger, page_records
 from .errors import PagesNotWritten, StoreNotUpdated
 from .pages import PageWriter
 from .site import Site, find_site
@@ -128,10 +128,13 @@ def keeping_pages_current(ws: Workspace, *, offline: bool = False) -> Iterator[N
         staged = None
         try:
             with write_transaction(conn):
+                # Links this change turns off, not those a crash left to tidy (they go out with the queue).
+                retired_before = set(page_records.retired_snapshots(conn)) if ws.settings.publish else set()
                 yield
                 staged = pages.stage_pending()
-                if staged.retired and ws.settings.publish:
-                    names = [f"{layout.SNAPSHOT_DIR}/{name}" for name in staged.retired]
+                retiring = [name for name in staged.retired if name not in retired_before]
+                if retiring and ws.settings.publish:
+                    names = [f"{layout.SNAPSHOT_DIR}/{name}" for name in retiring]
                     store_behind = _remove_from_store_first(ws, names, offline=offline)
                     if store_behind is None:
                         removed_first = names
