@@ -15,8 +15,13 @@ that were sent (or is still absent after a delete). A page rewritten while it
 was being uploaded therefore stays queued and goes out on the next round.
 
 Only names an edge can serve are ever read, and only from inside ``build/``:
-the key, the ledger and the settings live beside it and can never match.
-Nothing here prints; failures to reach the store raise ``PublishFailed``.
+the key, the ledger and the settings live beside it and can never match. Of
+those, only what the ledger expects is uploaded: the page of a live link (by
+the ``links`` table), an asset whose bytes match the digest in its name, the
+fixed files of ``layout.fixed_files()``; anything else found in ``build/`` is
+deleted from the store, never sent. Nothing here prints; failures to reach
+the store raise ``PublishFailed``, whose text never holds the endpoint's
+user name or password.
 """
 
 from __future__ import annotations
