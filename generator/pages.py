@@ -25,14 +25,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import layout, snapshots
 from .errors import PagesNotWritten, PaylinkError
+from .facts import Statement
 from .ledger import balance_and_count, pages_of, recent_entries_and_voids
 from .model import Entry
-from .render import Renderer, Statement
+from .render import Renderer
 from .site import Site
 from .storage import write_transaction
+
+if TYPE_CHECKING:
+    from .page_cache import PageCache
 
 LOCK_FILE = "paylink.lock"
 
@@ -164,14 +169,20 @@ class StagedPages:
 class PageWriter:
     """Writes and removes a site's snapshots."""
 
-    def __init__(self, site: Site, conn: sqlite3.Connection):
+    def __init__(self, site: Site, conn: sqlite3.Connection, page_cache: "PageCache | None" = None):
         self.site = site
         self.conn = conn
         self.pages_dir = site.build_dir / layout.SNAPSHOT_DIR
+        # The site's page cache, owned by the caller (the workspace saves it when the command succeeded).
+        self.page_cache = page_cache
 
     @cached_property
     def renderer(self) -> Renderer:
-        return Renderer(self.site.settings, self.site.templates_dir)
+        cache = self.page_cache
+        renderer = Renderer(self.site.settings, self.site.templates_dir, cached=cache.pages() if cache else None)
+        if cache is not None:
+            cache.learn_from(renderer)
+        return renderer
 
     _helper = None  # a pool of helper processes, only during a large run
     _helpers = 0  # how many

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PAYLINK
+from paylink.dates import ZONE_YEARS, _LearntDates, date_facts
 from paylink.page_cache import PAGE_CACHE
-from paylink.render import ZONE_YEARS, _LearntDates, builtin_templates_dir, date_facts
+from paylink.render import builtin_templates_dir
 
 PROBE = (
     "import sys\n"
@@ -225,7 +226,7 @@ def test_a_changed_template_of_paylink_itself_makes_the_cache_stale(tmp_path: Pa
     copy = tmp_path / "templates"
     shutil.copytree(builtin_templates_dir(), copy)
     from paylink.page_cache import cache_key
-    from paylink.render import Renderer
+    from paylink.render import catalog_files, template_dirs
     from paylink.settings import load_settings
 
     settings = load_settings(site / "paylink.toml")
@@ -234,7 +235,7 @@ def test_a_changed_template_of_paylink_itself_makes_the_cache_stale(tmp_path: Pa
     page = copy / "page.html"
     page.write_text(page.read_text(encoding="utf-8") + " ", encoding="utf-8")
     assert cache_key(settings, [copy], []) != key
-    assert Renderer(settings, site / "site_templates").cache_key[4:] != key[4:]
+    assert cache_key(settings, template_dirs(site / "site_templates"), catalog_files())[4:] != key[4:]
     assert ids
 
 
