@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from markupsafe import Markup
 
 # A row of the entries table is drawn by its variant: (kind, voided). Numbered by place, so that
-# a variant's number is 2 * kind's place + voided.
+# a variant's number is 2 * kind's place + voided. A void is never a row: the entry it cancels is
+# shown once, marked, and the void's reason is for the business only (CONTRACT §4).
 VARIANTS: tuple[tuple[str, bool], ...] = tuple(
-    (kind, voided) for kind in ("charge", "credit", "reversal") for voided in (False, True)
+    (kind, voided) for kind in ("charge", "credit") for voided in (False, True)
 )
 # How wide a total may be and still sit in a tip choice of the narrow layout.
 NARROW_TIP_TOTAL = 10
@@ -35,11 +36,11 @@ class Statement:
 
     customer_name: str
     balance_minor: int
-    entries: list[Entry]  # the newest (at most 20), newest first
-    last_change: str  # ISO 8601 UTC
+    entries: list[Entry]  # the newest (at most 20) that are not voids, newest first (voids given are left out)
+    last_change: str  # ISO 8601 UTC: when the balance last changed (the newest entry, a void too)
     language: str | None = None  # the customer's own; None: the site's
-    entry_count: int | None = None  # all the customer's entries; None: just those shown
-    # The customer's voids: void entry id -> (id, description) of the entry it reverses.
+    entry_count: int | None = None  # all the customer's entries but voids; None: just those shown
+    # The voids of entries shown: void entry id -> (id, description) of the entry it cancels.
     voids: Mapping[int, tuple[int, str]] = field(default_factory=dict)
 
 
@@ -48,10 +49,10 @@ class EntryLine(NamedTuple):
 
     date: str
     date_iso: str
-    description: str  # for a void, the description of the entry it reverses
+    description: str
     amount: str
-    kind: str  # "charge", "credit", or "reversal" (a void)
-    voided: bool  # voided, or the void that reverses one
+    kind: str  # "charge" or "credit"
+    voided: bool  # canceled by a void (shown struck through, marked "Canceled")
 
 
 class TipChoice(NamedTuple):
@@ -84,8 +85,8 @@ class PageFacts(NamedTuple):
     total: str  # the balance with no tip (outstanding), else zero
     tips: tuple[TipChoice, ...]  # none unless outstanding and the site offers tips
     tips_wide: bool  # some total is too wide for the narrow tip layout
-    entries: list[EntryLine]  # the rows shown, newest first
-    older: int  # how many entries are not shown
+    entries: list[EntryLine]  # the rows shown, newest first: every entry but voids, at most 20
+    older: int  # how many entries (voids not counted) are not shown
     as_of: Moment  # when the balance last changed
     pay_options: "Markup | None" = None
 
@@ -157,7 +158,10 @@ def page_facts(
                 )
             )
     balance_text = money(-balance if balance < 0 else balance)
-    shown = statement.entries
+    shown = [e for e in statement.entries if e.voids_entry_id is None]
+    canceled = {original_id for original_id, _ in statement.voids.values()}
+    if len(shown) < len(statement.entries):  # voids given among the entries: what they cancel too
+        canceled.update(e.voids_entry_id for e in statement.entries if e.voids_entry_id is not None)
     return PageFacts(
         language=formats.language,
         customer_name=statement.customer_name,
@@ -167,33 +171,34 @@ def page_facts(
         total=balance_text if state == "outstanding" else money(0),
         tips=tuple(choices),
         tips_wide=tips_wide,
-        entries=entry_lines(shown, statement.voids, money, formats.dates),
+        entries=entry_lines(shown, canceled, money, formats.dates),
         older=max(0, (statement.entry_count or len(shown)) - len(shown)),
         as_of=formats.dates.moment(statement.last_change),
         pay_options=pay_options,
     )
 
 
-def entry_lines(
-    entries: list[Entry], voids: Mapping[int, tuple[int, str]], money, dates: LocalDates
-) -> list[EntryLine]:
-    """The table's rows; voided entries and their voids marked, a void described by what it reverses."""
+def entry_lines(entries: list[Entry], canceled: set, money, dates: LocalDates) -> list[EntryLine]:
+    """The table's rows (``entries`` hold no void), those whose id is in ``canceled`` marked."""
     if not entries:
         return []
-    voided = voided_ids(entries, voids)
     make = tuple.__new__  # EntryLine(...) without its Python-level __new__: a build makes millions
-    lines = []
-    for entry, (date_text, date_iso) in zip(entries, dates.entry_dates_of([e.posted_at for e in entries]), strict=True):
-        if entry.voids_entry_id is not None:
-            kind = "reversal"
-            description = reversed_description(entry, voids.get(entry.id))
-        else:
-            kind = "charge" if entry.amount_minor > 0 else "credit"
-            description = entry.description
-        lines.append(
-            make(EntryLine, (date_text, date_iso, description, money(entry.amount_minor), kind, entry.id in voided))
+    return [
+        make(
+            EntryLine,
+            (
+                date_text,
+                date_iso,
+                entry.description,
+                money(entry.amount_minor),
+                "charge" if entry.amount_minor > 0 else "credit",
+                entry.id in canceled,
+            ),
         )
-    return lines
+        for entry, (date_text, date_iso) in zip(
+            entries, dates.entry_dates_of([e.posted_at for e in entries]), strict=True
+        )
+    ]
 
 
 def balance_size(amount: str) -> str:
@@ -201,35 +206,3 @@ def balance_size(amount: str) -> str:
     if len(amount) <= 10:
         return "normal"
     return "long" if len(amount) <= 14 else "longer"
-
-
-def voided_ids(entries: list[Entry], voids: Mapping[int, tuple[int, str]]) -> set[int]:
-    """The ids among a page's entries that show as "Voided": each void and the entry it reverses.
-
-    ``voids`` maps the ids of voids shown to (original id, original description),
-    so an original that is not among the entries shown still counts.
-    """
-    voided: set[int] = set()
-    for void_id, (original_id, _) in voids.items():
-        voided.add(void_id)
-        voided.add(original_id)
-    for entry in entries:
-        if entry.voids_entry_id is not None:
-            voided.add(entry.id)
-            voided.add(entry.voids_entry_id)
-    return voided
-
-
-def reversed_description(void: Entry, original: tuple[int, str] | None) -> str:
-    """What a void reverses, in the business's words: "Deposit (duplicate import)", never "Void of entry 12: ...".
-
-    The ledger writes a void as ``Void of entry N: <original> (<reason>)``; the
-    original's description and the reason are kept, the entry number dropped.
-    """
-    import re
-
-    if original is None:
-        return re.sub(r"Void of entry [0-9]+: ", "", void.description, count=1)
-    original_id, described = original
-    written = f"Void of entry {original_id}: {described}"
-    return described + void.description[len(written) :] if void.description.startswith(written) else described

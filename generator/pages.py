@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from . import layout, snapshots
 from .errors import PagesNotWritten, PaylinkError
 from .facts import Statement
-from .ledger import balance_and_count, pages_of, recent_entries_and_voids
+from .ledger import page_totals, pages_of, recent_entries_and_voids
 from .model import Entry
 from .render import Renderer
 from .site import Site
@@ -493,20 +493,21 @@ class PageWriter:
             )
         }
         ledgers = pages_of(self.conn, [c for c in customer_ids if c in people])
-        nothing: tuple = ([], {}, 0, 0)
+        nothing: tuple = ([], {}, 0, 0, None)
         for customer_id in customer_ids:
             person = people.get(customer_id)
             if person is None:
                 continue
-            entries, voids, balance, count = ledgers.get(customer_id, nothing)
+            entries, voids, balance, count, newest = ledgers.get(customer_id, nothing)
             yield (
                 person[1],
                 Statement(
                     customer_name=person[0],
                     balance_minor=balance,
                     entries=entries,
-                    # the balance last changed with the newest entry; with none, when the customer was added
-                    last_change=entries[0].posted_at if entries else person[2],
+                    # the balance last changed with the newest entry (a void too); with none, when the
+                    # customer was added
+                    last_change=newest or person[2],
                     language=person[3],
                     entry_count=count,
                     voids=voids,
@@ -524,13 +525,14 @@ class PageWriter:
             if row is None:
                 continue
             entries, voids = recent_entries_and_voids(self.conn, customer_id)
-            balance, count = balance_and_count(self.conn, customer_id)
+            balance, count, newest = page_totals(self.conn, customer_id)
             statement = Statement(
                 customer_name=row[0],
                 balance_minor=balance,
                 entries=entries,
-                # the balance last changed with the newest entry; with none, when the customer was added
-                last_change=entries[0].posted_at if entries else row[2],
+                # the balance last changed with the newest entry (a void too); with none, when the
+                # customer was added
+                last_change=newest or row[2],
                 language=row[3],
                 entry_count=count,
                 voids=voids,

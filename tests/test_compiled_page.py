@@ -193,11 +193,11 @@ def test_built_site_pages_match_jinja_pages(tmp_path):
 
 
 def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(tmp_path):
-    """ledger.pages_of (a batch) equals recent_entries_and_voids + balance_and_count (one customer)."""
+    """ledger.pages_of (a batch) equals recent_entries_and_voids + page_totals (one customer)."""
     import sqlite3
     from contextlib import closing
 
-    from paylink.ledger import balance_and_count, pages_of, recent_entries_and_voids
+    from paylink.ledger import page_totals, pages_of, recent_entries_and_voids
 
     root = make_site(tmp_path / "site")
     paylink = Paylink(root)
@@ -228,11 +228,12 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
         batch = pages_of(conn, ids)
         for customer in ids:
             entries, voids = recent_entries_and_voids(conn, customer)
-            balance, count = balance_and_count(conn, customer)
-            if count == 0:
+            balance, count, newest = page_totals(conn, customer)
+            if newest is None:
                 assert customer not in batch
                 continue
-            assert batch[customer] == (entries, voids, balance, count)
+            assert batch[customer] == (entries, voids, balance, count, newest)
+            assert all(e.voids_entry_id is None for e in entries)  # a void is never a row
         assert any(b[1] for b in batch.values())  # voids were found
     # And a built site's pages equal Jinja's rendering of the one-by-one read.
     for customer in ids:
