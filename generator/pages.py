@@ -46,6 +46,8 @@ BATCH = 1000
 # more than one core: one a core but one, at most MAX_HELPERS): start-up costs ~0.3 s, a page ~0.15 ms.
 # Each process holds its own renderer: 40 MB or so.
 PARALLEL_MIN_PAGES = 3000
+# Tests lower it (so that a small site reaches the helpers) with this environment variable.
+PARALLEL_MIN_PAGES_ENV = "PAYLINK_PARALLEL_MIN_PAGES"
 MAX_HELPERS = 3
 # With helpers, committed pages are done in larger batches (one transaction, one sync each),
 # so the helpers seldom wait for this process's sync and commit.
@@ -72,6 +74,15 @@ class BuildResult:
         self.written += other.written
         self.removed += other.removed
         return self
+
+
+def parallel_min_pages() -> int:
+    """How many pages a run needs to share the work with helper processes (PARALLEL_MIN_PAGES,
+    unless the environment sets PAYLINK_PARALLEL_MIN_PAGES, as tests do)."""
+    try:
+        return max(1, int(os.environ[PARALLEL_MIN_PAGES_ENV]))
+    except (KeyError, ValueError):
+        return PARALLEL_MIN_PAGES
 
 
 # --- the site's page lock ----------------------------------------------------------
@@ -203,7 +214,7 @@ class PageWriter:
         build leaves nothing behind.
         """
         helpers = min(MAX_HELPERS, (os.cpu_count() or 1) - 1)
-        if pages < PARALLEL_MIN_PAGES or helpers < 1 or self._helper is not None:
+        if pages < parallel_min_pages() or helpers < 1 or self._helper is not None:
             yield
             return
         import multiprocessing

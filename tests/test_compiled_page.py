@@ -7,6 +7,7 @@ renders with Jinja; the two must be byte-identical. A site's own page template
 makes the renderer use Jinja, with the override.
 """
 
+import os
 import random
 from pathlib import Path
 
@@ -254,15 +255,21 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
         conn.close()
 
 
-def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path):
-    """Above PARALLEL_MIN_PAGES the helpers read the ledger themselves (their own read transactions)
-    and render; every page must still be what Jinja renders from the lock holder's own reading."""
+def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path, monkeypatch):
+    """Above the parallel threshold (lowered for the test: PAYLINK_PARALLEL_MIN_PAGES) the helpers read
+    the ledger themselves (their own read transactions) and render; every page must still be what
+    Jinja renders from the lock holder's own reading."""
     import sqlite3
     from contextlib import closing
 
-    from paylink.pages import PARALLEL_MIN_PAGES
+    from paylink import pages
+    from paylink.pages import PARALLEL_MIN_PAGES_ENV
 
-    count = PARALLEL_MIN_PAGES + 150
+    monkeypatch.setenv(PARALLEL_MIN_PAGES_ENV, "200")
+    count = 350
+    assert count >= pages.parallel_min_pages() and pages.HELPER_CHUNK < count  # several chunks, with helpers
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("helper processes need a second core")
     root = make_site(tmp_path / "site")
     paylink = Paylink(root)
     customers = tmp_path / "customers.csv"

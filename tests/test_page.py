@@ -804,3 +804,26 @@ def test_entry_dates_on_a_utc_site_follow_each_entrys_own_day(site, paylink):
         ("2025-01-15", "Jan 15, 2025"),
         ("2025-01-15", "Jan 15, 2025"),
     ]
+
+
+# --- "as of" a page with no entries -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("customers", [1, 9], ids=["one by one", "a streamed batch"])
+def test_as_of_of_a_page_without_entries_is_when_the_customer_was_added(tmp_path, customers):
+    """With no entry, the balance last changed when the customer was added: both ways pages.py reads
+    the ledger (one customer at a time, and a batch of 8 or more in one pass) say so."""
+    root = make_site(tmp_path / "asof", "--timezone", "America/Chicago")
+    with closing(ledger(root)) as conn, conn:
+        for i in range(customers):
+            conn.execute(
+                "INSERT INTO customers (name, email, phone, ref, created_at) VALUES (?, NULL, NULL, NULL, ?)",
+                (f"New {i}", f"2026-01-0{1 + i}T18:30:00Z"),
+            )
+    paylink = Paylink(root)
+    paylink.ok("link", "generate", "--all")
+    for i in range(customers):
+        soup = read_page(root, i + 1)
+        when = soup.select_one("#as-of time")
+        assert when["datetime"] == f"2026-01-0{1 + i}T12:30:00-06:00"
+        assert when.get_text() == f"Jan {1 + i}, 2026, 12:30\u202fPM CST"
