@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-
     from .imports import Imported
     from .ledger import Customer, CustomerBalance, Entry, Posted
     from .links import Link
+    from .page_cache import PageCache
     from .pages import BuildResult
     from .publish import PublishResult
     from .settings import Settings
@@ -44,6 +45,7 @@ class Workspace:
     site: Site
     _conn: sqlite3.Connection | None = None
     _pages: PageWriter | None = None
+    _page_cache: PageCache | None = None
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -76,26 +78,48 @@ class Workspace:
         return self.site.settings
 
     def pages(self) -> PageWriter:
-        """The page writer, made once per workspace: its renderer compiles the templates once."""
+        """The page writer, made once per workspace: its renderer compiles the templates once, and
+        draws from (and teaches) this workspace's page cache."""
         if self._pages is None:
-            self._pages = PageWriter(self.site, self.conn)
+            self._pages = PageWriter(self.site, self.conn, self.page_cache)
         return self._pages
+
+    @property
+    def page_cache(self) -> PageCache:
+        """The site's page cache (page_cache.py), saved by ``close`` when the work succeeded."""
+        if self._page_cache is None:
+            from .page_cache import PAGE_CACHE, PageCache
+            from .render import catalog_files, template_dirs
+
+            settings = self.settings
+            folders = template_dirs(self.site.templates_dir)
+            self._page_cache = PageCache(self.site.root / PAGE_CACHE, settings, folders, catalog_files())
+        return self._page_cache
 
     def url(self, link: Link | str) -> str:
         """The customer-facing URL of a link (or of a link nonce)."""
         return self.site.link_url(link if isinstance(link, str) else link.nonce)
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def close(self, success: bool = False) -> None:
+        """Close the ledger; when the work ``success``-fully finished, first save the caches it made
+        (settings, pages). A failed command writes neither: ``Error:`` means nothing was written."""
+        try:
+            if success:
+                self.site.save_settings_cache()
+                if self._page_cache is not None:
+                    self._page_cache.save()
+        finally:
+            self._page_cache = None
             self._pages = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> Workspace:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(success=exc_type is None)
 
 
 @contextmanager

@@ -85,3 +85,34 @@ def html_lang(language: str, locale: str) -> str:
     if lang == language and territory:
         return f"{language}-{territory.split('_')[-1]}"
     return language
+
+
+def gettext_globals(catalog) -> dict:
+    """Template globals ``_``, ``gettext`` and ``ngettext`` that give exactly what Jinja's newstyle ones give.
+
+    For autoescaped templates (all of paylink's): the translation as Markup,
+    %-formatted with the escaped variables. Jinja's versions pass the context
+    through three calls and re-wrap the translation on every use, which made
+    translated pages twice as slow to render; these look each text up once.
+    """
+    from markupsafe import Markup
+
+    texts: dict[str, Markup] = {}
+    finished: dict[str, Markup] = {}
+
+    def gettext(string: str, /, **variables) -> Markup:
+        if not variables:
+            done = finished.get(string)
+            if done is None:
+                done = finished[string] = Markup(catalog.gettext(string)) % {}
+            return done
+        text = texts.get(string)
+        if text is None:
+            text = texts[string] = Markup(catalog.gettext(string))
+        return text % variables
+
+    def ngettext(singular: str, plural: str, num: int, /, **variables) -> Markup:
+        variables.setdefault("num", num)
+        return Markup(catalog.ngettext(singular, plural, num)) % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}

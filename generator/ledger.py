@@ -276,52 +276,51 @@ def recent_entries(conn: sqlite3.Connection, customer_id: int, limit: int = RECE
     return [Entry(*row) for row in rows]
 
 
-def balance_and_count(conn: sqlite3.Connection, customer_id: int) -> tuple[int, int]:
-    """Return the customer's balance and how many entries they have, in one pass over their index."""
-    total, count = conn.execute(
-        "SELECT COALESCE(SUM(amount_minor), 0), COUNT(*) FROM entries WHERE customer_id = ?", (customer_id,)
+def page_totals(conn: sqlite3.Connection, customer_id: int) -> tuple[int, int, str | None]:
+    """Return the customer's balance, how many of their entries a page can show (every entry but the
+    voids, which are never shown), and when the newest entry (a void too) was posted (None: no entry)."""
+    total, count, voids, newest = conn.execute(
+        "SELECT COALESCE(SUM(amount_minor), 0), COUNT(*), COUNT(voids_entry_id),"
+        " (SELECT posted_at FROM entries WHERE customer_id = ?1 ORDER BY julianday(posted_at) DESC, id DESC LIMIT 1)"
+        " FROM entries WHERE customer_id = ?1",
+        (customer_id,),
     ).fetchone()
-    return int(total), count
+    return int(total), count - voids, newest
 
 
 def recent_entries_and_voids(
     conn: sqlite3.Connection, customer_id: int, limit: int = RECENT_ENTRIES
 ) -> tuple[list[Entry], dict[int, tuple[int, str]]]:
-    """Return the customer's newest entries, newest first, and the voids that touch them.
+    """Return the customer's newest entries that a page shows (voids are not shown), newest first, and
+    the voids of these entries.
 
-    The voids map each void entry id to the (id, description) of the entry it
-    reverses, for the voids among these entries and the voids of these entries
-    (found through the partial index on ``voids_entry_id``, in the same query).
+    The voids map each void's entry id to the (id, description) of the entry it
+    reverses (found through the partial index on ``voids_entry_id``, in the same query).
     """
     rows = conn.execute(
         "SELECT e.id, e.customer_id, e.amount_minor, e.description, e.posted_at, e.voids_entry_id, v.id"
         " FROM entries e LEFT JOIN entries v ON v.voids_entry_id = e.id"
-        " WHERE e.customer_id = ? ORDER BY julianday(e.posted_at) DESC, e.id DESC LIMIT ?",
+        " WHERE e.customer_id = ? AND e.voids_entry_id IS NULL ORDER BY julianday(e.posted_at) DESC, e.id DESC"
+        " LIMIT ?",
         (customer_id, limit),
     ).fetchall()
     entries = [Entry(*row[:6]) for row in rows]
-    voids: dict[int, tuple[int, str]] = {}
-    for entry, row in zip(entries, rows, strict=True):
-        if row[6] is not None:
-            voids[row[6]] = (entry.id, entry.description)
-    for entry in entries:
-        if entry.voids_entry_id is not None and entry.id not in voids:
-            found = conn.execute("SELECT description FROM entries WHERE id = ?", (entry.voids_entry_id,)).fetchone()
-            voids[entry.id] = (entry.voids_entry_id, found[0] if found else "")
+    voids = {row[6]: (entry.id, entry.description) for entry, row in zip(entries, rows, strict=True) if row[6]}
     return entries, voids
 
 
 def pages_of(
     conn: sqlite3.Connection, customer_ids: list[int], limit: int = RECENT_ENTRIES
-) -> dict[int, tuple[list[Entry], dict[int, tuple[int, str]], int, int]]:
-    """For a batch of customers, what each page shows: (newest entries, voids, balance, entry count).
+) -> dict[int, tuple[list[Entry], dict[int, tuple[int, str]], int, int, str]]:
+    """For a batch of customers, what each page shows: (newest entries, voids, balance, entry count, newest time).
 
-    Exactly what ``recent_entries_and_voids`` and ``balance_and_count`` give for
+    Exactly what ``recent_entries_and_voids`` and ``page_totals`` give for
     each customer, read in one streaming pass over the entries index for the
     whole batch (newest first within each customer) instead of three queries a
     customer; the voids come from the partial index on ``voids_entry_id``.
+    Customers without entries are left out.
     """
-    found: dict[int, tuple[list[Entry], dict[int, tuple[int, str]], int, int]] = {}
+    found: dict[int, tuple[list[Entry], dict[int, tuple[int, str]], int, int, str]] = {}
     if not customer_ids:
         return found
     import json
@@ -338,14 +337,17 @@ def pages_of(
     current = None
     shown: list[Entry] = []
     total = count = 0
+    newest = ""
     low, high = MAX_ROW_ID, 0
     for row in rows:
         customer = row[1]
         if customer != current:
             if current is not None:
-                found[current] = (shown, {}, total, count)
-            current, shown, total, count = customer, [], 0, 0
+                found[current] = (shown, {}, total, count, newest)
+            current, shown, total, count, newest = customer, [], 0, 0, row[4]
         total += row[2]
+        if row[5] is not None:
+            continue  # a void: in the balance, never a row of the page
         count += 1
         if count <= limit:
             shown.append(Entry(*row))
@@ -355,8 +357,8 @@ def pages_of(
             if entry_id > high:
                 high = entry_id
     if current is not None:
-        found[current] = (shown, {}, total, count)
-    if not found:
+        found[current] = (shown, {}, total, count, newest)
+    if not found or high == 0:
         return found
     # Voids of the shown entries: the voids index holds only voids, so a range of it is short.
     voided_by = dict(
@@ -364,26 +366,11 @@ def pages_of(
             "SELECT voids_entry_id, id FROM entries WHERE voids_entry_id BETWEEN ? AND ?", (low, high)
         ).fetchall()
     )
-    originals_wanted: list[int] = []
-    for shown, voids, _, _ in found.values():
+    for shown, voids, *_ in found.values():
         for entry in shown:
             void_id = voided_by.get(entry.id)
             if void_id is not None:
                 voids[void_id] = (entry.id, entry.description)
-        for entry in shown:
-            if entry.voids_entry_id is not None and entry.id not in voids:
-                originals_wanted.append(entry.voids_entry_id)
-    if originals_wanted:
-        described = dict(
-            conn.execute(
-                "SELECT id, description FROM entries WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(originals_wanted),),
-            ).fetchall()
-        )
-        for shown, voids, _, _ in found.values():
-            for entry in shown:
-                if entry.voids_entry_id is not None and entry.id not in voids:
-                    voids[entry.id] = (entry.voids_entry_id, described.get(entry.voids_entry_id, ""))
     return found
 
 

@@ -25,19 +25,38 @@ import hashlib
 import json
 import os
 import sys
-import weakref
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from . import layout
 from .cachefile import read_private, write_private
+from .compiled_page import PageCompiler, PageShape, _Unusable
+from .dates import LocalDates, date_facts, prime_dates
+from .facts import VARIANTS, PageFacts
 
 PAGE_CACHE = ".paylink-pages.cache"
-_OWN_CODE = ("page_cache.py", "compiled_page.py", "render.py", "money.py", "i18n.py", "model.py")
+# The code that makes and fills the format strings: every module the page's drawing imports
+# (tests/test_page_cache.py checks this against the imports themselves).
+OWN_CODE = (
+    "page_cache.py",
+    "compiled_page.py",
+    "render.py",
+    "facts.py",
+    "dates.py",
+    "money.py",
+    "i18n.py",
+    "model.py",
+    "settings.py",
+    "layout.py",
+    "cachefile.py",
+    "checks.py",
+    "errors.py",
+)
 # Bump when what the cache holds, or how a page is drawn from it, changes.
-_VERSION = 1
+_VERSION = 2
 _MAX_BYTES = 8 << 20
-_VARIANTS = tuple((kind, voided) for kind in ("charge", "credit", "reversal") for voided in (False, True))
 
 
 def cache_path_for(override_dir: Path | None) -> Path | None:
@@ -70,7 +89,7 @@ def cache_key(settings, template_dirs: list[Path], catalogs: list[Path]) -> list
     key.extend(_stat(path) for path in catalogs)
     # The code that makes and fills the format strings (a change of it need not change the version).
     here = Path(__file__).parent
-    key.extend(_stat(here / name) for name in _OWN_CODE)
+    key.extend(_stat(here / name) for name in OWN_CODE)
     key.extend(_library_stats())
     return key
 
@@ -89,7 +108,7 @@ def _library_stats() -> list:
     return stats
 
 
-class PageCache:
+class CacheFile:
     """One site's cache as read from its file: the header at once, the shapes when first needed."""
 
     def __init__(self, path: Path, key: list, header: dict, body: bytes):
@@ -115,7 +134,7 @@ class PageCache:
         return self._parsed
 
 
-def read(path: Path, key: list) -> PageCache | None:
+def read(path: Path, key: list) -> CacheFile | None:
     """The cache at ``path`` if it is ours, private, intact and for ``key``; else None."""
     data = read_private(path, _MAX_BYTES)
     if data is None:
@@ -125,7 +144,7 @@ def read(path: Path, key: list) -> PageCache | None:
         header = json.loads(head)
         if header.get("key") != key or not isinstance(header.get("fingerprint"), str):
             return None
-        return PageCache(path, key, header, body)
+        return CacheFile(path, key, header, body)
     except (ValueError, TypeError, AttributeError):
         return None
 
@@ -136,48 +155,77 @@ def write(path: Path, header: dict, body: dict) -> None:
     write_private(path, json.dumps({**header, "body": hashlib.sha256(text).hexdigest()}).encode("utf-8") + b"\n" + text)
 
 
+# --- the workspace's page cache -----------------------------------------------------
+
+
+class PageCache:
+    """A site's page cache for one command, owned by its workspace: read when first needed, and
+    saved by the workspace when the command succeeded (never by a command that failed).
+
+    The key is taken when this is made, before any template or asset is read: a
+    file that changes later gives the next run another key. The workspace hands
+    ``pages()`` to its renderer and tells this cache which renderer to learn
+    from (``learn_from``); ``save`` writes what that renderer drew or compiled.
+    """
+
+    def __init__(self, path: Path, settings, template_dirs: list[Path], catalogs: list[Path]):
+        self.path = path
+        self.settings = settings
+        self.key = cache_key(settings, template_dirs, catalogs)
+        self._pages: CachedPages | None = None
+        self._renderer: Any = None
+
+    def pages(self) -> "CachedPages":
+        """The pages this cache can draw (none if the file is missing, stale or damaged)."""
+        if self._pages is None:
+            self._pages = CachedPages(read(self.path, self.key), self.settings)
+        return self._pages
+
+    def learn_from(self, renderer) -> None:
+        """Keep what ``renderer`` learns (its checked shapes, its languages) for ``save``."""
+        self._renderer = renderer
+
+    def save(self) -> None:
+        """Write what this run learnt, merged with what the file held; nothing if it learnt nothing."""
+        renderer = self._renderer
+        self._renderer = None
+        if renderer is None or not renderer.learnt:
+            return
+        try:
+            header, body = _export(renderer, self.pages().stored, self.key)
+        except Exception:  # noqa: BLE001 — a cache is never worth a failed command
+            return
+        write(self.path, header, body)
+
+
 # --- drawing pages from the cache --------------------------------------------------
 
 
 class LightVoice:
-    """What the compiled page needs of a language's Voice, without Jinja or Babel.
+    """How a language writes money, percentages and dates (facts.PageFormats), from the cache: no Jinja,
+    no Babel; and the ``ngettext`` the compiled page needs for the "older entries" line."""
 
-    Anything else a page needs is taken from the real Voice, made on first use
-    (importing Jinja): slower, never different.
-    """
-
-    def __init__(self, renderer, language: str, facts: dict):
+    def __init__(self, settings, language: str, facts: dict):
         from . import money
 
-        settings = renderer.settings
-        self._renderer = renderer
         self.language = language
         self.currency = settings.currency
         self.locale: str = facts["locale"]
         self.lang: str = facts["lang"]
-        self.entry_dates: dict[str, tuple[str, str]] = {}
         money.prime(self.currency, self.locale, facts["money"])
-        from .render import prime_dates
-
         prime_dates(self.locale, facts["dates"])
+        self.dates = LocalDates(self.locale, settings.timezone)
+        self.percents: dict[int, str] = {int(p): text for p, text in facts.get("percents", {}).items()}
         self.env = _LightEnv(facts.get("catalog"))
+        self.money: Callable[[int], str] = money.money_formatter(self.currency, self.locale)
 
-    def money(self, minor: int) -> str:
-        from .money import format_money
+    def percent(self, percent: int) -> str:
+        text = self.percents.get(percent)
+        if text is None:  # not learnt (the cache is for these settings' tips): Babel writes it
+            from babel.numbers import format_percent
 
-        return format_money(minor, self.currency, self.locale)
-
-    @property
-    def format_money(self):
-        """The money formatter itself (as ``Voice.format_money``)."""
-        from .money import money_formatter
-
-        return money_formatter(self.currency, self.locale)
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._renderer.voice(self.language), name)
+            text = self.percents[percent] = format_percent(Decimal(percent) / 100, locale=self.locale)
+        return text
 
 
 class _LightEnv:
@@ -192,7 +240,7 @@ class _LightEnv:
         if self._globals is None:
             import gettext
 
-            from .render import gettext_globals
+            from .i18n import gettext_globals
 
             # Babel's Translations is gettext's GNUTranslations, loaded from the same file.
             if self._catalog:
@@ -223,47 +271,42 @@ def _parse_format_key(text: str):
 
 
 class CachedPages:
-    """A renderer's pages drawn from the cache: a compiled page whose shapes come from the file."""
+    """Pages drawn from the cache file (render.PageSource): a compiled page whose shapes come from the file."""
 
-    def __init__(self, renderer, cache: PageCache):
-        from .compiled_page import PageCompiler
-
-        self.renderer = renderer
-        self.cache = cache
+    def __init__(self, stored: CacheFile | None, settings):
+        self.stored = stored
+        self.settings = settings
+        self.fingerprint: str | None = stored.fingerprint if stored is not None else None
         self.voices: dict[str, LightVoice | None] = {}
-        self.compiler = PageCompiler(renderer, _never_checked)
-        self.loaded_shapes: dict[tuple, dict] = {}
+        self.compiler = PageCompiler(None)
         self.drawn = 0
-        body = cache.body
-        shapes = body.get("shapes", [])
+        body = stored.body if stored is not None else {}
         texts = body.get("texts", [])
-        for key, data in shapes:
+        for key, data in body.get("shapes", []):
             try:
-                key = tuple(key)
                 formats = {_parse_format_key(k): texts[i] for k, i in data["formats"].items()}
                 # (singular, plural, variables): a shape is only compiled when the call has no variables
                 older: tuple | None = (data["older"][0], data["older"][1], {}) if data["older"] is not None else None
-                self.compiler.shapes[key] = _restored_shape(self.compiler, data["has_entries"], older, formats)
-                self.loaded_shapes[key] = data
+                self.compiler.shapes[tuple(key)] = _restored_shape(self.compiler, data["has_entries"], older, formats)
             except (KeyError, TypeError, ValueError, IndexError, AttributeError):
                 continue
 
-    def voice(self, language: str) -> LightVoice | None:
+    def formats(self, language: str) -> LightVoice | None:
+        """How ``language`` is written, from the cache; None if the cache does not know it."""
         if language not in self.voices:
-            facts = self.cache.body.get("languages", {}).get(language)
+            facts = self.stored.body.get("languages", {}).get(language) if self.stored is not None else None
             try:
-                self.voices[language] = LightVoice(self.renderer, language, facts) if facts else None
+                self.voices[language] = LightVoice(self.settings, language, facts) if facts else None
             except (KeyError, TypeError, ValueError, OSError, AttributeError):
                 self.voices[language] = None
         return self.voices[language]
 
-    def page(self, language: str, statement) -> str | None:
-        """The page from the cached shapes, or None (then Jinja renders it)."""
-        voice = self.voice(language)
-        if voice is None or not self.compiler.shapes:
+    def page(self, formats, facts: PageFacts) -> str | None:
+        """The page of these facts from the cached shapes, or None (then Jinja renders it)."""
+        if not self.compiler.shapes:
             return None
         try:
-            html = self.compiler.fast_page(voice, statement)
+            html = self.compiler.page(formats, facts)
         except Exception:  # noqa: BLE001 — a cache that does not fit this code: Jinja draws the page
             return None
         if html is not None:
@@ -271,20 +314,13 @@ class CachedPages:
         return html
 
 
-def _never_checked(voice, context) -> str:
-    raise AssertionError("a cached shape is checked already")  # pragma: no cover
-
-
-def _restored_shape(compiler, has_entries: bool, older_call, formats: dict):
-    from .compiled_page import PageShape, _Unusable
-
+def _restored_shape(compiler: PageCompiler, has_entries: bool, older_call, formats: dict) -> PageShape:
     class RestoredShape(PageShape):
         """A checked shape read from the cache: its format strings, and no template to make others from."""
 
         def __init__(self):  # noqa: D107 — nothing is rendered: the formats were checked when cached
             self.compiler = compiler
             self.voice = None
-            self.context = {}
             self.has_entries = has_entries
             self.older_call = older_call
             self.checked = True
@@ -295,62 +331,18 @@ def _restored_shape(compiler, has_entries: bool, older_call, formats: dict):
             self.older_texts = {}
             self.tokens = []
 
-        def _render(self, rows):
-            raise _Unusable  # a format the cache lacks: Jinja draws this page
-
     return RestoredShape()
 
 
 # --- learning and saving ------------------------------------------------------------
 
-# Renderers that learnt something, by cache file: weakly held, so a renderer never outlives
-# its run (``watch`` makes one per change). The CLI turns them into plain data before it
-# closes the workspace (``prepare_pending``) and writes that if the command succeeded.
-_PENDING: dict[Path, weakref.ref] = {}
-_READY: dict[Path, tuple[dict, dict]] = {}
 
-
-def remember(renderer) -> None:
-    """Save what ``renderer`` learnt into its site's cache if the command succeeds (``save_pending``)."""
-    if renderer.cache_path is not None:
-        _PENDING[renderer.cache_path] = weakref.ref(renderer)
-
-
-def prepare_pending() -> None:
-    """Take what this run's live renderers learnt, as the data to write (before they are dropped)."""
-    while _PENDING:
-        path, ref = _PENDING.popitem()
-        renderer = ref()
-        if renderer is None:
-            continue
-        try:
-            _READY[path] = _export(renderer)
-        except Exception:  # noqa: BLE001 — a cache is never worth a failed command
-            continue
-
-
-def forget_pending() -> None:
-    """Drop what a failed command would have saved."""
-    _PENDING.clear()
-    _READY.clear()
-
-
-def save_pending() -> None:
-    """Write the caches this run learnt (the CLI calls this when a command succeeded)."""
-    prepare_pending()
-    while _READY:
-        path, (header, body) = _READY.popitem()
-        write(path, header, body)
-
-
-def _export(renderer) -> tuple[dict, dict]:
+def _export(renderer, stored: CacheFile | None, key: list) -> tuple[dict, dict]:
     """The cache's content after this run: the old cache's shapes and languages, and what this run learnt."""
     from . import money
-    from .render import date_facts
+    from .i18n import catalog_file
 
-    key = renderer.cache_key
-    old = renderer.loaded_page_cache
-    body = old.body if old is not None else {}
+    body = stored.body if stored is not None else {}
     languages: dict = dict(body.get("languages", {}))
     shapes: dict[tuple, dict] = {}
     old_texts = body.get("texts", [])
@@ -362,8 +354,6 @@ def _export(renderer) -> tuple[dict, dict]:
             continue
     compiler = renderer.learnt_compiler()
     if compiler is not None:
-        from .compiled_page import PageShape, _Unusable
-
         for shape_key, shape in compiler.shapes.items():
             if not isinstance(shape, PageShape) or not shape.checked or shape_key in shapes:
                 continue
@@ -380,19 +370,18 @@ def _export(renderer) -> tuple[dict, dict]:
     for language, voice in renderer.voices_made().items():
         if language in languages:
             continue
-        from .i18n import catalog_file
-
         catalog = catalog_file(language)
         languages[language] = {
             "locale": voice.locale,
             "lang": voice.lang,
             "money": money.formatting_facts(settings.currency, voice.locale),
             "dates": date_facts(voice.locale, settings.timezone),
+            "percents": {str(p): voice.percent(p) for p in settings.tips},
             "catalog": str(catalog) if catalog is not None else None,
         }
     texts: list[str] = []
     index: dict[str, int] = {}
-    stored = []
+    kept = []
     for shape_key, data in shapes.items():
         numbered = {}
         for k, text in data["formats"].items():
@@ -400,20 +389,18 @@ def _export(renderer) -> tuple[dict, dict]:
                 index[text] = len(texts)
                 texts.append(text)
             numbered[k] = index[text]
-        stored.append([list(shape_key), {**data, "formats": numbered}])
+        kept.append([list(shape_key), {**data, "formats": numbered}])
     header = {"key": key, "fingerprint": renderer.fingerprint}
-    return header, {"languages": languages, "shapes": stored, "texts": texts}
+    return header, {"languages": languages, "shapes": kept, "texts": texts}
 
 
-def _complete(shape) -> None:
+def _complete(shape: PageShape) -> None:
     """Make every format string a page of this shape may need (each row variant, each pair of rows)."""
     if not shape.has_entries:
         shape.whole_format()
         return
-    from .compiled_page import _Unusable
-
     usable = []
-    for variant in _VARIANTS:
+    for variant in VARIANTS:
         try:
             shape.prefix_format(variant)
             shape.suffix_format(variant)

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from . import page_records
+from .facts import Statement
 from .model import Entry
-from .render import Renderer, Statement
+from .render import Renderer
 
 # A run with at least this many pages shares the work with helper processes (on a machine with
 # more than one core: one a core but one, at most MAX_HELPERS): start-up costs ~0.3 s, a page ~0.15 ms.
 # Each process holds its own renderer: 40 MB or so.
 PARALLEL_MIN_PAGES = 3000
+# Tests lower it (so that a small site reaches the helpers) with this environment variable.
+PARALLEL_MIN_PAGES_ENV = "PAYLINK_PARALLEL_MIN_PAGES"
 MAX_HELPERS = 3
 # Pages per chunk shared between this process and the helpers.
 HELPER_CHUNK = 200
@@ -93,11 +96,20 @@ class RenderHelpers:
         return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def parallel_min_pages() -> int:
+    """How many pages a run needs to share the work with helper processes (PARALLEL_MIN_PAGES,
+    unless the environment sets PAYLINK_PARALLEL_MIN_PAGES, as tests do)."""
+    try:
+        return max(1, int(os.environ[PARALLEL_MIN_PAGES_ENV]))
+    except (KeyError, ValueError):
+        return PARALLEL_MIN_PAGES
+
+
 @contextmanager
 def helpers_for(site_root: Path, pages: int) -> Iterator[RenderHelpers | None]:
     """Lend helper processes for a run of ``pages`` pages if it is large enough to pay off (else None)."""
     helpers = min(MAX_HELPERS, (os.cpu_count() or 1) - 1)
-    if pages < PARALLEL_MIN_PAGES or helpers < 1:
+    if pages < parallel_min_pages() or helpers < 1:
         yield None
         return
     import multiprocessing

@@ -12,8 +12,8 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
-from .ledger import balance_and_count, pages_of, recent_entries_and_voids
-from .render import Statement
+from .facts import Statement
+from .ledger import page_totals, pages_of, recent_entries_and_voids
 
 # From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
 STREAM_MIN = 8
@@ -37,20 +37,21 @@ def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tu
         )
     }
     ledgers = pages_of(conn, [c for c in customer_ids if c in people])
-    nothing: tuple = ([], {}, 0, 0)
+    nothing: tuple = ([], {}, 0, 0, None)
     for customer_id in customer_ids:
         person = people.get(customer_id)
         if person is None:
             continue
-        entries, voids, balance, count = ledgers.get(customer_id, nothing)
+        entries, voids, balance, count, newest = ledgers.get(customer_id, nothing)
         yield (
             person[1],
             Statement(
                 customer_name=person[0],
                 balance_minor=balance,
                 entries=entries,
-                # the balance last changed with the newest entry; with none, when the customer was added
-                last_change=entries[0].posted_at if entries else person[2],
+                # the balance last changed with the newest entry (a void too); with none, when the
+                # customer was added
+                last_change=newest or person[2],
                 language=person[3],
                 entry_count=count,
                 voids=voids,
@@ -69,13 +70,14 @@ def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> 
         if row is None:
             continue
         entries, voids = recent_entries_and_voids(conn, customer_id)
-        balance, count = balance_and_count(conn, customer_id)
+        balance, count, newest = page_totals(conn, customer_id)
         statement = Statement(
             customer_name=row[0],
             balance_minor=balance,
             entries=entries,
-            # the balance last changed with the newest entry; with none, when the customer was added
-            last_change=entries[0].posted_at if entries else row[2],
+            # the balance last changed with the newest entry (a void too); with none, when the
+            # customer was added
+            last_change=newest or row[2],
             language=row[3],
             entry_count=count,
             voids=voids,

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import layout, page_records, snapshots
 from .errors import PagesNotWritten, PaylinkError
@@ -30,6 +31,9 @@ from .page_lock import site_lock
 from .render import Renderer
 from .site import Site
 from .storage import write_transaction
+
+if TYPE_CHECKING:
+    from .page_cache import PageCache
 
 BATCH = 1000
 # With helper processes (page_helpers), committed pages are done in larger batches (one transaction,
@@ -101,15 +105,21 @@ class StagedPages:
 class PageWriter:
     """Writes and removes a site's snapshots."""
 
-    def __init__(self, site: Site, conn: sqlite3.Connection):
+    def __init__(self, site: Site, conn: sqlite3.Connection, page_cache: "PageCache | None" = None):
         self.site = site
         self.conn = conn
         self.pages_dir = site.build_dir / layout.SNAPSHOT_DIR
         self._helpers: RenderHelpers | None = None  # helper processes, only during a large run
+        # The site's page cache, owned by the caller (the workspace saves it when the command succeeded).
+        self.page_cache = page_cache
 
     @cached_property
     def renderer(self) -> Renderer:
-        return Renderer(self.site.settings, self.site.templates_dir)
+        cache = self.page_cache
+        renderer = Renderer(self.site.settings, self.site.templates_dir, cached=cache.pages() if cache else None)
+        if cache is not None:
+            cache.learn_from(renderer)
+        return renderer
 
     def locked(self):
         """Hold the site's page lock (re-entrant in this process) for the block."""

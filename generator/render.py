@@ -1,27 +1,36 @@
-"""The renderer: a customer's ledger in, the page's HTML out (a string; it writes nothing).
+"""The renderer: a customer's statement in, the page's HTML out (a string; it writes nothing).
 
-Numbers and dates arrive in the templates already formatted for the site's
-locale and time zone; templates hold markup only. Autoescape is on for every
-``.html`` template, and a site may override any template or asset by putting a
-file of the same name in ``<site>/site_templates/``.
+A page's values are computed once, by ``facts.page_facts``; this module draws
+them: with Jinja (templates hold markup only; autoescape on for every ``.html``
+template), or, once a run has drawn a few pages, with the compiled page
+(compiled_page.py), which is cut from Jinja's own output and proven equal to it.
+A renderer may be handed a page source (the site's page cache, owned by the
+command's workspace) to draw pages from before it compiles anything; it never
+looks for a cache itself. A site may override any template or asset by putting
+a file of the same name in ``<site>/site_templates/``.
 """
 
-import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from . import layout
-from .i18n import html_lang, locale_dir, money_locale, page_language, translations
-from .model import Entry, state_of
-from .money import money_formatter, tip_minor
+from .dates import LocalDates
+from .facts import PageFacts, PageFormats, Statement, page_facts
+from .i18n import gettext_globals, html_lang, locale_dir, money_locale, page_language, translations
+from .money import money_formatter
 from .settings import LANGUAGES, Settings
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
+
+    from .compiled_page import PageCompiler
+
+__all__ = ["Renderer", "Statement", "PageFacts", "builtin_templates_dir", "catalog_files", "template_dirs"]
 
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
 # What counts as a template when deciding whether every page must be re-rendered.
@@ -30,8 +39,8 @@ TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
 COMPILE_AFTER = 8
 # A command that drew at most this many pages with Jinja compiles their shapes for the page cache when it ends.
 LEARN_PAGES = 4
-# How the ledger writes a void's description when the original's is not at hand.
-_VOID_PREFIX = re.compile(r"Void of entry [0-9]+: ")
+# How a page learns its pay options (CONTRACT §8): (statement, page language) -> escaped HTML, or None.
+PayOptions = Callable[[Statement, str], "Markup | None"]
 
 
 def builtin_templates_dir() -> Path:
@@ -42,18 +51,25 @@ def builtin_templates_dir() -> Path:
     return Path(site_templates.__file__).parent
 
 
-@dataclass(frozen=True)
-class Statement:
-    """What one customer's page shows: read from the ledger, not yet formatted."""
+def template_dirs(override_dir: Path | None) -> list[Path]:
+    """Where a site's templates are looked for: its own folder (if it exists), then paylink's."""
+    return [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
 
-    customer_name: str
-    balance_minor: int
-    entries: list[Entry]  # the newest (at most 20), newest first
-    last_change: str  # ISO 8601 UTC
-    language: str | None = None  # the customer's own; None: the site's
-    entry_count: int | None = None  # all the customer's entries; None: just those shown
-    # The customer's voids: void entry id -> (id, description) of the entry it reverses.
-    voids: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+
+def catalog_files() -> list[Path]:
+    """The compiled catalogs of every shipped language."""
+    return [locale_dir() / language / "LC_MESSAGES" / "messages.mo" for language in LANGUAGES]
+
+
+class PageSource(Protocol):
+    """Pages drawn without templates (page_cache.CachedPages): handed to a renderer by its owner,
+    who keeps what the renderer learns (``learnt``, ``learnt_compiler``) when the run succeeds."""
+
+    fingerprint: str | None  # the templates' fingerprint, if the source is current
+
+    def formats(self, language: str) -> PageFormats | None: ...
+
+    def page(self, formats: PageFormats, facts: PageFacts) -> str | None: ...
 
 
 # What the templates see. Named tuples rather than dicts: Jinja tries attribute
@@ -70,29 +86,6 @@ class Business(NamedTuple):
     pay_instructions: str | None
 
 
-class Moment(NamedTuple):
-    text: str
-    iso: str
-
-
-class EntryLine(NamedTuple):
-    date: str
-    date_iso: str
-    description: str  # for a void, the description of the entry it reverses
-    amount: str
-    kind: str  # "charge", "credit", or "reversal" (a void)
-    voided: bool  # voided, or the void that reverses one
-
-
-class TipChoice(NamedTuple):
-    percent: int
-    label: str  # "18 %" as the language writes it; "" for no tip
-    amount: str
-    total: str
-    total_minor: int
-    checked: bool
-
-
 class Voice:
     """One language's pages on this site: templates with its catalog, its money and dates.
 
@@ -106,6 +99,7 @@ class Voice:
         self.currency = s.currency
         self.locale = money_locale(s, language)
         self.lang = html_lang(language, self.locale)
+        self.dates = LocalDates(self.locale, s.timezone)
         catalog = translations(language)
         self.env = renderer.new_env(catalog if renderer.fast_gettext else None)
         self.env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
@@ -121,59 +115,58 @@ class Voice:
             "contacts": contact.contacts(business),  # type: ignore[attr-defined]
             "how_to_pay": contact.pay_instructions(business),  # type: ignore[attr-defined]
         }
-        self.entry_dates: dict[str, tuple[str, str]] = {}
-        self._percents: dict[int, str] = {}
-        self._format_money: Callable[[int], str] | None = None
-
-    @property
-    def format_money(self) -> Callable[[int], str]:
-        """The language's money formatter itself (``money`` without the lookups: a build formats millions)."""
-        if self._format_money is None:
-            self._format_money = money_formatter(self.currency, self.locale)
-        return self._format_money
-
-    def money(self, minor: int) -> str:
-        return self.format_money(minor)
+        self.percents: dict[int, str] = {}
+        # The language's money formatter itself: a build formats millions of amounts.
+        self.money: Callable[[int], str] = money_formatter(self.currency, self.locale)
 
     def percent(self, percent: int) -> str:
-        text = self._percents.get(percent)
+        text = self.percents.get(percent)
         if text is None:
             from babel.numbers import format_percent
 
-            text = self._percents[percent] = format_percent(Decimal(percent) / 100, locale=self.locale)
+            text = self.percents[percent] = format_percent(Decimal(percent) / 100, locale=self.locale)
         return text
+
+    def draw(self, facts: PageFacts, overrides: dict | None = None) -> str:
+        """The page of these facts, rendered by Jinja."""
+        context = {**self.common, **facts.context()}
+        if overrides:
+            context.update(overrides)
+        return self.page_template.render(context)
 
 
 class Renderer:
     """Renders a site's pages with its settings and templates."""
 
-    def __init__(self, settings: Settings, override_dir: Path | None = None, *, fast_gettext: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        override_dir: Path | None = None,
+        *,
+        fast_gettext: bool = True,
+        cached: PageSource | None = None,
+        pay_options: PayOptions | None = None,
+    ):
         self.settings = settings
         # False renders through Jinja's own newstyle gettext (the tests compare the two).
         self.fast_gettext = fast_gettext
-        self.template_dirs = [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
-        self.zone = ZoneInfo(settings.timezone)
-        self.utc = settings.timezone in ("UTC", "Etc/UTC")
+        self.template_dirs = template_dirs(override_dir)
         self._voices: dict[str, Voice] = {}
+        # Pages drawn from the site's page cache, when the owner of this renderer hands one over.
+        self.cached = cached if fast_gettext else None
+        self.pay_options = pay_options
         # The compiled page (see compiled_page.py): only with paylink's own page templates and
         # gettext, and only once a run has rendered a few pages (compiling costs a few renders).
-        self._compiler: Any = None  # a PageCompiler once this renderer has drawn enough pages
+        self._compiler: PageCompiler | None = None
         self._jinja_pages = 0
         self.compiled = fast_gettext and not (
             override_dir is not None
             and override_dir.is_dir()
             and any(p.suffix == ".html" for p in override_dir.iterdir())
         )
-        # The site's page cache (page_cache.py): read when first needed, saved by a command that succeeded.
-        from .page_cache import cache_path_for
-
-        self.cache_path = cache_path_for(override_dir) if fast_gettext else None
-        self._page_cache: Any = None  # False: none that is current; else a PageCache
-        self._cached_pages: Any = None  # CachedPages once the cache's shapes are loaded
-        self._jinja_contexts: list[tuple[Voice, dict]] = []  # a small command's pages, to learn from
-        if self.cache_path is not None:
-            # Taken before any template or asset is read: a file that changes later gives the next run another key.
-            self.cache_key  # noqa: B018
+        # Whether this run drew a page or took a fingerprint the page source did not have (worth saving).
+        self.learnt = False
+        self._jinja_facts: list[tuple[Voice, PageFacts]] = []  # a small command's pages, to learn from
 
     # --- templates and assets -------------------------------------------------
 
@@ -235,37 +228,15 @@ class Renderer:
             urls[key] = f"/{layout.ASSETS_DIR}/{hashed}"
         return urls
 
-    def _catalogs(self) -> list[Path]:
-        return [locale_dir() / language / "LC_MESSAGES" / "messages.mo" for language in LANGUAGES]
-
-    @cached_property
-    def cache_key(self) -> list:
-        """What the page cache depends on, from file metadata only (page_cache.cache_key)."""
-        from .page_cache import cache_key
-
-        return cache_key(self.settings, self.template_dirs, self._catalogs())
-
-    @property
-    def loaded_page_cache(self):
-        """The site's page cache if it is current, else None (read once)."""
-        if self._page_cache is None:
-            self._page_cache = False
-            if self.cache_path is not None:
-                from . import page_cache
-
-                self._page_cache = page_cache.read(self.cache_path, self.cache_key) or False
-        return self._page_cache or None
-
     @cached_property
     def fingerprint(self) -> str:
         """A digest of everything that shapes every page: templates, assets, catalogs and settings.
 
-        Taken from the page cache when no template, catalog or setting changed
-        since it was written, so a no-op build reads no template.
+        Taken from the page source when it has one (the page cache is keyed by
+        the files' metadata), so a no-op build reads no template.
         """
-        cached = self.loaded_page_cache
-        if cached is not None:
-            return cached.fingerprint
+        if self.cached is not None and self.cached.fingerprint is not None:
+            return self.cached.fingerprint
         from . import __version__
 
         digest = hashlib.sha256(__version__.encode())
@@ -274,53 +245,34 @@ class Renderer:
             for path in sorted(folder.iterdir()):
                 if path.is_file() and path.suffix in TEMPLATE_SUFFIXES:
                     digest.update(f"{path}\0".encode() + path.read_bytes() + b"\0")
-        for catalog in self._catalogs():
+        for catalog in catalog_files():
             if catalog.is_file():
                 digest.update(f"{catalog}\0".encode() + catalog.read_bytes() + b"\0")
-        if self.cache_path is not None:
-            from . import page_cache
-
-            page_cache.remember(self)
+        self.learnt = True
         return digest.hexdigest()
 
     def voices_made(self) -> dict[str, "Voice"]:
         """The languages this renderer has made a Voice for (the page cache learns their formats)."""
         return dict(self._voices)
 
-    def learnt_compiler(self):
+    def _new_compiler(self) -> "PageCompiler":
+        from .compiled_page import PageCompiler
+
+        return PageCompiler(Voice.draw)  # type: ignore[arg-type]  # the compiler hands back this renderer's voices
+
+    def learnt_compiler(self) -> "PageCompiler | None":
         """The compiled page with this run's checked shapes, for the page cache.
 
         A command that drew only a few pages with Jinja compiles their shapes
         now (a few more renders, each checked against the page it wrote).
         """
-        compiler = self._compiler
-        if self._jinja_contexts and self.compiled:
-            if compiler is None:
-                from .compiled_page import PageCompiler
-
-                compiler = self._compiler = PageCompiler(
-                    self,
-                    lambda voice, context: voice.page_template.render(context),  # type: ignore[attr-defined]
-                )
-            for voice, context in self._jinja_contexts:
-                compiler.page(voice, context)
-            self._jinja_contexts = []
-        return compiler
-
-    def _from_cache(self, language: str, statement: Statement) -> str | None:
-        """The page drawn from the site's page cache (no Jinja, no Babel), or None."""
-        pages = self._cached_pages
-        if pages is None:
-            cached = self.loaded_page_cache
-            if cached is None:
-                self._cached_pages = False
-                return None
-            from .page_cache import CachedPages
-
-            pages = self._cached_pages = CachedPages(self, cached)
-        elif pages is False:
-            return None
-        return pages.page(language, statement)
+        if self._jinja_facts and self.compiled:
+            if self._compiler is None:
+                self._compiler = self._new_compiler()
+            for voice, facts in self._jinja_facts:
+                self._compiler.page(voice, facts)
+            self._jinja_facts = []
+        return self._compiler
 
     # --- pages ----------------------------------------------------------------
 
@@ -341,71 +293,36 @@ class Renderer:
             "assets": self.asset_urls,
         }
 
+    def facts(self, statement: Statement, formats: PageFormats) -> PageFacts:
+        """The facts of a customer's page in ``formats``' language (facts.page_facts with this site's tips)."""
+        pay = self.pay_options(statement, formats.language) if self.pay_options is not None else None
+        return page_facts(statement, formats, self.settings.tips, pay)
+
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""
         language = page_language(self.settings, statement.language)
-        if self.cache_path is not None and self._compiler is None:
-            html = self._from_cache(language, statement)
-            if html is not None:
-                return html
-            from . import page_cache
-
-            page_cache.remember(self)  # a page the cache could not draw: learn its shape
+        cached = self.cached
+        if cached is not None and self._compiler is None:
+            formats = cached.formats(language)
+            if formats is not None:
+                html = cached.page(formats, self.facts(statement, formats))
+                if html is not None:
+                    return html
+        self.learnt = True  # a page the source could not draw: its shape is worth keeping
         voice = self.voice(language)
+        facts = self.facts(statement, voice)
         compiler = self._compiler
+        if compiler is None and self.compiled and self._jinja_pages >= COMPILE_AFTER:
+            compiler = self._compiler = self._new_compiler()
         if compiler is not None:
-            html = compiler.fast_page(voice, statement)
+            html = compiler.page(voice, facts)
             if html is not None:
                 return html
-        money = voice.money
-        balance = statement.balance_minor
-        state = state_of(balance)
-        tips = []
-        if state == "outstanding":
-            for percent in (0, *self.settings.tips) if self.settings.tips else ():
-                tip = tip_minor(balance, percent)
-                tips.append(
-                    TipChoice(
-                        percent=percent,
-                        label=voice.percent(percent) if percent else "",
-                        amount=money(tip),
-                        total=money(balance + tip),
-                        total_minor=balance + tip,
-                        checked=percent == 0,
-                    )
-                )
-        shown = statement.entries
-        balance_text = money(abs(balance))
-        context = {
-            **voice.common,
-            "customer": {"name": statement.customer_name},  # one field, read once
-            "state": state,
-            "balance": balance_text,
-            "balance_size": _size(balance_text),
-            "total": money(balance) if state == "outstanding" else money(0),
-            "tips": tips,
-            "tips_wide": any(len(t.total) > 10 for t in tips),
-            "entries": self._entry_lines(voice, shown, statement.voids),
-            "older": max(0, (statement.entry_count or len(shown)) - len(shown)),
-            "as_of": self._moment(voice, statement.last_change),
-        }
-        if self.compiled and self._jinja_pages >= COMPILE_AFTER:
-            compiler = self._compiler
-            if compiler is None:
-                from .compiled_page import PageCompiler
-
-                compiler = self._compiler = PageCompiler(
-                    self,
-                    lambda voice, context: voice.page_template.render(context),  # type: ignore[attr-defined]
-                )
-            html = compiler.page(voice, context)
-            if html is not None:
-                return html
-        else:
-            self._jinja_pages += 1
-            if self.cache_path is not None and self._jinja_pages <= LEARN_PAGES:
-                self._jinja_contexts.append((voice, context))
-        return voice.page_template.render(context)
+            return voice.draw(facts)
+        self._jinja_pages += 1
+        if self.cached is not None and self._jinja_pages <= LEARN_PAGES:
+            self._jinja_facts.append((voice, facts))
+        return voice.draw(facts)
 
     def gone_page(self) -> str:
         """Return the 410 page (the link was replaced or turned off), in the site's language."""
@@ -420,68 +337,6 @@ class Renderer:
     def robots(self) -> str:
         """Return robots.txt."""
         return self.source("robots.txt").decode("utf-8")
-
-    # --- formatting -----------------------------------------------------------
-
-    def _entry_lines(self, voice: Voice, entries: list[Entry], voids: Mapping[int, tuple[int, str]]) -> list[EntryLine]:
-        """The table's rows; voided entries and their voids marked, a void described by what it reverses."""
-        voided = voided_ids(entries, voids)
-        money = voice.money
-        lines = []
-        for entry in entries:
-            date_text, date_iso = self._entry_date(voice, entry.posted_at)
-            description = entry.description
-            if entry.voids_entry_id is not None:
-                kind = "reversal"
-                description = _reversed_description(entry, voids.get(entry.id))
-            else:
-                kind = "charge" if entry.amount_minor > 0 else "credit"
-            lines.append(
-                EntryLine(
-                    date=date_text,
-                    date_iso=date_iso,
-                    description=description,
-                    amount=money(entry.amount_minor),
-                    kind=kind,
-                    voided=entry.id in voided,
-                )
-            )
-        return lines
-
-    def _entry_date(self, voice: Voice, posted_at: str) -> tuple[str, str]:
-        """The entry's local date, formatted and as ISO, or the raw text if it is not a time.
-
-        Cached on the language's voice (entries share dates), never on the class:
-        an ``lru_cache`` on a method would keep every renderer alive, and
-        ``watch`` makes a new one per change.
-        """
-        cache = voice.entry_dates
-        # On a UTC site, paylink's own form "2025-01-15T10:00:00Z" is on its UTC day: cached by day.
-        key = (
-            posted_at[:10]
-            if self.utc and len(posted_at) == 20 and posted_at[10] == "T" and posted_at[19] == "Z"
-            else posted_at
-        )
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-        moment = parse_utc(posted_at)
-        if moment is None:
-            result = (posted_at, "")
-        else:
-            local = moment.astimezone(self.zone).date()
-            result = (_format_date(local, voice.locale), local.isoformat())
-        if len(cache) >= 8192:
-            cache.clear()
-        cache[key] = result
-        return result
-
-    def _moment(self, voice: Voice, posted_at: str) -> Moment:
-        moment = parse_utc(posted_at)
-        if moment is None:
-            return Moment(text=posted_at, iso="")
-        local = moment.astimezone(self.zone)
-        return Moment(text=_format_moment(local, voice.locale), iso=local.isoformat())
 
 
 _PLAIN_CALL = re.compile(r"""\{\{ _\("([^"\\{}%]*)"\) \}\}""")
@@ -512,283 +367,3 @@ def pretranslated_texts():
             return _PLAIN_CALL.sub(translated, source)
 
     return PretranslatedTexts
-
-
-def gettext_globals(catalog) -> dict:
-    """Template globals ``_``, ``gettext`` and ``ngettext`` that give exactly what Jinja's newstyle ones give.
-
-    For autoescaped templates (all of paylink's): the translation as Markup,
-    %-formatted with the escaped variables. Jinja's versions pass the context
-    through three calls and re-wrap the translation on every use, which made
-    translated pages twice as slow to render; these look each text up once.
-    """
-    from markupsafe import Markup
-
-    texts: dict[str, Markup] = {}
-    finished: dict[str, Markup] = {}
-
-    def gettext(string: str, /, **variables) -> Markup:
-        if not variables:
-            done = finished.get(string)
-            if done is None:
-                done = finished[string] = Markup(catalog.gettext(string)) % {}
-            return done
-        text = texts.get(string)
-        if text is None:
-            text = texts[string] = Markup(catalog.gettext(string))
-        return text % variables
-
-    def ngettext(singular: str, plural: str, num: int, /, **variables) -> Markup:
-        variables.setdefault("num", num)
-        return Markup(catalog.ngettext(singular, plural, num)) % variables
-
-    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
-
-
-def _reversed_description(void: Entry, original: tuple[int, str] | None) -> str:
-    """What a void reverses, in the business's words: "Deposit (duplicate import)", never "Void of entry 12: ...".
-
-    The ledger writes a void as ``Void of entry N: <original> (<reason>)``; the
-    original's description and the reason are kept, the entry number dropped.
-    """
-    if original is None:
-        return _VOID_PREFIX.sub("", void.description, count=1)
-    original_id, described = original
-    written = f"Void of entry {original_id}: {described}"
-    return described + void.description[len(written) :] if void.description.startswith(written) else described
-
-
-def _size(amount: str) -> str:
-    """How large the balance can be drawn and still fit a 320 px screen on one line."""
-    if len(amount) <= 10:
-        return "normal"
-    return "long" if len(amount) <= 14 else "longer"
-
-
-def voided_ids(entries: list[Entry], voids: Mapping[int, tuple[int, str]]) -> set[int]:
-    """The ids among a page's entries that show as "Voided": each void and the entry it reverses.
-
-    ``voids`` maps the ids of voids shown to (original id, original description),
-    so an original that is not among the entries shown still counts.
-    """
-    voided: set[int] = set()
-    for void_id, (original_id, _) in voids.items():
-        voided.add(void_id)
-        voided.add(original_id)
-    for entry in entries:
-        if entry.voids_entry_id is not None:
-            voided.add(entry.id)
-            voided.add(entry.voids_entry_id)
-    return voided
-
-
-def parse_utc(text: str) -> dt.datetime | None:
-    """Parse an ISO 8601 time written by paylink or another program; naive means UTC."""
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except (ValueError, AttributeError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-@lru_cache(maxsize=4096)
-def _format_date(day: dt.date, locale: str) -> str:
-    learnt = _DATE_FORMATS.get(locale)
-    if learnt is not None:
-        return learnt.date(day)
-    from babel.dates import format_date
-
-    return format_date(day, "medium", locale=locale)
-
-
-def _format_moment(local: dt.datetime, locale: str) -> str:
-    """ "Nov 24, 2026, 3:05 PM CST": the locale's medium date, short time and zone abbreviation.
-
-    Built from pieces cached by date, by minute of the day and by offset, since
-    Babel takes ~30 µs to format one whole moment.
-    """
-    learnt = _DATE_FORMATS.get(locale)
-    joined = learnt.joined if learnt is not None else _datetime_pattern(locale)
-    text = joined.replace("{1}", _format_date(local.date(), locale)).replace(
-        "{0}", _format_time(local.hour, local.minute, locale)
-    )
-    return f"{text} {_format_zone(local, locale)}"
-
-
-@lru_cache(maxsize=64)
-def _datetime_pattern(locale: str) -> str:
-    from babel.dates import get_datetime_format
-
-    return str(get_datetime_format("medium", locale=locale))
-
-
-@lru_cache(maxsize=4096)
-def _format_time(hour: int, minute: int, locale: str) -> str:
-    learnt = _DATE_FORMATS.get(locale)
-    if learnt is not None:
-        return learnt.time(hour, minute)
-    from babel.dates import format_time
-
-    return format_time(dt.time(hour, minute), "short", locale=locale)
-
-
-_zone_names: dict[tuple, str] = {}
-
-
-def _format_zone(local: dt.datetime, locale: str) -> str:
-    """The zone's short name ("CST"), looked up once per zone, offset and daylight-saving state."""
-    key = (local.tzinfo, local.utcoffset(), local.dst(), locale)
-    name = _zone_names.get(key)
-    if name is None:
-        learnt = _DATE_FORMATS.get(locale)
-        if learnt is not None:
-            name = learnt.zone(local)
-        if name is None:
-            from babel.dates import format_datetime
-
-            name = format_datetime(local, "z", tzinfo=local.tzinfo, locale=locale)
-        _zone_names[key] = name
-    return name
-
-
-# --- dates without Babel ---------------------------------------------------------------
-#
-# Like money (money.formatting_facts), a locale's medium date, short time and zone names are
-# learnt from Babel once, proven equal to Babel on probes, and kept as plain data in the page
-# cache (page_cache.py): a command whose cache is current formats dates without importing Babel.
-
-_DATE_FORMATS: dict[str, "_LearntDates"] = {}
-_PATTERN_PART = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|[^'A-Za-z]+")
-# The fields a learnt format may hold; names (months, day periods) are taken from Babel.
-_DATE_FIELDS, _TIME_FIELDS = set("yMLd"), set("hHKkma")
-# Zone names are proven for moments in these years only; others ask Babel.
-ZONE_YEARS = (2015, 2041)
-
-
-def _pattern_parts(pattern: str, allowed: set[str]) -> list[list] | None:
-    """A CLDR pattern as [["", literal] or [letter, width], ...], or None if it holds a field not in ``allowed``."""
-    parts: list[list] = []
-    for match in _PATTERN_PART.finditer(pattern):
-        token = match.group(0)
-        if match.group(1):
-            if token[0] not in allowed or len(token) > 4:
-                return None
-            parts.append([token[0], len(token)])
-        elif token.startswith("'"):
-            parts.append(["", "'" if token == "''" else token[1:-1].replace("''", "'")])
-        else:
-            parts.append(["", token])
-    return parts
-
-
-def date_facts(locale: str, timezone: str) -> dict:
-    """Learn how ``locale`` writes a medium date, a short time and ``timezone``'s names: plain JSON data.
-
-    The patterns come from Babel, the month and day-period names from Babel
-    formatting each alone; the result is then compared with Babel's own output
-    on probes (every month and day length of three years, every hour, the
-    zone's states over ZONE_YEARS). Unless every probe agrees, the facts say
-    ``"fast": False`` and Babel formats every date.
-    """
-    from zoneinfo import ZoneInfo
-
-    from babel.dates import format_date, format_datetime, format_time, get_date_format, get_time_format
-
-    facts: dict = {"fast": False}
-    date_parts = _pattern_parts(get_date_format("medium", locale=locale).pattern, _DATE_FIELDS)
-    time_parts = _pattern_parts(get_time_format("short", locale=locale).pattern, _TIME_FIELDS)
-    if date_parts is None or time_parts is None:
-        return facts
-    names: dict[str, list[str]] = {}
-    for letter, width in date_parts:
-        if letter in ("M", "L") and width >= 3:
-            field = letter * width
-            names[field] = [format_date(dt.date(2001, m, 15), field, locale=locale) for m in range(1, 13)]
-    for letter, width in time_parts:
-        if letter == "a":
-            field = "a" * width
-            names[field] = [format_time(dt.time(h, 0), field, locale=locale) for h in (1, 13)]
-    zone = ZoneInfo(timezone)
-    zones: dict[str, str] = {}
-    facts.update(date=date_parts, time=time_parts, names=names, joined=_datetime_pattern(locale), zone=timezone)
-    learnt = _LearntDates(facts)
-    for year in (2000, 2026, 2099):
-        for month in range(1, 13):
-            last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
-            for day in (1, 9, 10, 28, last):
-                probe = dt.date(year, month, day)
-                if learnt.date(probe) != format_date(probe, "medium", locale=locale):
-                    return {"fast": False}
-    for hour in range(24):
-        for minute in (0, 5, 10, 59):
-            if learnt.time(hour, minute) != format_time(dt.time(hour, minute), "short", locale=locale):
-                return {"fast": False}
-    for year in range(*ZONE_YEARS):
-        for month in range(1, 13):
-            for day in (1, 15):
-                local = dt.datetime(year, month, day, 12, tzinfo=dt.UTC).astimezone(zone)
-                name = format_datetime(local, "z", tzinfo=local.tzinfo, locale=locale)
-                key = _zone_key(local)
-                if zones.setdefault(key, name) != name:
-                    zones[key] = ""  # not one name for this state: Babel decides
-    facts["zones"] = {k: v for k, v in zones.items() if v}
-    facts["fast"] = True
-    return facts
-
-
-def prime_dates(locale: str, facts: dict) -> None:
-    """Format ``locale``'s dates from facts ``date_facts`` learnt (kept in the page cache); no-op unless fast."""
-    if facts.get("fast") and locale not in _DATE_FORMATS:
-        _DATE_FORMATS[locale] = _LearntDates(facts)
-
-
-def _zone_key(local: dt.datetime) -> str:
-    offset, dst = local.utcoffset(), local.dst()
-    return f"{offset.total_seconds() if offset is not None else ''}|{dst.total_seconds() if dst is not None else ''}"
-
-
-class _LearntDates:
-    """A locale's date and time formats, from ``date_facts``."""
-
-    def __init__(self, facts: dict):
-        self.date_parts = facts["date"]
-        self.time_parts = facts["time"]
-        self.names = facts["names"]
-        self.joined = facts["joined"]
-        self.zone_name = facts["zone"]
-        self.zones = facts.get("zones", {})
-
-    def date(self, day: dt.date) -> str:
-        out = []
-        for letter, width in self.date_parts:
-            if letter == "":
-                out.append(width)
-            elif letter == "y":
-                out.append(f"{day.year % 100:02d}" if width == 2 else f"{day.year:0{width}d}")
-            elif letter == "d":
-                out.append(f"{day.day:0{width}d}")
-            elif width <= 2:  # M, L
-                out.append(f"{day.month:0{width}d}")
-            else:
-                out.append(self.names[letter * width][day.month - 1])
-        return "".join(out)
-
-    def time(self, hour: int, minute: int) -> str:
-        out = []
-        for letter, width in self.time_parts:
-            if letter == "":
-                out.append(width)
-            elif letter == "m":
-                out.append(f"{minute:0{width}d}")
-            elif letter == "a":
-                out.append(self.names["a" * width][hour >= 12])
-            else:
-                value = {"H": hour, "h": hour % 12 or 12, "K": hour % 12, "k": hour or 24}[letter]
-                out.append(f"{value:0{width}d}")
-        return "".join(out)
-
-    def zone(self, local: dt.datetime) -> str | None:
-        """The zone's short name as Babel writes it, or None if not proven for this moment."""
-        if getattr(local.tzinfo, "key", None) != self.zone_name or not ZONE_YEARS[0] <= local.year < ZONE_YEARS[1]:
-            return None
-        return self.zones.get(_zone_key(local))

@@ -15,21 +15,6 @@ if TYPE_CHECKING:  # imported where used: a posting command signs nothing (itsda
 SETTINGS_MODE = 0o644
 # Validated settings of an unchanged paylink.toml, so a command skips Babel (see load_settings_cached).
 SETTINGS_CACHE = ".paylink-settings.cache"
-# Settings caches to write once the command has succeeded (``save_settings_caches``).
-_UNSAVED: dict[Path, dict] = {}
-
-
-def save_settings_caches() -> None:
-    """Write the settings caches of this run's sites: called by the CLI when a command succeeded."""
-    while _UNSAVED:
-        cache_path, cache = _UNSAVED.popitem()
-        write_cache(cache_path, cache)
-
-
-def forget_settings_caches() -> None:
-    """Drop the caches a failed command would have written."""
-    _UNSAVED.clear()
-
 
 PRIVATE_MODE = 0o600
 
@@ -48,6 +33,9 @@ class Site:
 
     def __init__(self, root: Path):
         self.root = root
+        # A settings cache made while reading paylink.toml, written only by ``save_settings_cache``
+        # (the workspace calls it when the command succeeded: ``Error:`` means nothing was written).
+        self._unsaved_settings_cache: tuple[Path, dict] | None = None
 
     @property
     def settings_path(self) -> Path:
@@ -81,7 +69,16 @@ class Site:
                 os.chmod(self.settings_path, mode & 0o755)
         except OSError:
             pass  # another user's site we may only read
-        return load_settings_cached(self.settings_path, self.root / SETTINGS_CACHE, save=_UNSAVED.__setitem__)
+        return load_settings_cached(self.settings_path, self.root / SETTINGS_CACHE, save=self._keep_settings_cache)
+
+    def _keep_settings_cache(self, cache_path: Path, cache: dict) -> None:
+        self._unsaved_settings_cache = (cache_path, cache)
+
+    def save_settings_cache(self) -> None:
+        """Write the settings cache reading paylink.toml made, if it made one."""
+        unsaved, self._unsaved_settings_cache = self._unsaved_settings_cache, None
+        if unsaved is not None:
+            write_cache(*unsaved)
 
     def signer_keys(self) -> list[str]:
         """This site's signing keys, newest last (PAYLINK_SECRET_KEY overrides the key file)."""

@@ -7,6 +7,7 @@ renders with Jinja; the two must be byte-identical. A site's own page template
 makes the renderer use Jinja, with the override.
 """
 
+import os
 import random
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from conftest import Paylink, make_site
 from paylink.model import Entry
 from paylink.render import COMPILE_AFTER, Renderer, Statement
 from paylink.settings import Settings
-from sitepages import build_files, read_page
+from sitepages import build_files, parse, read_page
 
 HOSTILE = [
     'O\'Brien & <Sons> "Ltd"',
@@ -192,11 +193,11 @@ def test_built_site_pages_match_jinja_pages(tmp_path):
 
 
 def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(tmp_path):
-    """ledger.pages_of (a batch) equals recent_entries_and_voids + balance_and_count (one customer)."""
+    """ledger.pages_of (a batch) equals recent_entries_and_voids + page_totals (one customer)."""
     import sqlite3
     from contextlib import closing
 
-    from paylink.ledger import balance_and_count, pages_of, recent_entries_and_voids
+    from paylink.ledger import page_totals, pages_of, recent_entries_and_voids
 
     root = make_site(tmp_path / "site")
     paylink = Paylink(root)
@@ -227,11 +228,12 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
         batch = pages_of(conn, ids)
         for customer in ids:
             entries, voids = recent_entries_and_voids(conn, customer)
-            balance, count = balance_and_count(conn, customer)
-            if count == 0:
+            balance, count, newest = page_totals(conn, customer)
+            if newest is None:
                 assert customer not in batch
                 continue
-            assert batch[customer] == (entries, voids, balance, count)
+            assert batch[customer] == (entries, voids, balance, count, newest)
+            assert all(e.voids_entry_id is None for e in entries)  # a void is never a row
         assert any(b[1] for b in batch.values())  # voids were found
     # And a built site's pages equal Jinja's rendering of the one-by-one read.
     for customer in ids:
@@ -252,15 +254,21 @@ def test_one_streaming_read_per_batch_gives_what_three_queries_a_customer_give(t
         conn.close()
 
 
-def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path):
-    """Above PARALLEL_MIN_PAGES the helpers read the ledger themselves (their own read transactions)
-    and render; every page must still be what Jinja renders from the lock holder's own reading."""
+def test_a_build_large_enough_for_helper_processes_writes_jinjas_bytes(tmp_path, monkeypatch):
+    """Above the parallel threshold (lowered for the test: PAYLINK_PARALLEL_MIN_PAGES) the helpers read
+    the ledger themselves (their own read transactions) and render; every page must still be what
+    Jinja renders from the lock holder's own reading."""
     import sqlite3
     from contextlib import closing
 
-    from paylink.page_helpers import PARALLEL_MIN_PAGES
+    from paylink import page_helpers as pages
+    from paylink.page_helpers import PARALLEL_MIN_PAGES_ENV
 
-    count = PARALLEL_MIN_PAGES + 150
+    monkeypatch.setenv(PARALLEL_MIN_PAGES_ENV, "200")
+    count = 350
+    assert count >= pages.parallel_min_pages() and pages.HELPER_CHUNK < count  # several chunks, with helpers
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("helper processes need a second core")
     root = make_site(tmp_path / "site")
     paylink = Paylink(root)
     customers = tmp_path / "customers.csv"
@@ -319,3 +327,52 @@ def assert_pages_are_jinjas(root: Path, count: int) -> None:
         assert any(statement.language == "es" for _, statement in pages)
     finally:
         conn.close()
+
+
+# --- the pay-options slot (PageFacts.pay_options) ----------------------------------------------
+
+PAY_BLOCK = (
+    '<div class="pay-options" id="pay-options">'
+    '<a class="pay-option" data-method="zelle" href="#zelle">Zelle &amp; more</a>'
+    '<a class="pay-option" data-method="sepa" href="#sepa">SEPA</a></div>'
+)
+
+
+def pay_options(statement: Statement, language: str):
+    """What another module will give the page: escaped HTML per customer (here: fixed, and a marker of who)."""
+    from markupsafe import Markup, escape
+
+    return Markup(PAY_BLOCK) + Markup("<!-- for ") + escape(statement.customer_name) + Markup(f" in {language} -->")
+
+
+def test_pay_options_take_the_place_of_the_notice_and_the_card_form_and_keep_the_tips():
+    settings = SITES["en_US"]
+    statement = Statement(
+        "Ann <O'Hara>", 4250, [Entry(1, 1, 4250, "Visit", "2025-03-01T10:00:00Z")], "2025-03-01T10:00:00Z"
+    )
+    soup = parse(Renderer(settings, pay_options=pay_options).page(statement))
+    assert soup.select("#pay-notice") == [] and soup.select("form#payment-form") == []
+    assert [o["data-method"] for o in soup.select("#pay-options .pay-option")] == ["zelle", "sepa"]
+    assert soup.select_one("#pay-options a").get_text() == "Zelle & more"  # the block's own escaping, kept
+    assert [r["value"] for r in soup.select("input[type=radio][name=tip]")] == ["0", "18", "20", "25"]
+    assert soup.select_one("#total").get_text() == "$42.50"
+    assert "Ann &lt;O&#39;Hara&gt;" in str(Renderer(settings, pay_options=pay_options).page(statement))
+    # Without pay options the page is exactly as without the slot.
+    plain = Renderer(settings, pay_options=lambda statement, language: None).page(statement)
+    assert plain == Renderer(settings).page(statement)
+    assert parse(plain).select("#pay-notice") and parse(plain).select("form#payment-form")
+
+
+@pytest.mark.parametrize("site", ["en_US", "es", "no tips", "ja_JP"])
+def test_pages_with_pay_options_stay_on_the_compiled_path_and_are_jinjas_bytes(site):
+    settings = SITES[site]
+    compiled = Renderer(settings, pay_options=pay_options)
+    compiled._jinja_pages = COMPILE_AFTER
+    jinja = Renderer(settings, pay_options=pay_options)
+    jinja.compiled = False
+    for statement in random_statements(11, 120):
+        assert compiled.page(statement) == jinja.page(statement)
+    shapes = compiled._compiler.shapes
+    with_pay = [s for key, s in shapes.items() if key[-1]]
+    assert with_pay and all(getattr(s, "checked", False) for s in with_pay)
+    assert any(key[1] == "outstanding" for key in shapes if key[-1])

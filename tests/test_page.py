@@ -598,39 +598,61 @@ def test_no_tips_when_the_setting_is_empty(tmp_path):
 # --- history: voids, older entries -------------------------------------------------
 
 
-def test_voided_entries_and_their_voids_say_voided_without_entry_numbers(town):
+def test_a_voided_entry_shows_once_struck_through_and_canceled_and_its_void_not_at_all(town):
     soup = town_page(town, "voids")
     assert soup.main["data-state"] == "outstanding" and text_of(soup, "#balance") == "$100.00"
     rows = soup.select("details#recent-charges tbody tr")
     cells = [[" ".join(c.get_text().split()) for c in r.select("td")][1:] for r in rows]
     voided = [r.get("class") == ["voided"] for r in rows]
     assert cells == [
-        ["Voided: Call-out", "-$50.00"],
-        ["Voided: Deposit (duplicate import)", "$30.00"],
-        ["Call-out Voided", "$50.00"],
-        ["Deposit Voided", "-$30.00"],  # a voided credit still shows as the credit it was
+        ["Call-out Canceled", "$50.00"],
+        ["Deposit Canceled", "-$30.00"],  # a canceled credit still shows as the credit it was
         ["Repipe", "$100.00"],
     ]
-    assert voided == [True, True, True, True, False]
-    deposit = rows[3].select_one("td.amount")
+    assert voided == [True, True, False]
+    for row in rows[:2]:  # struck through: the description in <s>, the amount by the stylesheet
+        assert row.select_one("td s") is not None and row.select_one("td s").get_text() in ("Call-out", "Deposit")
+        assert row.select_one("span.badge").get_text() == "Canceled"
+    deposit = rows[1].select_one("td.amount")
     assert "amount--credit" in deposit["class"]
+    page = soup.get_text()
+    assert "duplicate import" not in page  # a void's reason is for the business only
     assert "entry" not in soup.select_one("details#recent-charges tbody").get_text().lower()
 
 
-def test_void_of_an_older_entry_than_those_shown_still_names_what_it_reverses(tmp_path):
+def test_a_void_of_an_entry_older_than_those_shown_shows_nothing_and_counts_for_nothing(tmp_path):
     root = make_site(tmp_path / "oldvoid")
     paylink = Paylink(root)
     customer_id = add_customer(paylink, "Olga", link=False)
     first = entry_id(paylink, "charge", customer_id, "9.99", "First visit", "2024-12-01")
     import_entries(paylink, customer_id, 20)
-    paylink.ok("void", str(first))
+    paylink.ok("void", str(first), "--reason", "typed <the> wrong amount")
+    paylink.ok("link", "generate", str(customer_id))
+    soup = read_page(root, customer_id)
+    rows = soup.select("details#recent-charges tbody tr")
+    assert len(rows) == 20  # the newest 20 entries that are not voids
+    assert soup.select("tr.voided") == []
+    assert "First visit" not in soup.get_text() and "wrong amount" not in soup.get_text()
+    assert text_of(soup, "#older-entries").startswith("1 older entry is not shown.")  # the void is not counted
+
+
+def test_the_newest_twenty_rows_are_shown_whatever_the_voids(tmp_path):
+    """Voids never take a row: 25 entries, three of the newest voided, show 20 rows and "5 older"."""
+    root = make_site(tmp_path / "manyvoids")
+    paylink = Paylink(root)
+    customer_id = add_customer(paylink, "Vic", link=False)
+    import_entries(paylink, customer_id, 25)
+    with closing(ledger(root)) as conn:
+        newest = [r[0] for r in conn.execute("SELECT id FROM entries ORDER BY id DESC LIMIT 3")]
+    for entry in newest:
+        paylink.ok("void", str(entry), "--reason", "secret reason")
     paylink.ok("link", "generate", str(customer_id))
     soup = read_page(root, customer_id)
     rows = soup.select("details#recent-charges tbody tr")
     assert len(rows) == 20
-    assert rows[0].get("class") == ["voided"]
-    assert " ".join(rows[0].select("td")[1].get_text().split()) == "Voided: First visit"
-    assert "2 older entries are not shown" in text_of(soup, "#older-entries")
+    assert len(soup.select("tbody tr.voided")) == 3
+    assert "secret reason" not in str(soup)
+    assert text_of(soup, "#older-entries").startswith("5 older entries are not shown.")
 
 
 @pytest.mark.parametrize(
@@ -703,7 +725,8 @@ def test_spanish_customer_gets_a_spanish_page(town, state):
         assert "Test Plumbing" in consent and "STOP" in consent and "HELP" in consent
     if state == "voids":
         rows = soup.select("details#recent-charges tbody tr.voided")
-        assert len(rows) == 4 and all("Anulado" in r.get_text() for r in rows)
+        assert len(rows) == 2 and all("Cancelado" in r.select_one(".badge").get_text() for r in rows)
+        assert "duplicate import" not in soup.get_text()
     if state == "many":
         assert "No se muestran 5 movimientos anteriores." in text_of(soup, "#older-entries")
 
@@ -781,3 +804,26 @@ def test_entry_dates_on_a_utc_site_follow_each_entrys_own_day(site, paylink):
         ("2025-01-15", "Jan 15, 2025"),
         ("2025-01-15", "Jan 15, 2025"),
     ]
+
+
+# --- "as of" a page with no entries -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("customers", [1, 9], ids=["one by one", "a streamed batch"])
+def test_as_of_of_a_page_without_entries_is_when_the_customer_was_added(tmp_path, customers):
+    """With no entry, the balance last changed when the customer was added: both ways pages.py reads
+    the ledger (one customer at a time, and a batch of 8 or more in one pass) say so."""
+    root = make_site(tmp_path / "asof", "--timezone", "America/Chicago")
+    with closing(ledger(root)) as conn, conn:
+        for i in range(customers):
+            conn.execute(
+                "INSERT INTO customers (name, email, phone, ref, created_at) VALUES (?, NULL, NULL, NULL, ?)",
+                (f"New {i}", f"2026-01-0{1 + i}T18:30:00Z"),
+            )
+    paylink = Paylink(root)
+    paylink.ok("link", "generate", "--all")
+    for i in range(customers):
+        soup = read_page(root, i + 1)
+        when = soup.select_one("#as-of time")
+        assert when["datetime"] == f"2026-01-0{1 + i}T12:30:00-06:00"
+        assert when.get_text() == f"Jan {1 + i}, 2026, 12:30\u202fPM CST"

@@ -195,6 +195,31 @@ def test_card_fields_checkboxes_and_button_are_disabled_and_tips_are_live(browse
         context.close()
 
 
+@pytest.mark.parametrize(("language", "word"), [("en", "Canceled"), ("es", "Cancelado")])
+def test_a_canceled_entry_shows_once_struck_through_and_its_void_and_reason_do_not(browser, sites, language, word):
+    """The "many" customer's deposit was voided "duplicate import": one row, struck through, marked."""
+    context, page, errors = open_page(browser, sites[language].url("many"))
+    try:
+        page.locator("details#recent-charges summary").click()
+        rows = page.locator("details#recent-charges tbody tr")
+        assert rows.count() == 20
+        canceled = page.locator("details#recent-charges tbody tr.voided")
+        assert canceled.count() == 1
+        row = canceled.first
+        assert row.locator(".badge").inner_text() == word and row.locator(".badge").is_visible()
+        struck = row.evaluate(
+            "tr => [...tr.querySelectorAll('s, td.amount')].map(e => getComputedStyle(e).textDecorationLine)"
+        )
+        assert struck == ["line-through", "line-through"]  # the description and the amount
+        assert "Deposit" in row.inner_text() and "120.00" in row.inner_text()
+        body = page.locator("body").inner_text()
+        assert body.count("Deposit") == 1 and "duplicate import" not in body
+        assert page.locator("#older-entries").inner_text().startswith(("5 ", "No se muestran 5 "))
+        assert errors == []
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize(("language", "key"), [("en", "outstanding"), ("es", "outstanding"), ("en", "long")])
 def test_pay_notice_is_on_the_first_phone_screen_above_the_card_fields(browser, sites, language, key):
     context, page, _ = open_page(browser, sites[language].url(key), **PHONE)

@@ -16,9 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PAYLINK
+from conftest import PAYLINK, Paylink
+from conftest import make_site as conftest_make_site
+from paylink.dates import ZONE_YEARS, _LearntDates, date_facts
 from paylink.page_cache import PAGE_CACHE
-from paylink.render import ZONE_YEARS, _LearntDates, builtin_templates_dir, date_facts
+from paylink.render import builtin_templates_dir
+from paylink.site import SETTINGS_CACHE
 
 PROBE = (
     "import sys\n"
@@ -132,6 +135,59 @@ def test_a_charge_with_a_current_cache_imports_neither_jinja_nor_babel(tmp_path:
     assert after == fresh_full_build(site)
 
 
+# --- staleness, damage and failure: in-process (the real CLI through CliRunner) -----------------
+#
+# What a command imports can only be seen in a process of its own (above). Whether a cache is
+# used or replaced shows in the cache file itself: a stale or damaged one is rewritten under the
+# current key, and every page must still be the one a fresh full build writes.
+
+
+def cli(site: Path) -> Paylink:
+    return Paylink(site)
+
+
+def add_customers_here(site: Path) -> list[str]:
+    """As ``add_customers``, in this process."""
+    paylink = cli(site)
+    ids = []
+    for name, language in [("Ann <b>O'Neil</b>", "en"), ("José Núñez", "es"), ("Zoë & Co", None), ("Mo", "es")]:
+        args = ["customer", "add", name, *(["--language", language] if language else [])]
+        customer = str(paylink.json(*args)["id"])
+        paylink.ok("link", "generate", customer)
+        ids.append(customer)
+    rows = ["customer,kind,amount,description,date", f"{ids[0]},charge,120,Drain <repair> & parts,2026-03-09"]
+    rows.append(f"{ids[1]},credit,5,Refund,2026-11-01")
+    rows += [f"{ids[3]},charge,{n + 1},Visit {n},2026-0{1 + n % 9}-{10 + n % 18}" for n in range(23)]
+    csv_file = site.parent / "entries.csv"
+    csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    paylink.ok("import", "entries", str(csv_file))
+    return ids
+
+
+def make_site_here(root: Path, *extra: str) -> Path:
+    return conftest_make_site(root, "--name", "Test <Plumbing> & Sons", *extra)  # the last --name counts
+
+
+def fresh_build_here(site: Path) -> dict[str, bytes]:
+    """The pages a full build writes with no cache at all, in this process."""
+    (site / PAGE_CACHE).unlink(missing_ok=True)
+    cli(site).ok("build", "--full")
+    return pages(site)
+
+
+def cache_header(site: Path) -> dict:
+    return json.loads((site / PAGE_CACHE).read_bytes().partition(b"\n")[0])
+
+
+def current_key(site: Path) -> list:
+    """The key a command would take now (the same function the workspace calls)."""
+    from paylink.page_cache import cache_key
+    from paylink.render import catalog_files, template_dirs
+    from paylink.settings import load_settings
+
+    return cache_key(load_settings(site / "paylink.toml"), template_dirs(site / "site_templates"), catalog_files())
+
+
 def page_of(site: Path, text: bytes) -> tuple[str, bytes]:
     """The one page that shows ``text``: (snapshot name, bytes)."""
     found = [(name, html) for name, html in pages(site).items() if text in html]
@@ -140,52 +196,80 @@ def page_of(site: Path, text: bytes) -> tuple[str, bytes]:
 
 
 def test_a_template_override_makes_the_cache_stale(tmp_path: Path):
-    site = make_site(tmp_path / "site")
-    ids = add_customers(site)
-    run(site, "build", "--full")
-    run(site, "charge", ids[0], "3", "Cached")
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
+    cli(site).ok("build", "--full")
+    cli(site).ok("charge", ids[0], "3", "Cached")
+    before = cache_header(site)
+    assert before["key"] == current_key(site)
     overrides = site / "site_templates"
     overrides.mkdir()
     page = (builtin_templates_dir() / "page.html").read_text(encoding="utf-8")
     marked = page.replace("{% block scripts %}", "{% block scripts %}<!-- our own page -->", 1)
     assert marked != page
     (overrides / "page.html").write_text(marked, encoding="utf-8")
-    _, loaded = run_probed(site, "charge", ids[0], "4", "Overridden")
-    assert "jinja2" in loaded
+    assert current_key(site) != before["key"]
+    cli(site).ok("charge", ids[0], "4", "Overridden")
     name, charged = page_of(site, b"Overridden")
     assert b"<!-- our own page -->" in charged
-    assert fresh_full_build(site)[name] == charged
-    run(site, "build")  # the fingerprint changed: every page is rewritten with the override
+    assert cache_header(site)["key"] == current_key(site)  # the stale cache was replaced
+    assert fresh_build_here(site)[name] == charged
+    cli(site).ok("build")  # the fingerprint changed: every page is rewritten with the override
     assert all(b"<!-- our own page -->" in html for html in pages(site).values())
-    assert pages(site) == fresh_full_build(site)
+    assert pages(site) == fresh_build_here(site)
+
+
+def test_a_same_size_edit_of_a_template_makes_the_cache_stale(tmp_path: Path):
+    """An edit that keeps the size, with the old modification time put back: the cache is still stale."""
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
+    overrides = site / "site_templates"
+    overrides.mkdir()
+    page = (builtin_templates_dir() / "base.html").read_text(encoding="utf-8")
+    assert "<html" in page
+    template = overrides / "base.html"
+    template.write_text(page, encoding="utf-8")
+    cli(site).ok("build", "--full")
+    cli(site).ok("charge", ids[0], "3", "Before the edit")
+    assert cache_header(site)["key"] == current_key(site)
+    info = os.stat(template)
+    template.write_text(page.replace("<html", "<html data-x", 1).replace("\n", "", 7), encoding="utf-8")
+    assert os.stat(template).st_size == info.st_size
+    os.utime(template, ns=(info.st_atime_ns, info.st_mtime_ns))  # as a restore from a backup might
+    cli(site).ok("charge", ids[0], "4", "After the edit")
+    name, charged = page_of(site, b"After the edit")
+    assert b"<html data-x" in charged
+    assert fresh_build_here(site)[name] == charged
 
 
 def test_an_edited_asset_or_settings_file_makes_the_cache_stale(tmp_path: Path):
-    site = make_site(tmp_path / "site")
-    ids = add_customers(site)
-    run(site, "build", "--full")
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
+    cli(site).ok("build", "--full")
     overrides = site / "site_templates"
     overrides.mkdir()
     css = (builtin_templates_dir() / "paylink.css").read_text(encoding="utf-8")
     (overrides / "paylink.css").write_text(css + "\n/* ours */\n", encoding="utf-8")
-    run(site, "charge", ids[0], "3", "New stylesheet")  # the page names the new stylesheet
+    cli(site).ok("charge", ids[0], "3", "New stylesheet")  # the page names the new stylesheet
     name, charged = page_of(site, b"New stylesheet")
-    assert fresh_full_build(site)[name] == charged
+    assert fresh_build_here(site)[name] == charged
     settings = site / "paylink.toml"
     settings.write_text(
         settings.read_text(encoding="utf-8").replace("Test <Plumbing> & Sons", "Renamed & Co"), encoding="utf-8"
     )
-    run(site, "charge", ids[1], "4", "After the rename")
+    cli(site).ok("charge", ids[1], "4", "After the rename")
     name, charged = page_of(site, b"After the rename")
     assert b"Renamed &amp; Co" in charged
-    assert fresh_full_build(site)[name] == charged
+    assert fresh_build_here(site)[name] == charged
 
 
 @pytest.mark.parametrize("damage", ["loosened", "corrupt", "other key", "truncated"])
 def test_a_damaged_cache_is_ignored_and_replaced(tmp_path: Path, damage: str):
-    site = make_site(tmp_path / "site")
-    ids = add_customers(site)
-    run(site, "build", "--full")
+    from paylink.page_cache import read
+
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
+    cli(site).ok("build", "--full")
     cache = site / PAGE_CACHE
     data = cache.read_bytes()
     head, _, body = data.partition(b"\n")
@@ -199,43 +283,103 @@ def test_a_damaged_cache_is_ignored_and_replaced(tmp_path: Path, damage: str):
         cache.write_bytes(json.dumps(header).encode() + b"\n" + body.replace(b"<html", b"<html data-evil"))
     else:
         cache.write_bytes(data[: len(data) // 2])
-    _, loaded = run_probed(site, "charge", ids[0], "3", "Ignoring the cache")
-    assert "jinja2" in loaded
+    cli(site).ok("charge", ids[0], "3", "Ignoring the cache")
     assert os.stat(cache).st_mode & 0o777 == 0o600  # replaced by a private one
+    stored = read(cache, current_key(site))
+    assert stored is not None and stored.body.get("shapes")  # ... that is current and whole
     assert not any(b"data-evil" in html for html in pages(site).values())
-    assert pages(site) == fresh_full_build(site)
+    assert pages(site) == fresh_build_here(site)
 
 
-def test_a_command_that_fails_writes_no_page_cache(tmp_path: Path):
-    site = make_site(tmp_path / "site")
-    ids = add_customers(site)
-    (site / PAGE_CACHE).unlink(missing_ok=True)
-    done = subprocess.run([PAYLINK, "--site", str(site), "charge", "999", "5", "Nobody"], capture_output=True)
-    assert done.returncode == 1
-    assert not (site / PAGE_CACHE).exists()
-    run(site, "charge", ids[0], "5", "Somebody")
-    assert (site / PAGE_CACHE).exists()
+def test_a_command_that_fails_writes_no_cache(tmp_path: Path):
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
+    for cache in (site / PAGE_CACHE, site / SETTINGS_CACHE):
+        cache.unlink(missing_ok=True)
+    cli(site).fails("charge", "999", "5", "Nobody")
+    assert not (site / PAGE_CACHE).exists() and not (site / SETTINGS_CACHE).exists()
+    cli(site).ok("charge", ids[0], "5", "Somebody")
+    assert (site / PAGE_CACHE).exists() and (site / SETTINGS_CACHE).exists()
+
+
+def test_a_command_that_renders_pages_then_fails_writes_no_cache(tmp_path: Path):
+    """`build` renders the first customers' pages, then one page fails: the caches it made are not written."""
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
+    overrides = site / "site_templates"
+    overrides.mkdir()
+    page = (builtin_templates_dir() / "page.html").read_text(encoding="utf-8")
+    boom = page.replace("{% block main %}", '{% block main %}{% if customer.name == "Mo" %}{{ no_such }}{% endif %}')
+    (overrides / "page.html").write_text(boom, encoding="utf-8")
+    for cache in (site / PAGE_CACHE, site / SETTINGS_CACHE):
+        cache.unlink(missing_ok=True)
+    before = pages(site)
+    result = cli(site).fails("build")
+    assert "could not be rendered" in result.stderr
+    assert pages(site) == before  # nothing was written: not a page ...
+    assert not (site / PAGE_CACHE).exists() and not (site / SETTINGS_CACHE).exists()  # ... nor a cache
+    (overrides / "page.html").write_text(page, encoding="utf-8")
+    cli(site).ok("build")
+    assert (site / PAGE_CACHE).exists() and (site / SETTINGS_CACHE).exists()
+    assert ids
+
+
+def test_the_workspace_saves_its_caches_only_when_its_work_succeeded(tmp_path: Path):
+    from paylink.actions import Workspace
+
+    site = make_site_here(tmp_path / "site")
+    add_customers_here(site)
+    for cache in (site / PAGE_CACHE, site / SETTINGS_CACHE):
+        cache.unlink(missing_ok=True)
+    with pytest.raises(RuntimeError), Workspace.find(str(site)) as ws:
+        assert ws.pages().build(full=True).written == 4  # rendered: there is something to save
+        raise RuntimeError("the work failed after rendering")
+    assert not (site / PAGE_CACHE).exists() and not (site / SETTINGS_CACHE).exists()
+    ws = Workspace.find(str(site))
+    ws.pages().build(full=True)
+    ws.close(success=False)
+    assert not (site / PAGE_CACHE).exists() and not (site / SETTINGS_CACHE).exists()
+    with Workspace.find(str(site)) as ws:
+        ws.pages().build(full=True)
+    assert (site / PAGE_CACHE).exists() and (site / SETTINGS_CACHE).exists()
+
+
+def test_the_cache_key_covers_every_module_that_draws_a_page(tmp_path: Path):
+    """Every module the page's drawing imports (walked from the sources) is in the key, by its file."""
+    from paylink.page_cache import OWN_CODE, cache_key
+    from paylink.settings import Settings
+    from test_import_cycles import PACKAGE, import_graph
+
+    graph = import_graph()
+    drawing = {"render", "compiled_page", "page_cache", "facts", "dates"}
+    todo = list(drawing)
+    while todo:
+        for name in graph[todo.pop()]:
+            if name not in drawing:
+                drawing.add(name)
+                todo.append(name)
+    files = {f"{name}.py" for name in drawing if "." not in name}
+    assert not files - set(OWN_CODE), f"not in page_cache.OWN_CODE: {sorted(files - set(OWN_CODE))}"
+    key = json.dumps(cache_key(Settings(name="X").validated(), [], []))
+    for name in files:
+        assert json.dumps(str(PACKAGE / name))[1:-1] in key or f"/{name}" in key, name
 
 
 def test_a_changed_template_of_paylink_itself_makes_the_cache_stale(tmp_path: Path):
     """The installed templates are in the cache's key too (an upgrade of paylink replaces them)."""
-    site = make_site(tmp_path / "site")
-    ids = add_customers(site)
-    run(site, "build", "--full")
+    from paylink.page_cache import cache_key
+    from paylink.render import catalog_files, template_dirs
+    from paylink.settings import Settings
+
     copy = tmp_path / "templates"
     shutil.copytree(builtin_templates_dir(), copy)
-    from paylink.page_cache import cache_key
-    from paylink.render import Renderer
-    from paylink.settings import load_settings
-
-    settings = load_settings(site / "paylink.toml")
+    settings = Settings(name="X").validated()
     key = cache_key(settings, [copy], [])
     assert cache_key(settings, [copy], []) == key
     page = copy / "page.html"
     page.write_text(page.read_text(encoding="utf-8") + " ", encoding="utf-8")
     assert cache_key(settings, [copy], []) != key
-    assert Renderer(settings, site / "site_templates").cache_key[4:] != key[4:]
-    assert ids
+    assert cache_key(settings, template_dirs(tmp_path / "site_templates"), catalog_files())[4:] != key[4:]
 
 
 LOCALES = [

@@ -58,14 +58,11 @@ class Context:
 
         return major_string(minor, self.site.settings.currency)
 
-    def close(self) -> None:
+    def close(self, success: bool = False) -> None:
+        """Close the workspace; it saves its caches only if the command ``success``-fully finished."""
         if self._ws is not None:
-            # What the page renderer learnt for the page cache is taken while it is still alive;
-            # it is written only if the command succeeds (_settings_caches).
-            page_cache = sys.modules.get(__package__.rpartition(".")[0] + ".page_cache")
-            if page_cache is not None:
-                page_cache.prepare_pending()
-            self._ws.close()
+            ws, self._ws = self._ws, None
+            ws.close(success)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -172,6 +169,21 @@ def hoist_site_option(command: click.Command, args: list[str]) -> list[str]:
 class PaylinkGroup(click.Group):
     """The command group, with one way of reporting every failure: a single ``Error:`` line."""
 
+    def invoke(self, ctx: click.Context):
+        """Run the command; then close its workspace, which saves its caches only if the command
+        succeeded (returned, or exited 0): ``Error:`` means nothing was written."""
+        succeeded = False
+        try:
+            result = super().invoke(ctx)
+            succeeded = result in (None, 0)
+            return result
+        except SystemExit as exc:
+            succeeded = exc.code in (None, 0)
+            raise
+        finally:
+            if isinstance(ctx.obj, Context):
+                ctx.obj.close(succeeded)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = hoist_site_option(self, list(sys.argv[1:] if args is None else args))
         if not args or args[0].startswith("--site") and len(args) == (1 if "=" in args[0] else 2):
@@ -179,10 +191,8 @@ class PaylinkGroup(click.Group):
             with self.make_context(prog_name or "paylink", ["--help"], resilient_parsing=True) as help_ctx:
                 click.echo(help_ctx.get_help())
             sys.exit(0)
-        _settings_caches(save=False)  # none left from an earlier run in this process
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-            _settings_caches(save=result in (None, 0))  # only a command that succeeded writes them
         except click.exceptions.NoArgsIsHelpError as exc:
             # `paylink` (or `paylink link`) alone asks for help: it is not an error.
             click.echo(exc.ctx.get_help())
@@ -209,18 +219,6 @@ class PaylinkGroup(click.Group):
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
-
-
-def _settings_caches(*, save: bool) -> None:
-    """Write (or drop) the settings and page caches this command made (site.save_settings_caches,
-    page_cache.save_pending): only a command that succeeded writes them."""
-    package = __package__.rpartition(".")[0]
-    site = sys.modules.get(package + ".site")
-    if site is not None:
-        site.save_settings_caches() if save else site.forget_settings_caches()
-    page_cache = sys.modules.get(package + ".page_cache")
-    if page_cache is not None:
-        page_cache.save_pending() if save else page_cache.forget_pending()
 
 
 @click.group(cls=PaylinkGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -100,7 +100,7 @@ def credit(ctx: Context, customer_key, amount, description, date, key, as_json) 
 
 @cli.command()
 @click.argument("entry_id", type=click.IntRange(min=1), metavar="ENTRY_ID")
-@click.option("--reason", help="Why the entry is voided; shown on the customer's page.")
+@click.option("--reason", help="Why the entry is voided; for your records, never shown to the customer.")
 @json_option
 @pass_ctx
 @friendly_errors
