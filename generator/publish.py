@@ -41,7 +41,7 @@ from .storage import write_transaction
 PUBLIC_NAME_RE = re.compile(
     rf"(?:{layout.SNAPSHOT_DIR}/[0-9a-f]{{32}}\.html"
     rf"|{layout.ASSETS_DIR}/[a-z0-9-]+\.[0-9a-f]{{{layout.ASSET_HASH_HEX}}}\.(?:css|js|svg)"
-    rf"|{re.escape(layout.NOT_FOUND_PAGE)}|{re.escape(layout.GONE_PAGE)}|{re.escape(layout.ROBOTS)})\Z",
+    rf"|{'|'.join(map(re.escape, layout.STATIC_FILES))})\Z",
     re.ASCII,
 )
 # build_state row naming the store the `published` table describes (set by a completed listing publish).
