@@ -148,6 +148,8 @@ def _loggable(path: str) -> str:
 
 _READ_SIZE = 65536
 SNAPSHOT_PATHS_KEPT = 4096  # verified tokens remembered (about 0.5 MB), all forgotten when full
+LANGUAGE_HEADERS_KEPT = 1024  # Accept-Language headers remembered, all forgotten when full
+_UNPARSED = "?"  # not a language: the header has not been parsed yet
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -169,6 +171,8 @@ class Edge:
         self.snapshot_paths: dict[str, str] = {}
         self.signer = LinkSigner(keys)
         self.access_log = access_log
+        # Accept-Language header -> the language it picks (None: the site's), a pure function remembered.
+        self.languages: dict[str, str | None] = {}
         # status -> (the page in the site's language, {language: its page}, the built-in page)
         self.error_pages = {
             status: (
@@ -263,7 +267,17 @@ class Edge:
     def error_page(self, status: int, headers: Mapping[str, str]):
         """The 404 or 410 page in the language the request prefers, else in the site's, else the built-in one."""
         site_page, by_language, fallback = self.error_pages[status]
-        language = preferred_language(headers.get("accept-language"))
+        header = headers.get("accept-language")
+        if header is None:
+            language = None
+        else:
+            # A browser sends the same header with every request: parse each one once.
+            languages = self.languages
+            language = languages.get(header, _UNPARSED)
+            if language is _UNPARSED:
+                if len(languages) >= LANGUAGE_HEADERS_KEPT:
+                    languages.clear()
+                language = languages[header] = preferred_language(header)
         body = None if language is None else self.read_file(by_language[language])
         if body is None:
             body = self.read_file(site_page)

@@ -158,3 +158,20 @@ def test_the_edge_picks_the_error_page_by_accept_language(spanish_site, tmp_path
     # The English page really is English and the Spanish one Spanish (the site's is Spanish).
     assert b"Page not found" in (build / "404.en.html").read_bytes()
     assert b"no encontrada" in (build / "404.html").read_bytes()
+
+
+def test_any_wsgi_server_gets_the_same_choice(spanish_site):
+    """The WSGI adapter hands Accept-Language to the edge as the ASGI one does (gunicorn, uWSGI)."""
+    from paylink.edge.app import make_application
+
+    site, rotated = spanish_site
+    build = site / layout.BUILD_DIR
+    edge = make_application(build, tokens.load_keys(site / layout.KEY_FILE))
+    for header, language in [("en-GB,en;q=0.9", "en"), ("es", "es"), (None, None), ("de", None), ("en", "en")]:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/p/{rotated}"}
+        if header is not None:
+            environ["HTTP_ACCEPT_LANGUAGE"] = header
+        started = []
+        body = b"".join(edge(environ, lambda status, headers: started.append((status, dict(headers)))))
+        assert started[0][0] == "410 Gone" and started[0][1]["Vary"] == "Accept-Language"
+        assert body == (build / layout.error_page_name(layout.GONE_PAGE, language)).read_bytes(), header
