@@ -172,6 +172,6 @@ def test_any_wsgi_server_gets_the_same_choice(spanish_site):
         if header is not None:
             environ["HTTP_ACCEPT_LANGUAGE"] = header
         started = []
-        body = b"".join(edge(environ, lambda status, headers: started.append((status, dict(headers)))))
+        body = b"".join(edge(environ, lambda status, headers, started=started: started.append((status, dict(headers)))))
         assert started[0][0] == "410 Gone" and started[0][1]["Vary"] == "Accept-Language"
         assert body == (build / layout.error_page_name(layout.GONE_PAGE, language)).read_bytes(), header
