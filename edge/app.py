@@ -1,17 +1,25 @@
-"""The edge: a plain WSGI application that turns a signed link into its snapshot.
+"""The edge: turns a signed link into its snapshot, with one ``respond`` and thin WSGI and ASGI adapters.
 
 It knows two things, the build folder and the signing keys, and shares only
-``paylink.tokens`` and ``paylink.layout`` with the rest of paylink. Each
-request path is matched against a short allowlist of exact shapes; nothing a
-client sends is ever joined onto a file-system path, so ``..``, encoded
-slashes, NUL bytes and the like never reach a file: they match nothing and get
-a 404. A valid token names its snapshot only through ``layout.snapshot_name``,
-a digest, so a file name found in ``build/`` is not a URL either.
+``paylink.tokens`` and ``paylink.layout`` with the rest of paylink (every name,
+header and pattern the builder and the Worker agree on lives in ``layout``).
+``Edge.respond(method, raw_path, headers)`` answers one request given as the
+client sent it; ``Edge`` is a WSGI application and ``asgi_application`` (what
+`paylink serve` runs under granian) the same over ASGI, each a few lines that
+only unpack the request and send the answer.
 
-Per request, on the path `paylink serve` takes (ASGI, no WSGI environ): a
-token asked for before skips its HMAC (verified tokens remember their
-snapshot's path), a file asked for before is one ``stat`` away (``FileCache``),
-and the access-log line is made with a timestamp formatted once a second.
+Each request path is matched against a short allowlist of exact shapes;
+nothing a client sends is ever joined onto a file-system path, so ``..``,
+encoded slashes, NUL bytes and the like never reach a file: they match nothing
+and get a 404. A valid token names its snapshot only through
+``layout.snapshot_name``, a digest, so a file name found in ``build/`` is not a
+URL either. The 404 and 410 pages are chosen by the request's
+``Accept-Language`` (``layout.preferred_language``), as the Worker chooses.
+
+Per request: a token asked for before skips its HMAC (verified tokens remember
+their snapshot's path), a file asked for before is one ``stat`` away
+(``FileCache``), and the access-log line is made with a timestamp formatted
+once a second. Headers are prebuilt tuples: a request only adds its length.
 """
 
 import atexit
@@ -24,57 +32,52 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from time import perf_counter
+from urllib.parse import quote, unquote
 
 from paylink import layout
+from paylink.layout import BUILD_DIR_ENV, LINK_PREFIX, SITE_ENV, preferred_language
 from paylink.tokens import LinkSigner, NoSigningKey, load_keys
 
 # Longer paths get 414; shorter junk, even 10 KB of it, is just "not found".
 MAX_PATH_LENGTH = 16384
 ASSET_PREFIX = f"/{layout.ASSETS_DIR}/"
-# No allowlisted URL needs any of these in its raw (undecoded) form. Servers
-# that hand over the raw target (gunicorn's RAW_URI) let us refuse a path that
-# would only match after decoding, instead of trusting the decoder.
+ROBOTS_PATH = f"/{layout.ROBOTS}"
+# No allowlisted URL needs any of these in its raw (undecoded) form: a path that would only
+# match after decoding is refused instead of trusting the decoder.
 HOSTILE_RAW_RE = re.compile(r"%(?:2f|5c|00|2e)|\\|//|\.\.", re.IGNORECASE)
 # Runs that could be (part of) a token, for scrubbing stray paths in the log.
 TOKEN_LIKE_RE = re.compile(r"[A-Za-z0-9_.-]{16,}")
 
-CONTENT_TYPES = layout.CONTENT_TYPES
-NO_STORE = layout.NO_STORE
-IMMUTABLE = layout.IMMUTABLE
-CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
-    "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = [
-    ("Referrer-Policy", "no-referrer"),  # the URL is the secret: never send it onwards
-    ("X-Robots-Tag", "noindex"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Content-Security-Policy", CSP),
-    ("X-Frame-Options", "DENY"),
-    ("Cross-Origin-Opener-Policy", "same-origin"),
-    ("Cross-Origin-Resource-Policy", "same-origin"),
-]
+# (status, headers after Content-Length, Content-Length, body to send): what ``respond`` returns.
+Answer = tuple[int, tuple[tuple[str, str], ...], int, bytes]
 
 
 def _tail(*headers: tuple[str, str]) -> tuple[tuple[str, str], ...]:
     """A response's headers after Content-Length: built once per kind of response, never per request."""
-    return (*headers, *SECURITY_HEADERS)
+    return (*headers, *layout.SECURITY_HEADERS)
 
 
 # Every response's headers but Content-Length, by kind: constants, so a request only adds its length.
 PAGE_HEADERS = {
-    kind: _tail(("Content-Type", ctype), ("Cache-Control", NO_STORE)) for kind, ctype in CONTENT_TYPES.items()
+    kind: _tail(("Content-Type", ctype), ("Cache-Control", layout.NO_STORE))
+    for kind, ctype in layout.CONTENT_TYPES.items()
 }
 ASSET_HEADERS = {
-    ext: _tail(("Content-Type", ctype), ("Cache-Control", IMMUTABLE)) for ext, ctype in CONTENT_TYPES.items()
+    ext: _tail(("Content-Type", ctype), ("Cache-Control", layout.IMMUTABLE))
+    for ext, ctype in layout.CONTENT_TYPES.items()
 }
 HTML_HEADERS = PAGE_HEADERS["html"]
 TEXT_HEADERS = PAGE_HEADERS["txt"]
+# The 404 and 410 pages: in the language the request asks for, so caches keep one per language.
+ERROR_HEADERS = _tail(
+    ("Content-Type", layout.CONTENT_TYPES["html"]), ("Cache-Control", layout.NO_STORE), layout.ERROR_VARY
+)
 NOT_ALLOWED_HEADERS = (("Allow", "GET, HEAD"), *TEXT_HEADERS)
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 _ENCODED: dict[int, tuple[tuple, list[tuple[bytes, bytes]]]] = {}
 
 
@@ -96,6 +99,7 @@ FALLBACK_410 = (
     b"<h1>This link no longer works</h1><p>Please contact the business for a new link.</p></html>\n"
 )
 FALLBACK_ROBOTS = b"User-agent: *\nDisallow: /\n"
+NOT_CONFIGURED = b"Edge not configured\n"
 
 log = logging.getLogger("paylink.edge")  # failures only; requests go to the AccessLog
 
@@ -111,19 +115,11 @@ def token_fingerprint(token: str) -> str:
 
 def loggable_path(path: str) -> str:
     """Return ``path`` safe for the access log: no token, no control characters."""
-    if path.startswith("/p/"):
-        return f"/p/{token_fingerprint(path[3:])}…"
+    if path.startswith(LINK_PREFIX):
+        return f"{LINK_PREFIX}{token_fingerprint(path[len(LINK_PREFIX) :])}…"
     # Stray paths may still carry a token (/P/<token>, //p/<token>) or a forged newline.
     escaped = path.encode("unicode_escape").decode("ascii")
     return TOKEN_LIKE_RE.sub(lambda m: f"{token_fingerprint(m.group())}…", escaped)[:300]
-
-
-def _finish(method: str, status: int, body: bytes, tail: tuple[tuple[str, str], ...]):
-    """Return (status, full headers, body to send): the security headers always, no body for HEAD.
-
-    ``tail`` is one of the prebuilt header tuples (``PAGE_HEADERS`` ...), which end with the security headers.
-    """
-    return status, [("Content-Length", str(len(body))), *tail], b"" if method == "HEAD" else body
 
 
 # Paths already made loggable (a page and its assets are asked for again and again): a bounded
@@ -150,12 +146,10 @@ def _loggable(path: str) -> str:
     return shown
 
 
-def _status_line(status: int) -> str:
-    return f"{status} {HTTPStatus(status).phrase}"
-
-
 _READ_SIZE = 65536
 SNAPSHOT_PATHS_KEPT = 4096  # verified tokens remembered (about 0.5 MB), all forgotten when full
+LANGUAGE_HEADERS_KEPT = 1024  # Accept-Language headers remembered, all forgotten when full
+_UNPARSED = "?"  # not a language: the header has not been parsed yet
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -177,44 +171,40 @@ class Edge:
         self.snapshot_paths: dict[str, str] = {}
         self.signer = LinkSigner(keys)
         self.access_log = access_log
+        # Accept-Language header -> the language it picks (None: the site's), a pure function remembered.
+        self.languages: dict[str, str | None] = {}
+        # status -> (the page in the site's language, {language: its page}, the built-in page)
+        self.error_pages = {
+            status: (
+                os.path.join(self.build_root, page),
+                {lang: os.path.join(self.build_root, layout.error_page_name(page, lang)) for lang in layout.LANGUAGES},
+                fallback,
+            )
+            for status, page, fallback in (
+                (404, layout.NOT_FOUND_PAGE, FALLBACK_404),
+                (410, layout.GONE_PAGE, FALLBACK_410),
+            )
+        }
 
     def __call__(self, environ, start_response):
         """WSGI: answer one request."""
-        status, headers, body = self.handle(environ)
-        start_response(_status_line(status), headers)
-        return [body]
+        return wsgi_adapter(self.respond, environ, start_response)
 
-    def handle(self, environ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Answer one request (a WSGI environ, or the few keys of it the edge reads) and log it."""
-        status, tail, length, sent = self.handle_raw(environ)
-        return status, [("Content-Length", str(length)), *tail], sent
+    def respond(self, method: str, raw_path: str, headers: Mapping[str, str]) -> Answer:
+        """Answer one request and log it: (status, headers after Content-Length, Content-Length, body to send).
 
-    def handle_raw(self, environ) -> tuple[int, tuple[tuple[str, str], ...], int, bytes]:
-        """Answer one request and log it: (status, the headers after Content-Length, Content-Length, body to send).
-
-        The headers are one of the prebuilt tuples; HEAD's Content-Length is the GET body's.
-        """
-        return self.answer(
-            environ.get("REQUEST_METHOD", ""),
-            environ.get("PATH_INFO", ""),
-            environ.get("RAW_URI") or environ.get("REQUEST_URI"),
-            "HTTP_TRANSFER_ENCODING" in environ,
-        )
-
-    def answer(
-        self, method: str, path: str, raw: str | None, framed: bool
-    ) -> tuple[int, tuple[tuple[str, str], ...], int, bytes]:
-        """``handle_raw`` for a request given as its parts, which ASGI hands over without a WSGI environ.
-
-        ``path`` is the decoded path, ``raw`` the target as sent (None if the server does not
-        give it) and ``framed`` whether a Transfer-Encoding header came.
+        ``raw_path`` is the request target as the client sent it (percent-encoded;
+        a query is ignored) and ``headers`` its headers by lower-case name (the edge
+        reads ``transfer-encoding`` and ``accept-language``). The headers returned
+        are one of the prebuilt tuples; HEAD's Content-Length is the GET body's.
         """
         started = perf_counter()
+        path = raw_path.partition("?")[0]
         try:
-            status, body, tail = self.respond_to(method, path, raw, framed)
+            status, body, tail = self._answer(method, path, headers)
         except Exception:  # answer with our headers, not the server's bare 500
             log.exception("error serving %s", loggable_path(path))
-            status, body, tail = self.page(500, b"Internal error\n", "txt")
+            status, body, tail = 500, b"Internal error\n", TEXT_HEADERS
         sent = b"" if method == "HEAD" else body
         access_log = self.access_log
         if access_log is not None:
@@ -225,45 +215,38 @@ class Edge:
                 access_log(access_line(method, path, status, len(sent), elapsed_ms))
         return status, tail, len(body), sent
 
-    def respond(self, environ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
-        """Return (status, body, headers after Content-Length) for a request; the order of checks is part of
-        the contract. The headers are one of the prebuilt tuples (``PAGE_HEADERS`` ...)."""
-        return self.respond_to(
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO", ""),
-            environ.get("RAW_URI") or environ.get("REQUEST_URI"),
-            "HTTP_TRANSFER_ENCODING" in environ,
-        )
-
-    def respond_to(
-        self, method: str | None, path: str, raw: str | None, framed: bool
+    def _answer(
+        self, method: str, raw: str, headers: Mapping[str, str]
     ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
-        """``respond`` for a request given as its parts (see ``answer``)."""
+        """(status, body, prebuilt headers) for a request (its raw path without the query); the order of
+        checks is part of the contract."""
         if method != "GET" and method != "HEAD":
             return 405, b"Method not allowed\n", NOT_ALLOWED_HEADERS
         # A GET has no body. Content-Length with Transfer-Encoding is the request
         # smuggling pattern; some servers (granian/hyper) drop Content-Length before
         # we see it, so any Transfer-Encoding at all is refused.
-        if framed:
+        if "transfer-encoding" in headers:
             return 400, b"Bad request\n", TEXT_HEADERS
+        # Decoded as a WSGI server fills PATH_INFO (one character per byte), as the Worker decodes.
+        path = unquote(raw, "latin-1") if "%" in raw else raw
         if len(path) > MAX_PATH_LENGTH:
             return 414, b"URI too long\n", TEXT_HEADERS
-        if raw is not None and HOSTILE_RAW_RE.search(raw.partition("?")[0]):
-            return self.not_found()
-        if path.startswith("/p/"):
-            return self.link_page(path[3:])
+        if HOSTILE_RAW_RE.search(raw):
+            return self.error_page(404, headers)
+        if path.startswith(LINK_PREFIX):
+            return self.link_page(path[len(LINK_PREFIX) :], headers)
         match = layout.ASSET_NAME_RE.match(path, len(ASSET_PREFIX)) if path.startswith(ASSET_PREFIX) else None
         if match:
             body = self.read(layout.ASSETS_DIR, path[len(ASSET_PREFIX) :])
             if body is None:
-                return self.not_found()
+                return self.error_page(404, headers)
             return 200, body, ASSET_HEADERS[match[1]]
-        if path == "/robots.txt":
+        if path == ROBOTS_PATH:
             body = self.read(layout.ROBOTS)
             return 200, FALLBACK_ROBOTS if body is None else body, TEXT_HEADERS
-        return self.not_found()
+        return self.error_page(404, headers)
 
-    def link_page(self, token: str):
+    def link_page(self, token: str, headers: Mapping[str, str]):
         """200 with the snapshot of a live link, 410 for a rotated/revoked one, 404 for anything not ours."""
         # verify() checks TOKEN_RE first, which admits only the canonical base64 spelling:
         # one link has exactly one URL, and any mutation of a token is a 404.
@@ -271,25 +254,34 @@ class Edge:
         if path is None:
             link_id = self.signer.verify(token)
             if link_id is None:
-                return self.not_found()
+                return self.error_page(404, headers)
             path = self.snapshot_root + layout.snapshot_name(link_id)
             if len(self.snapshot_paths) >= SNAPSHOT_PATHS_KEPT:
                 self.snapshot_paths.clear()
             self.snapshot_paths[token] = path
         snapshot = self.read_file(path)
         if snapshot is None:
-            gone = self.read(layout.GONE_PAGE)
-            return 410, FALLBACK_410 if gone is None else gone, HTML_HEADERS
+            return self.error_page(410, headers)
         return 200, snapshot, HTML_HEADERS
 
-    def not_found(self):
-        body = self.read(layout.NOT_FOUND_PAGE)
-        return 404, FALLBACK_404 if body is None else body, HTML_HEADERS
-
-    @staticmethod
-    def page(status: int, body: bytes, kind: str):
-        """(status, body, the prebuilt headers of a page of that kind: ``html`` or ``txt``)."""
-        return status, body, PAGE_HEADERS[kind]
+    def error_page(self, status: int, headers: Mapping[str, str]):
+        """The 404 or 410 page in the language the request prefers, else in the site's, else the built-in one."""
+        site_page, by_language, fallback = self.error_pages[status]
+        header = headers.get("accept-language")
+        if header is None:
+            language = None
+        else:
+            # A browser sends the same header with every request: parse each one once.
+            languages = self.languages
+            language = languages.get(header, _UNPARSED)
+            if language is _UNPARSED:
+                if len(languages) >= LANGUAGE_HEADERS_KEPT:
+                    languages.clear()
+                language = languages[header] = preferred_language(header)
+        body = None if language is None else self.read_file(by_language[language])
+        if body is None:
+            body = self.read_file(site_page)
+        return status, fallback if body is None else body, ERROR_HEADERS
 
     def read(self, *parts: str) -> bytes | None:
         """Return a file of build/ whole (pages are a few KB), or None if it does not exist.
@@ -420,22 +412,22 @@ def make_application(build_dir: Path, keys: list[str], access_log: Callable[[str
 
 
 def config_from_env() -> tuple[Path, list[str]]:
-    """Return (build_dir, keys) from PAYLINK_BUILD_DIR or PAYLINK_SITE plus PAYLINK_SECRET_KEY.
+    """Return (build_dir, keys) from PAYLINK_BUILD_DIR or PAYLINK_SITE plus PAYLINK_SECRET_KEY (``layout``'s names).
 
     Raises ``EdgeConfigError`` naming what is missing, so a server can refuse to start.
     """
-    site = os.environ.get("PAYLINK_SITE")
-    build = os.environ.get("PAYLINK_BUILD_DIR")
+    site = os.environ.get(SITE_ENV)
+    build = os.environ.get(BUILD_DIR_ENV)
     if build:
         build_dir = Path(build)
     elif site:
-        build_dir = Path(site) / "build"
+        build_dir = Path(site) / layout.BUILD_DIR
     else:
-        raise EdgeConfigError("set PAYLINK_BUILD_DIR (the build folder) or PAYLINK_SITE (the site folder)")
+        raise EdgeConfigError(f"set {BUILD_DIR_ENV} (the build folder) or {SITE_ENV} (the site folder)")
     if not build_dir.is_dir():
         raise EdgeConfigError(f"build folder {build_dir} does not exist — run `paylink build` first")
     try:
-        keys = load_keys(Path(site) / "paylink.key" if site else None)
+        keys = load_keys(Path(site) / layout.KEY_FILE if site else None)
     except NoSigningKey as exc:
         raise EdgeConfigError(str(exc)) from exc
     return build_dir, keys
@@ -504,6 +496,50 @@ class AccessLog:
                 return
 
 
+def wsgi_adapter(respond: Callable[[str, str, Mapping[str, str]], Answer], environ, start_response):
+    """Answer a WSGI request with ``respond``: the raw target where the server gives it (gunicorn's
+    ``RAW_URI``), else ``PATH_INFO`` encoded again, so ``respond`` decodes every path the same way."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is None:
+        raw = quote(environ.get("PATH_INFO", ""), safe="/;:@&=+$,!~*'()", encoding="latin-1")
+    headers: dict[str, str] = {}
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        headers["transfer-encoding"] = environ["HTTP_TRANSFER_ENCODING"]
+    accept_language = environ.get("HTTP_ACCEPT_LANGUAGE")
+    if accept_language is not None:
+        headers["accept-language"] = accept_language
+    status, tail, length, body = respond(environ.get("REQUEST_METHOD", ""), raw, headers)
+    start_response(STATUS_LINES[status], [("Content-Length", str(length)), *tail])
+    return [body]
+
+
+async def asgi_adapter(respond: Callable[[str, str, Mapping[str, str]], Answer], scope, send) -> None:
+    """Answer an ASGI HTTP request with ``respond``.
+
+    ASGI hands over ``raw_path``, the path as the client sent it, so the raw-path
+    check (``/p%2F<token>``, ``%00``, ``..``) runs exactly as under a WSGI server
+    that gives ``RAW_URI``. Without it the check cannot run: the request is
+    refused rather than the decoder trusted. (granian's RSGI interface gives only
+    the decoded path, so the edge offers none.)
+    """
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or name == b"accept-language":
+            key = name.decode("latin-1")
+            headers[key] = f"{headers[key]},{value.decode('latin-1')}" if key in headers else value.decode("latin-1")
+    raw_path = scope.get("raw_path")
+    raw = raw_path.decode("latin-1") if raw_path is not None else "//"
+    status, tail, length, body = respond(scope["method"], raw, headers)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"Content-Length", b"%d" % length), *_encoded(tail)],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class EnvConfiguredApplication:
     """``paylink.edge.app:application``: builds the edge from the environment on the first request.
 
@@ -516,67 +552,21 @@ class EnvConfiguredApplication:
         self._edge: Edge | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, environ, start_response):
-        edge = self.edge()
-        if edge is None:
-            status, headers, body = _finish(
-                environ.get("REQUEST_METHOD", ""), *Edge.page(500, b"Edge not configured\n", "txt")
-            )
-            start_response(_status_line(status), headers)
-            return [body]
-        return edge(environ, start_response)
-
-    async def asgi(self, scope, receive, send):
-        """The same edge over ASGI, which `paylink serve` runs under granian.
-
-        ASGI hands over ``raw_path``, the path as the client sent it, so the
-        raw-path check (``/p%2F<token>``, ``%00``, ``..``) runs exactly as
-        under a WSGI server that gives ``RAW_URI``. granian's RSGI interface,
-        a little faster, gives only the decoded path: there ``/p%2F<token>``
-        could not be told from ``/p/<token>``.
-        """
-        if scope["type"] != "http":
-            return  # no lifespan or websocket work: served with lifespan off
-        method = scope["method"]
-        raw_path = scope.get("raw_path")
-        framed = False
-        for name, _ in scope["headers"]:
-            if name == b"transfer-encoding":
-                framed = True
+    def respond(self, method: str, raw_path: str, headers: Mapping[str, str]) -> Answer:
+        """``Edge.respond`` of the configured edge; 500 while it is not configured."""
         edge = self._edge or self.edge()
         if edge is None:
-            status, body, tail = 500, b"Edge not configured\n", TEXT_HEADERS
-            length, body = len(body), b"" if method == "HEAD" else body
-        else:
-            # Without raw_path the check cannot run: refuse rather than trust the decoder.
-            raw = raw_path.decode("latin-1") if raw_path is not None else "//"
-            status, tail, length, body = edge.answer(method, scope["path"], raw, framed)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"Content-Length", b"%d" % length), *_encoded(tail)],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            return 500, TEXT_HEADERS, len(NOT_CONFIGURED), b"" if method == "HEAD" else NOT_CONFIGURED
+        return edge.respond(method, raw_path, headers)
 
-    async def __rsgi__(self, scope, proto):
-        """The same edge over granian's RSGI interface, for measurements only.
+    def __call__(self, environ, start_response):
+        """WSGI."""
+        return wsgi_adapter(self.respond, environ, start_response)
 
-        RSGI hands the path percent-decoded and no raw form (granian 2.8 too), so
-        the raw-path check cannot run and ``/p%2F<token>`` would be served:
-        `paylink serve` uses ``asgi_application`` instead.
-        """
-        environ = {"REQUEST_METHOD": scope.method, "PATH_INFO": scope.path}
-        transfer_encoding = scope.headers.get("transfer-encoding")
-        if transfer_encoding is not None:
-            environ["HTTP_TRANSFER_ENCODING"] = transfer_encoding
-        edge = self.edge()
-        if edge is None:
-            status, headers, body = _finish(scope.method, *Edge.page(500, b"Edge not configured\n", "txt"))
-        else:
-            status, headers, body = edge.handle(environ)
-        proto.response_bytes(status, headers, body)
+    async def asgi(self, scope, receive, send):
+        """ASGI (lifespan off): what `paylink serve` runs under granian."""
+        if scope["type"] == "http":  # no lifespan or websocket work
+            await asgi_adapter(self.respond, scope, send)
 
     def edge(self) -> Edge | None:
         """The configured edge, built on first use; None (and one stderr line) if misconfigured."""

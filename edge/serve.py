@@ -10,7 +10,7 @@ SIGINT/SIGTERM, replaces a worker that dies, and installs as one wheel from PyPI
 (``paylink.edge.app:asgi_application``, lifespan off): ASGI hands over the raw
 path, so ``/p%2F<token>`` and the other encoded forms are refused as under
 gunicorn. granian's RSGI interface (a little faster) and its WSGI interface
-give only the decoded path. ``paylink.edge.app:application`` stays a plain WSGI
+give only the decoded path, so the edge offers no RSGI entry. ``paylink.edge.app:application`` stays a plain WSGI
 app for any other server (gunicorn, uWSGI).
 
 A flood of half-sent requests must not lock customers out. granian admits at
@@ -33,7 +33,8 @@ import socket
 import sys
 from pathlib import Path
 
-from paylink.tokens import KEY_ENV, NoSigningKey, load_keys
+from paylink.layout import BUILD_DIR_ENV, KEY_ENV, SITE_ENV
+from paylink.tokens import NoSigningKey, load_keys
 
 APP_TARGET = "paylink.edge.app:asgi_application"
 LISTEN_BACKLOG = 4096
@@ -92,8 +93,8 @@ def run(
     address = listen_address(host, port)
     # Workers inherit the environment; PAYLINK_SITE is dropped so that the
     # build folder and keys given here are the ones served, not another site's.
-    os.environ.pop("PAYLINK_SITE", None)
-    os.environ["PAYLINK_BUILD_DIR"] = str(build_dir)
+    os.environ.pop(SITE_ENV, None)
+    os.environ[BUILD_DIR_ENV] = str(build_dir)
     os.environ[KEY_ENV] = ",".join(keys)
     _raise_open_files_limit()
     server = Granian(

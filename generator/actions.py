@@ -313,10 +313,37 @@ def customer_statement(
 
 
 def back_up(ws: Workspace, path: Path) -> backup.Backup:
-    """Write a consistent copy of the ledger to ``path`` while other programs may be writing it."""
+    """Write one backup file of the site (ledger, keys, settings, templates) while other programs may write."""
     from . import backup
 
     return backup.back_up(ws.site, ws.conn, path)
+
+
+def restore(backup_file: Path, directory: Path) -> backup.Restored:
+    """Make a new site in ``directory`` from a backup and build its pages: every link live at the backup opens.
+
+    Nothing is left behind when anything fails (a damaged ledger, a broken template, a full disk).
+    """
+    from . import backup
+
+    site, created = backup.restore(backup_file, directory)
+    try:
+        with Workspace(site) as ws:
+            problem = ws.conn.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise backup.NotABackup(
+                    f"the ledger in {str(backup_file)[-80:]} does not check out ({problem[:80]}) — use another backup"
+                )
+            ws.pages().build(full=True)
+            return backup.restored_counts(ws.conn, site.root)
+    except sqlite3.DatabaseError as exc:  # the ledger in the backup is not a database
+        backup.undo_restore(site.root, created)
+        raise backup.NotABackup(
+            f"the ledger in {str(backup_file)[-80:]} cannot be read ({str(exc)[:80]}) — use another backup"
+        ) from exc
+    except BaseException:
+        backup.undo_restore(site.root, created)
+        raise
 
 
 # --- posting ---------------------------------------------------------------------

@@ -331,24 +331,24 @@ class PageWriter:
                 progress(len(ids))
 
     def _write_static(self) -> None:
-        """Write the pages and files every request may need: assets, 404, 410, robots.txt."""
+        """Write the pages and files every request may need: assets, the 404 and 410 pages (each language), robots.txt."""
         build = self.site.build_dir
         for name, data in self.renderer.assets.items():
             snapshots.write_atomic(build / layout.ASSETS_DIR, name, data)
-        snapshots.write_atomic(build, layout.NOT_FOUND_PAGE, self.renderer.not_found_page().encode("utf-8"))
-        snapshots.write_atomic(build, layout.GONE_PAGE, self.renderer.gone_page().encode("utf-8"))
+        for name, html in self.renderer.error_pages().items():
+            snapshots.write_atomic(build, name, html.encode("utf-8"))
         snapshots.write_atomic(build, layout.ROBOTS, self.renderer.robots().encode("utf-8"))
         snapshots.sync(build)
         with write_transaction(self.conn):
             self._queue_for_publish(
-                [f"{layout.ASSETS_DIR}/{name}" for name in self.renderer.assets] + list(layout.fixed_files()), []
+                [f"{layout.ASSETS_DIR}/{name}" for name in self.renderer.assets] + list(layout.STATIC_FILES), []
             )
 
     def _ensure_assets(self) -> None:
         """Make sure the assets and error pages the current templates refer to exist."""
         build = self.site.build_dir
         missing = [n for n in self.renderer.assets if not (build / layout.ASSETS_DIR / n).exists()]
-        static_missing = any(not (build / n).exists() for n in layout.fixed_files())
+        static_missing = any(not (build / n).exists() for n in layout.STATIC_FILES)
         if missing or static_missing:
             self._write_static()
 

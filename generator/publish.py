@@ -18,7 +18,7 @@ Only names an edge can serve are ever read, and only from inside ``build/``:
 the key, the ledger and the settings live beside it and can never match. Of
 those, only what the ledger expects is uploaded: the page of a live link (by
 the ``links`` table), an asset whose bytes match the digest in its name, the
-fixed files of ``layout.fixed_files()``; anything else found in ``build/`` is
+fixed files of ``layout.STATIC_FILES``; anything else found in ``build/`` is
 deleted from the store, never sent. Nothing here prints; failures to reach
 the store raise ``PublishFailed``, whose text never holds the endpoint's
 user name or password.
@@ -42,7 +42,7 @@ from .site import Site
 from .storage import write_transaction
 
 # Every name of build/ an edge serves, and so every name the publisher may read or upload.
-_FIXED_FILES_RE = "|".join(re.escape(name) for name in layout.fixed_files())
+_FIXED_FILES_RE = "|".join(re.escape(name) for name in layout.STATIC_FILES)
 PUBLIC_NAME_RE = re.compile(
     rf"(?:{layout.SNAPSHOT_DIR}/[0-9a-f]{{32}}\.html"
     rf"|{layout.ASSETS_DIR}/[a-z0-9-]+\.[0-9a-f]{{{layout.ASSET_HASH_HEX}}}\.(?:css|js|svg)"

@@ -324,15 +324,24 @@ class Renderer:
             self._jinja_facts.append((voice, facts))
         return voice.draw(facts)
 
-    def gone_page(self) -> str:
-        """Return the 410 page (the link was replaced or turned off), in the site's language."""
-        voice = self.voice(self.settings.page_language)
+    def gone_page(self, language: str | None = None) -> str:
+        """Return the 410 page (the link was replaced or turned off), in ``language`` (default: the site's)."""
+        voice = self.voice(language or self.settings.page_language)
         return voice.env.get_template("gone.html").render(voice.common)
 
-    def not_found_page(self) -> str:
-        """Return the 404 page, in the site's language."""
-        voice = self.voice(self.settings.page_language)
+    def not_found_page(self, language: str | None = None) -> str:
+        """Return the 404 page, in ``language`` (default: the site's)."""
+        voice = self.voice(language or self.settings.page_language)
         return voice.env.get_template("not_found.html").render(voice.common)
+
+    def error_pages(self) -> dict[str, str]:
+        """Every error page by its file name in ``build/`` (``layout.ERROR_PAGES``): the site's language and each
+        of ``layout.LANGUAGES``, so an edge can answer in the language a browser asks for."""
+        pages = {}
+        for language in (None, *layout.LANGUAGES):
+            pages[layout.error_page_name(layout.NOT_FOUND_PAGE, language)] = self.not_found_page(language)
+            pages[layout.error_page_name(layout.GONE_PAGE, language)] = self.gone_page(language)
+        return pages
 
     def robots(self) -> str:
         """Return robots.txt."""

@@ -15,13 +15,12 @@ from pathlib import Path
 from .cachefile import read_private, write_private
 from .checks import clean_email, clean_line, clean_phone, has_control
 from .errors import InvalidInput, SettingsError, quoted
+from .layout import LANGUAGES
 from .money import check_currency
 
 _URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
 
 
-# The languages whose page and message texts paylink ships (site_templates/locale/).
-LANGUAGES = ("en", "es")
 DEFAULT_TIPS = (18, 20, 25)
 _PUBLISH_RE = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/([A-Za-z0-9!_.*'()/-]*))?\Z")
 

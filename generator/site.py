@@ -188,16 +188,8 @@ def write_private_file(path: Path, data: bytes) -> None:
         raise
 
 
-def init_site(root: Path, settings: Settings) -> Site:
-    """Create a new site folder with settings, an empty ledger and a fresh key.
-
-    Refuses to touch a folder that already holds any part of a site. Nothing is
-    written until every setting has been validated.
-    """
-    from . import ledger, storage, tokens
-
-    settings = settings.validated()
-    root = root.expanduser().absolute()
+def check_new_site_folder(root: Path) -> None:
+    """Refuse a folder (absolute) that holds any part of a site, lies inside another site, or is a file."""
     existing = [p for p in (SETTINGS_FILE, DB_FILE, KEY_FILE) if (root / p).exists()]
     if existing:
         raise SiteError(f"{root} already holds a paylink site ({existing[0]}) — choose another folder")
@@ -210,6 +202,19 @@ def init_site(root: Path, settings: Settings) -> Site:
         )
     if root.exists() and not root.is_dir():
         raise SiteError(f"{root} is a file, not a folder — choose another path")
+
+
+def init_site(root: Path, settings: Settings) -> Site:
+    """Create a new site folder with settings, an empty ledger and a fresh key.
+
+    Refuses to touch a folder that already holds any part of a site. Nothing is
+    written until every setting has been validated.
+    """
+    from . import ledger, storage, tokens
+
+    settings = settings.validated()
+    root = root.expanduser().absolute()
+    check_new_site_folder(root)
     if not root.is_dir():
         root.mkdir(parents=True)
         os.chmod(root, 0o755)  # nobody else may add or replace a site's files, whatever the umask

@@ -18,7 +18,7 @@ instead of 4.2 µs on the same machine (tests check it agrees with
 ``Signer.unsign``).
 
 This module is shared by the generator and the edge, and imports nothing of
-paylink's: only the standard library and itsdangerous.
+paylink's but ``layout`` (the environment's names): the standard library and itsdangerous.
 """
 
 import base64
@@ -32,8 +32,9 @@ from pathlib import Path
 
 from itsdangerous import Signer
 
+from .layout import KEY_ENV
+
 LINK_SALT = "paylink.link"
-KEY_ENV = "PAYLINK_SECRET_KEY"
 LINK_ID_BYTES = 16  # 128 random bits
 
 # link id (22 chars of base64url) "." signature (43 chars of base64url, SHA-256, unpadded).

@@ -43,6 +43,42 @@ def case(name: str, token: str, status: int, *, nonce=None, signing_key=None, li
     }
 
 
+def signing_mistakes(key: str, nonce: str) -> list[dict]:
+    """The live link id signed with our key by an edge that got itsdangerous' settings wrong: each must be 404.
+
+    An edge that forgot the salt (itsdangerous' default, ``itsdangerous.Signer``),
+    skipped key derivation (the key used as it is) or used itsdangerous' default
+    derivation (``django-concat``) accepts these tokens; paylink's edges must not.
+    """
+
+    def signed(**options) -> str:
+        return Signer(key, digest_method=hashlib.sha256, **options).sign(nonce).decode("ascii")
+
+    return [
+        case(
+            "default-salt",
+            signed(key_derivation="hmac"),
+            404,
+            nonce=nonce,
+            note="our key, HMAC derivation, but itsdangerous' default salt 'itsdangerous.Signer'",
+        ),
+        case(
+            "no-key-derivation",
+            signed(salt=LINK_SALT, key_derivation="none"),
+            404,
+            nonce=nonce,
+            note="our key used as the HMAC key itself, without deriving it with the salt",
+        ),
+        case(
+            "concat-key-derivation",
+            signed(salt=LINK_SALT, key_derivation="django-concat"),
+            404,
+            nonce=nonce,
+            note="our key and salt, but itsdangerous' default derivation (django-concat) instead of hmac",
+        ),
+    ]
+
+
 def make() -> dict:
     old_key, newest_key, foreign_key = new_key(), new_key(), new_key()
     keys = [old_key, newest_key]  # newest last
@@ -102,6 +138,7 @@ def make() -> dict:
             note="the live link id signed with another site's key",
         ),
         case("other-salt", other_salt, 404, nonce=live, note="the live link id signed with our key but another salt"),
+        *signing_mistakes(newest_key, live),
         case("malformed-truncated", live_token[:-1], 404, note="last character cut off"),
         case("malformed-padded", live_token + "=", 404, note="base64 padding appended"),
         case("malformed-extended", live_token + "A", 404, note="one character too many"),

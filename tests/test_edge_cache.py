@@ -42,8 +42,8 @@ class Site:
         self.edge = make_application(self.build, self.keys)
 
     def get(self, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-        status, headers, body = self.edge.handle({"REQUEST_METHOD": method, "PATH_INFO": f"/p/{self.token}"})
-        return status, dict(headers), body
+        status, headers, length, body = self.edge.respond(method, f"/p/{self.token}", {})
+        return status, {"Content-Length": str(length), **dict(headers)}, body
 
     def kept(self) -> bool:
         return self.edge.files.get(str(self.page)) is not None

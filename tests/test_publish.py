@@ -613,7 +613,7 @@ def test_a_planted_page_or_asset_is_never_uploaded(shop, store, s3_endpoint):
             f"{layout.SNAPSHOT_DIR}/{r[0]}" for r in conn.execute("SELECT snapshot FROM links WHERE retired_at IS NULL")
         }
     assets = {f"{layout.ASSETS_DIR}/{n}" for n in os.listdir(site / "build" / layout.ASSETS_DIR)} - {planted_asset}
-    assert set(objects) == live | assets | set(layout.fixed_files())
+    assert set(objects) == live | assets | set(layout.STATIC_FILES)
     assert bookkeeping(site)[1] == []
 
 

@@ -19,7 +19,6 @@ import subprocess
 import sys
 from http.client import HTTPResponse
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 from conftest import Paylink, make_site
@@ -46,6 +45,7 @@ COMPARED_HEADERS = [
     "x-frame-options",
     "cross-origin-opener-policy",
     "cross-origin-resource-policy",
+    "vary",
 ]
 
 pytestmark = pytest.mark.skipif(
@@ -86,7 +86,7 @@ class Worker:
         self.process.stdout.close()
 
     def request(self, method: str, target: str, extra: str = "") -> tuple[int, dict, bytes]:
-        """Send one request exactly as given (no client normalising); ``extra``: header lines and body."""
+        """Send one request exactly as given (no client normalising); ``extra``: header lines, a blank line, a body."""
         with socket.create_connection((self.host, int(self.port)), timeout=10) as sock:
             head = f"{method} {target} HTTP/1.1\r\nHost: pay.example.com\r\nConnection: close\r\n"
             sock.sendall((head + (extra or "\r\n")).encode())
@@ -96,16 +96,10 @@ class Worker:
             return response.status, {k.lower(): v for k, v in response.getheaders()}, body
 
 
-def python_edge(edge, method: str, target: str) -> tuple[int, dict, bytes]:
-    """The Python edge's answer to the same request target, as a WSGI server hands it over."""
-    raw_path = target.partition("?")[0]
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": unquote(raw_path, encoding="latin-1"),
-        "RAW_URI": target,
-    }
-    status, headers, body = edge.handle(environ)
-    return status, {k.lower(): v for k, v in headers}, body
+def python_edge(edge, method: str, target: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    """The Python edge's answer to the same request target (and headers, by lower-case name)."""
+    status, tail, length, body = edge.respond(method, target, headers or {})
+    return status, {"content-length": str(length), **{k.lower(): v for k, v in tail}}, body
 
 
 def without_dot_segments(target: str) -> str:
@@ -209,7 +203,7 @@ def test_the_worker_answers_as_the_python_edge(published):
         assert assert_same(worker, edge, method, f"/p/{jane}") == 405
     # A GET with a body is the request-smuggling pattern: 400 at both edges.
     chunked = worker.request("GET", f"/p/{jane}", "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-    expected = edge.handle({"REQUEST_METHOD": "GET", "PATH_INFO": f"/p/{jane}", "HTTP_TRANSFER_ENCODING": "chunked"})
+    expected = python_edge(edge, "GET", f"/p/{jane}", {"transfer-encoding": "chunked"})
     assert (chunked[0], chunked[2]) == (expected[0], expected[2]) == (400, b"Bad request\n")
     live = worker.request("GET", f"/p/{jane}")[2]
     assert live == (site / "build" / layout.SNAPSHOT_DIR / snapshot).read_bytes()
@@ -279,16 +273,43 @@ def test_token_vectors_agree_at_both_edges(tmp_path):
         worker.stop()
 
 
-def test_the_worker_repeats_the_python_edge_constants():
-    """The values the Worker copies from edge/app.py and generator/layout.py, checked in its source."""
-    from paylink.edge import app
-    from paylink.tokens import TOKEN_RE
-
-    source = (WORKER / "src" / "index.js").read_text()
-    for value in [app.CSP, layout.IMMUTABLE, *layout.CONTENT_TYPES.values(), TOKEN_RE.pattern.removesuffix(r"\Z")]:
-        assert value in source.replace('" +\n  "', ""), value
-    for name, value in app.SECURITY_HEADERS:
-        assert f'["{name}", ' in source and (value in source or name == "Content-Security-Policy"), name
+def test_error_pages_follow_accept_language_alike_at_both_edges(tmp_path):
+    """tests/vectors/accept_language.json: the same 404 and 410 page, chosen by Accept-Language, at both edges."""
+    use_fake_credentials()
+    vectors = json.loads((VECTORS / "accept_language.json").read_text())
+    tokens = json.loads((VECTORS / "tokens.json").read_text())
+    rotated = next(case for case in tokens["cases"] if case["status"] == 410)
+    build = tmp_path / "build"
+    build.mkdir()
+    for name in layout.ERROR_PAGES:
+        (build / name).write_bytes(f"<!doctype html><p>PAGE {name}</p>\n".encode())
+    worker = Worker(tokens["keys"], prefix="")
+    try:
+        client = s3_client(worker.s3)
+        for path in build.iterdir():
+            client.put_object(Bucket=BUCKET, Key=path.name, Body=path.read_bytes())
+        edge = make_application(build, tokens["keys"])
+        for case in vectors["cases"]:
+            header = case["accept_language"]
+            extra = "\r\n" if header is None else f"Accept-Language: {header}\r\n\r\n"
+            for status, target, page in (
+                (404, "/nowhere", layout.NOT_FOUND_PAGE),
+                (410, rotated["path"], layout.GONE_PAGE),
+            ):
+                expected = (build / layout.error_page_name(page, case["language"])).read_bytes()
+                got = worker.request("GET", target, extra)
+                at_python = python_edge(edge, "GET", target, {} if header is None else {"accept-language": header})
+                assert (got[0], got[2]) == (status, expected), (header, status)
+                assert (at_python[0], at_python[2]) == (status, expected), (header, status)
+                assert got[1]["vary"] == at_python[1]["vary"] == "Accept-Language"
+        # A build from before the language pages: the site's page, whatever the browser asks for.
+        client.delete_object(Bucket=BUCKET, Key=layout.error_page_name(layout.NOT_FOUND_PAGE, "es"))
+        (build / layout.error_page_name(layout.NOT_FOUND_PAGE, "es")).unlink()
+        spanish = worker.request("GET", "/nowhere", "Accept-Language: es\r\n\r\n")
+        assert spanish[2] == python_edge(edge, "GET", "/nowhere", {"accept-language": "es"})[2]
+        assert spanish[2] == (build / layout.NOT_FOUND_PAGE).read_bytes()
+    finally:
+        worker.stop()
 
 
 def test_a_worker_without_keys_answers_500_as_an_unconfigured_python_edge(monkeypatch):

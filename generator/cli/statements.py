@@ -151,16 +151,18 @@ def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json
 @pass_ctx
 @friendly_errors
 def backup(ctx: Context, file, as_json) -> None:
-    """Write a consistent copy of the ledger to FILE, even while other commands write to it.
+    """Write one file (mode 0600) that brings the site back: the ledger, paylink.key, paylink.toml, site_templates/.
 
-    FILE is replaced only by a complete, checked copy (mode 0600). Never into
-    build/, never over the live ledger. To restore: stop paylink, copy the
-    backup back to paylink.db, run `paylink build`. Exit status: 0 written,
-    1 FILE is not allowed or the copy failed (FILE is then unchanged).
+    The ledger is a consistent copy, even while other commands write to it.
+    FILE (a ZIP file) holds the signing key and customers' details: keep it as
+    private as paylink.key. It is replaced only by a complete, checked backup;
+    never written into build/, never over the site's own files. Restore it
+    with `paylink restore FILE DIR`. Exit status: 0 written, 1 FILE is not
+    allowed or the backup failed (FILE is then unchanged).
 
     \b
     Example:
-      paylink backup ~/backups/paylink-$(date +%F).db
+      paylink backup ~/backups/paylink-$(date +%F).zip
     """
     from ..actions import back_up
 
@@ -170,4 +172,40 @@ def backup(ctx: Context, file, as_json) -> None:
         {"path": str(made.path), "entries": made.entries, "customers": made.customers},
         f"Backed up {_count(made.customers, 'customer')} and {made.entries}"
         f" {'entry' if made.entries == 1 else 'entries'} to {made.path}",
+    )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@friendly_errors
+def restore(file, directory, as_json) -> None:
+    """Make a new site in DIR from FILE, a backup `paylink backup` wrote, and build its pages.
+
+    Every link that was live when the backup was taken opens again, showing
+    the balance at that moment. DIR must be new or empty, and not inside
+    another site. The restored site does not publish by itself: run
+    `paylink --site DIR publish --full` to make the CDN match it. Exit status:
+    0 restored, 1 DIR is not allowed or FILE is not a paylink backup (nothing
+    is then written).
+
+    \b
+    Example:
+      paylink restore ~/backups/paylink-2026-11-20.zip ~/shop-restored
+    """
+    from ..actions import restore as restore_site
+
+    restored = restore_site(file, directory)
+    emit(
+        as_json,
+        {
+            "path": str(restored.path),
+            "entries": restored.entries,
+            "customers": restored.customers,
+            "links": restored.links,
+        },
+        f"Restored {_count(restored.customers, 'customer')}, {restored.entries}"
+        f" {'entry' if restored.entries == 1 else 'entries'} and {_count(restored.links, 'live link')}"
+        f" into {restored.path}",
     )

@@ -8,8 +8,11 @@
 //
 // Tokens are itsdangerous signatures (key_derivation "hmac", SHA-256, salt
 // "paylink.link"): derived = HMAC(key, salt); token = nonce "." base64url(HMAC(derived, nonce)).
-// crypto.subtle.verify compares in constant time. Names and patterns repeat
-// generator/layout.py and generator/tokens.py; tests/test_worker.py holds them together.
+// crypto.subtle.verify compares in constant time. The 404 and 410 pages are chosen
+// by Accept-Language exactly as layout.preferred_language chooses. Names, headers and
+// patterns repeat generator/layout.py and generator/tokens.py; tests/test_worker.py
+// evaluates these constants and checks they equal layout's, and tests/vectors/ holds
+// the cases both edges pass.
 
 const LINK_SALT = "paylink.link";
 const SNAPSHOT_DIR = "p";
@@ -17,6 +20,13 @@ const ASSETS_DIR = "assets";
 const NOT_FOUND_PAGE = "404.html";
 const GONE_PAGE = "410.html";
 const ROBOTS = "robots.txt";
+const LINK_PREFIX = "/p/";
+const LANGUAGES = ["en", "es"];
+const ERROR_VARY = ["Vary", "Accept-Language"];
+// One entry of Accept-Language: a language range and its optional q-value.
+const LANGUAGE_RANGE_RE =
+  /^[ \t]*([A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*|\*)[ \t]*(?:;[ \t]*[qQ][ \t]*=[ \t]*([01](?:\.[0-9]{0,3})?))?[ \t]*$/;
+const MAX_LANGUAGE_RANGES = 64;
 
 // Only the canonical base64url spelling: one link has exactly one URL.
 const TOKEN_RE = /^[A-Za-z0-9_-]{21}[AQgw]\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
@@ -97,43 +107,76 @@ async function respond(request, env) {
   }
   const store = new Store(env);
   if (HOSTILE_RAW_RE.test(raw)) {
-    return notFound(store);
+    return errorPage(store, 404, request);
   }
-  if (path.startsWith("/p/")) {
-    return linkPage(store, keysOf(env), path.slice(3));
+  if (path.startsWith(LINK_PREFIX)) {
+    return linkPage(store, keysOf(env), path.slice(LINK_PREFIX.length), request);
   }
   if (path.startsWith(`/${ASSETS_DIR}/`)) {
     const name = path.slice(ASSETS_DIR.length + 2);
     const match = ASSET_NAME_RE.exec(name);
     if (match) {
       const body = await store.read(`${ASSETS_DIR}/${name}`);
-      if (body === null) return notFound(store);
+      if (body === null) return errorPage(store, 404, request);
       return [200, body, [["Content-Type", CONTENT_TYPES[match[1]]], ["Cache-Control", IMMUTABLE]]];
     }
-    return notFound(store);
+    return errorPage(store, 404, request);
   }
   if (path === `/${ROBOTS}`) {
     const body = await store.read(ROBOTS);
     return page(200, body === null ? FALLBACK_ROBOTS : body, "txt");
   }
-  return notFound(store);
+  return errorPage(store, 404, request);
 }
 
 /** 200 with a live link's snapshot, 410 for a rotated or revoked one, 404 for anything not ours. */
-async function linkPage(store, keys, token) {
+async function linkPage(store, keys, token, request) {
   const nonce = await verify(keys, token);
-  if (nonce === null) return notFound(store);
+  if (nonce === null) return errorPage(store, 404, request);
   const snapshot = await store.read(`${SNAPSHOT_DIR}/${await snapshotName(nonce)}`);
-  if (snapshot === null) {
-    const gone = await store.read(GONE_PAGE);
-    return page(410, gone === null ? FALLBACK_410 : gone, "html");
-  }
+  if (snapshot === null) return errorPage(store, 410, request);
   return page(200, snapshot, "html");
 }
 
-async function notFound(store) {
-  const body = await store.read(NOT_FOUND_PAGE);
-  return page(404, body === null ? FALLBACK_404 : body, "html");
+/** The 404 or 410 page in the language the request prefers, else in the site's, else the built-in one. */
+async function errorPage(store, status, request) {
+  const sitePage = status === 404 ? NOT_FOUND_PAGE : GONE_PAGE;
+  const language = preferredLanguage(request.headers.get("accept-language"));
+  let body = language === null ? null : await store.read(errorPageName(sitePage, language));
+  if (body === null) body = await store.read(sitePage);
+  if (body === null) body = status === 404 ? FALLBACK_404 : FALLBACK_410;
+  const [, , headers] = page(status, body, "html");
+  return [status, body, [...headers, ERROR_VARY]];
+}
+
+/** layout.error_page_name: "404.html" in Spanish is "404.es.html". */
+function errorPageName(name, language) {
+  const dot = name.lastIndexOf(".");
+  return `${name.slice(0, dot)}.${language}${name.slice(dot)}`;
+}
+
+/** layout.preferred_language: the language of LANGUAGES the header prefers, or null (the site's own). */
+function preferredLanguage(header) {
+  if (!header) return null;
+  let best = null;
+  let bestQ = 0;
+  for (const entry of header.split(",").slice(0, MAX_LANGUAGE_RANGES)) {
+    const match = LANGUAGE_RANGE_RE.exec(entry);
+    if (match === null) continue;
+    const [, tag, q] = match;
+    // q in thousandths, as an integer: "0.5" is 500.
+    const quality = q === undefined ? 1000 : Number(q[0]) * 1000 + Number((q.slice(2) + "000").slice(0, 3));
+    if (quality > 1000 || quality <= bestQ) continue;
+    const primary = tag.replace(/_/g, "-").split("-")[0].toLowerCase();
+    if (LANGUAGES.includes(primary)) {
+      best = primary;
+      bestQ = quality;
+    } else if (primary === "*") {
+      best = null;
+      bestQ = quality;
+    }
+  }
+  return best;
 }
 
 function page(status, body, kind) {
