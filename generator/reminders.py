@@ -252,6 +252,7 @@ def plan(
     today = today_date.isoformat()
     territory = Locale.parse(settings.locale).territory
     histories = _histories(conn, today)
+    email_html = _email_html_template()
     result = RemindResult()
     for owing in _owing_customers(conn):
         customer = owing.customer
@@ -308,7 +309,7 @@ def plan(
                         language,
                         "\n\n".join(texts.paragraphs) + "\n",
                         subject=texts.email_subject,
-                        html=_email_html(texts.paragraphs, url, language),
+                        html=email_html.render(paragraphs=texts.paragraphs, url=url, language=language),
                     )
                 )
     return result
@@ -357,12 +358,11 @@ _EMAIL_HTML = """<!DOCTYPE html>
 """
 
 
-def _email_html(paragraphs: list[str], url: str, language: str) -> str:
+def _email_html_template():
     """The email's HTML part: the same paragraphs, every value escaped (Jinja autoescape), the link clickable."""
     from jinja2 import Environment
 
-    template = Environment(autoescape=True).from_string(_EMAIL_HTML)
-    return template.render(paragraphs=paragraphs, url=url, language=language)
+    return Environment(autoescape=True).from_string(_EMAIL_HTML)
 
 
 # --- sending ----------------------------------------------------------------------
@@ -562,48 +562,71 @@ def run(
     mailer = Mailer(settings) if email_ready and any(r.channel == "email" for r in result.due) else None
     texter = Texter(sms_url) if sms_url and any(r.channel == "sms" for r in result.due) else None
     today = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    # How the last send ended, written in the same commit as the next claim: one fsync a
+    # reminder, not two. A run killed in between leaves that row 'sending', which is
+    # reported and never repeated, so the saving costs no safety.
+    outcome: tuple[int, str, str | None] | None = None
     try:
         for reminder in result.due:
-            row = _claim(conn, reminder, today, now)
+            row = _claim(conn, reminder, today, now, outcome)
+            outcome = None
             if row is None:
                 result.skipped.append((reminder.customer_id, f"{reminder.channel}: already reminded today"))
                 continue
             try:
                 (mailer if reminder.channel == "email" else texter).send(reminder)  # type: ignore[union-attr]
             except SendFailed as exc:
-                _finish(conn, row, "failed", str(exc))
+                outcome = (row, "failed", str(exc))
                 result.failed.append((reminder, str(exc)))
             else:
-                _finish(conn, row, "sent", None)
+                outcome = (row, "sent", None)
                 result.sent.append(reminder)
     finally:
+        if outcome is not None:
+            with write_transaction(conn):
+                _finish(conn, *outcome)
         if mailer is not None:
             mailer.close()
     result.due = []
     return result
 
 
-def _claim(conn: sqlite3.Connection, reminder: Reminder, today: str, now: dt.datetime) -> int | None:
-    """Commit the 'sending' row before the reminder goes out; None if today's reminder is already someone's."""
+def _claim(
+    conn: sqlite3.Connection,
+    reminder: Reminder,
+    today: str,
+    now: dt.datetime,
+    outcome: tuple[int, str, str | None] | None,
+) -> int | None:
+    """Commit the 'sending' row before the reminder goes out (with the outcome of the send before it).
+
+    None if today's reminder on that channel is already another run's: the
+    check runs under the write lock, and a unique index backs it.
+    """
     from .ledger import iso_utc
 
-    try:
-        with write_transaction(conn):
-            cursor = conn.execute(
-                "INSERT INTO reminders (customer_id, channel, day, sent_to, status, started_at)"
-                " VALUES (?, ?, ?, ?, 'sending', ?)",
-                (reminder.customer_id, reminder.channel, today, reminder.to, iso_utc(now)),
-            )
-    except sqlite3.IntegrityError:
-        return None  # another run claimed it meanwhile: the unique index allows one a day
+    with write_transaction(conn):
+        if outcome is not None:
+            _finish(conn, *outcome)
+        taken = conn.execute(
+            "SELECT 1 FROM reminders WHERE customer_id = ? AND channel = ? AND day = ? AND status IN ('sending', 'sent')",
+            (reminder.customer_id, reminder.channel, today),
+        ).fetchone()
+        if taken:
+            return None
+        cursor = conn.execute(
+            "INSERT INTO reminders (customer_id, channel, day, sent_to, status, started_at)"
+            " VALUES (?, ?, ?, ?, 'sending', ?)",
+            (reminder.customer_id, reminder.channel, today, reminder.to, iso_utc(now)),
+        )
     return cursor.lastrowid
 
 
 def _finish(conn: sqlite3.Connection, row: int, status: str, error: str | None) -> None:
+    """Mark how a send ended ('sent' or 'failed'), inside the caller's transaction."""
     from .ledger import iso_utc
 
-    with write_transaction(conn):
-        conn.execute(
-            "UPDATE reminders SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-            (status, error, iso_utc(dt.datetime.now(dt.UTC)), row),
-        )
+    conn.execute(
+        "UPDATE reminders SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+        (status, error, iso_utc(dt.datetime.now(dt.UTC)), row),
+    )
