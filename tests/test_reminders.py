@@ -509,3 +509,29 @@ def test_time_starts_again_when_the_balance_goes_up(site, paylink, cert):
         paylink.ok("charge", "JANE", "10", "More work", "--date", days_ago(4))
         second = paylink.json("remind", env=run_env(cert))
         assert [s["to"] for s in second["sent"]] == ["jane@example.com"]
+
+
+def test_two_runs_at_once_never_send_anyone_twice(site, paylink, cert):
+    """A second run while the first is stuck on its first message: each customer still gets one."""
+    for n in range(1, 5):
+        owing(paylink, f"Customer {n}", f"C{n}X", "--email", f"c{n}@example.com", reminders="email")
+    env = {**os.environ, **run_env(cert), "PAYLINK_SITE": str(site)}
+    with SmtpServer(*cert, stall_at=1) as smtp:
+        configure(site, smtp.url)
+        first = subprocess.Popen([PAYLINK, "remind", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert smtp.stalled.wait(60), "the first message never reached the server"
+            second = subprocess.run([PAYLINK, "remind", "--json"], env=env, capture_output=True, text=True, timeout=120)
+            assert second.returncode == 0, second.stderr
+            smtp.release.set()
+            out, err = first.communicate(timeout=120)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        assert first.returncode == 0, err
+    by_second, by_first = json.loads(second.stdout), json.loads(out)
+    assert [s["customer_id"] for s in by_second["sent"]] == [2, 3, 4]
+    assert "never confirmed" in {s["customer_id"]: s["reason"] for s in by_second["skipped"]}[1]
+    assert [s["customer_id"] for s in by_first["sent"]] == [1]
+    assert {s["customer_id"] for s in by_first["skipped"]} == {2, 3, 4}
+    assert sorted(smtp.to()) == [f"c{n}@example.com" for n in range(1, 5)]
