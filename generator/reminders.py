@@ -309,7 +309,9 @@ def plan(
                         language,
                         "\n\n".join(texts.paragraphs) + "\n",
                         subject=texts.email_subject,
-                        html=email_html.render(paragraphs=texts.paragraphs, url=url, language=language),
+                        html=email_html.render(
+                            subject=texts.email_subject, paragraphs=texts.paragraphs, url=url, language=language
+                        ),
                     )
                 )
     return result
@@ -349,7 +351,7 @@ def _channel_reason(
 
 _EMAIL_HTML = """<!DOCTYPE html>
 <html lang="{{ language }}">
-<head><meta charset="utf-8"><title>{{ paragraphs[0] }}</title></head>
+<head><meta charset="utf-8"><title>{{ subject }}</title></head>
 <body>
 {% for paragraph in paragraphs %}{% if paragraph == url %}<p><a href="{{ url }}">{{ url }}</a></p>
 {% else %}<p>{% for line in paragraph.split("\\n") %}{% if not loop.first %}<br>{% endif %}{{ line }}{% endfor %}</p>

@@ -210,6 +210,10 @@ def test_reminders_go_by_email_and_text_in_each_customers_language(tmp_path, cer
             assert url in text.get_content() and f'href="{url}"' in html.get_content()
             assert "Smith &amp; &lt;Sons&gt;" in html.get_content() and "<Sons>" not in html.get_content()
         assert jane["Subject"] == "Reminder: you owe Smith & <Sons> $120.50"
+        assert (
+            "<title>Reminder: you owe Smith &amp; &lt;Sons&gt; $120.50</title>"
+            in jane.get_body(("html",)).get_content()
+        )
         assert "To stop them, write to billing@plumbing.example" in jane.get_body(("plain",)).get_content()
         assert juan["Subject"] == "Recordatorio: tiene un saldo pendiente de $120.50 con Smith & <Sons>"
         juan_text = juan.get_body(("plain",)).get_content()
