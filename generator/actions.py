@@ -23,7 +23,7 @@ from .site import Site, find_site
 from .storage import write_transaction
 
 if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-up time
-    from . import backup, statement
+    from . import backup, reminders, statement
     from .imports import Imported
     from .ledger import Customer, CustomerBalance, Entry, Posted
     from .links import Link
@@ -281,11 +281,49 @@ def add_customer(
     return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref, language=language)
 
 
-def edit_customer(ws: Workspace, customer_key: str, **changes: str | None) -> Customer:
-    """Change a customer's name, email, phone, ref or language ("" clears); their page is rewritten before this returns."""
+def edit_customer(ws: Workspace, customer_key: str, *, reminders: str | None = None, **changes: str | None) -> Customer:
+    """Change a customer's name, email, phone, ref or language ("" clears); their page is rewritten before this returns.
+
+    ``reminders`` (``email,sms``, ``email``, ``sms`` or ``off``) records the channels they now agree to be
+    reminded on, with the time, in the same transaction.
+    """
+    channels = None
+    if reminders is not None:
+        from .reminders import parse_channels
+
+        channels = parse_channels(reminders)
+    now = ledger.iso_utc(dt.datetime.now(dt.UTC))
     with keeping_pages_current(ws):
         customer = ledger.find_customer(ws.conn, customer_key)
+        if channels is not None:
+            from .reminders import record_consent
+
+            record_consent(ws.conn, customer, channels, now=now)
         return ledger.edit_customer(ws.conn, customer, **changes)
+
+
+def reminder_channels(ws: Workspace, customer: Customer) -> list[str]:
+    """The channels the customer agreed to be reminded on (CONTRACT §9), e.g. ["email"]."""
+    from .reminders import consented_channels
+
+    return consented_channels(ws.conn, customer.id)
+
+
+def remind(ws: Workspace, *, dry_run: bool = False) -> reminders.RemindResult:
+    """Send the reminders due today, each recorded before it goes out; ``dry_run`` only says who would get what.
+
+    A send that failed is in the result's ``failed`` and in ``ws.warnings`` (the
+    CLI exits 3); the next run tries it again.
+    """
+    from . import reminders
+
+    result = reminders.run(ws.conn, ws.settings, ws.site.link_url, dry_run=dry_run)
+    if result.failed:
+        ws.warnings.append(
+            f"{len(result.failed)} reminder(s) could not be sent (see failed) — the next `paylink remind` tries"
+            " them again"
+        )
+    return result
 
 
 def find_customer(ws: Workspace, id_or_ref: str) -> Customer:

@@ -57,3 +57,55 @@ def share_texts(*, language: str, business: str, state: str, amount: str, url: s
     )
     # Formatted once, after translation: a "%" in a name or a link stays as written.
     return ShareTexts(sms=sms % values, email_subject=subject % values, email_body=body % values)
+
+
+class ReminderTexts(NamedTuple):
+    """A payment reminder: a text message and an email (subject and paragraphs), in one language."""
+
+    sms: str
+    email_subject: str
+    paragraphs: list[str]  # the email body, one paragraph each; the link is its own paragraph
+    stop_line: str  # how to stop, also the email's last paragraph
+
+
+# A text message is at most two SMS segments (2 × 160 GSM characters).
+SMS_LIMIT = 320
+
+
+def reminder_texts(
+    *, language: str, business: str, amount: str, url: str, contact: str, pay_lines: list[str]
+) -> ReminderTexts:
+    """Return a reminder that ``amount`` is owed to ``business``, with the link, in ``language``.
+
+    ``pay_lines`` are the ways to pay, one line each (already in ``language``);
+    ``contact`` is where the customer writes to stop the emails. The text
+    message starts with the business's name (shortened if the whole would pass
+    two segments) and ends with the carrier keyword STOP.
+    """
+    t = translations(language)
+    values = {"business": business, "amount": amount, "url": url, "contact": contact}
+    # TRANSLATORS: keep STOP as it is: carriers act on this English keyword.
+    stop_sms = t.gettext("Reply STOP to stop")
+    sms_template = t.gettext("%(business)s: a reminder that you owe %(amount)s. See your balance and pay: %(url)s")
+    sms = sms_template % values + " " + stop_sms
+    if len(sms) > SMS_LIMIT:
+        room = max(len(business) - (len(sms) - SMS_LIMIT) - 1, 1)
+        sms = sms_template % {**values, "business": business[:room].rstrip() + "…"} + " " + stop_sms
+    subject = t.gettext("Reminder: you owe %(business)s %(amount)s")
+    stop_line = t.gettext(
+        "You get these reminders because you agreed to them. To stop them, write to %(contact)s"
+        " and ask us to stop, or use your email program's unsubscribe button."
+    )
+    paragraphs = [
+        t.gettext("Hello,"),
+        t.gettext(
+            "This is a reminder that you owe %(business)s %(amount)s. See your balance and how to pay at this private link:"
+        )
+        % values,
+        url,
+        *pay_lines,
+        t.gettext("If you have paid already, thank you, and please disregard this reminder.") % values,
+        t.gettext("Thank you,") + "\n" + business,
+        stop_line % values,
+    ]
+    return ReminderTexts(sms=sms, email_subject=subject % values, paragraphs=paragraphs, stop_line=stop_line % values)

@@ -128,6 +128,46 @@ def m002_version_two(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_reminders(db: Database) -> None:
+    """Reminders: each customer's consent per channel (append-only, newest row current) and each send."""
+    _execute_each(
+        db,
+        f"""
+        -- Who agreed to reminders on which channels, and when; a customer who stops gets a
+        -- row with no channels. Never updated: the history of consent is kept whole.
+        CREATE TABLE reminder_consents (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            channels TEXT NOT NULL CHECK (channels IN ('', 'email', 'sms', 'email,sms')),
+            given_at TEXT NOT NULL DEFAULT {NOW_UTC}
+        );
+        CREATE INDEX reminder_consents_by_customer ON reminder_consents(customer_id, id);
+        CREATE TRIGGER reminder_consents_refuse_update BEFORE UPDATE ON reminder_consents
+        BEGIN SELECT RAISE(ABORT, 'reminder consents are append-only: add a newer row'); END;
+
+        -- One row per reminder paylink set out to send, committed before it goes out
+        -- ('sending') and marked once the server accepted it ('sent') or refused it ('failed').
+        -- `day` is the site's local date: one reminder a customer, channel and day, whatever
+        -- was killed when; a failed send does not count and is tried again.
+        CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+            day TEXT NOT NULL,
+            sent_to TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+            error TEXT,
+            started_at TEXT NOT NULL DEFAULT {NOW_UTC},
+            finished_at TEXT
+        );
+        CREATE UNIQUE INDEX reminders_once_a_day ON reminders(customer_id, channel, day)
+            WHERE status IN ('sending', 'sent');
+        CREATE INDEX reminders_by_customer ON reminders(customer_id, channel, started_at);
+        """,
+    )
+
+
 def _execute_each(db: Database, script: str) -> None:
     """Run a script statement by statement.
 

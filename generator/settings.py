@@ -26,6 +26,37 @@ _PUBLISH_RE = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/([A-Za-z0-
 
 
 @dataclass(frozen=True)
+class ReminderSettings:
+    """The ``[reminders]`` table of paylink.toml (CONTRACT §9): when and how `paylink remind` reminds."""
+
+    every_days: int = 7
+    max: int = 3
+    after_days: int = 3
+    email_from: str | None = None
+    smtp: str | None = None
+
+    def validated(self, business_email: str | None) -> "ReminderSettings":
+        """Return these settings checked (``email_from`` defaults to the business's email), or raise SettingsError."""
+        for key, low, high in (("every_days", 1, 365), ("max", 1, 100), ("after_days", 0, 365)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise SettingsError(
+                    f"reminders.{key} {str(value)[:20]!r} is not a whole number from {low} to {high}"
+                    f" — e.g. {key} = {getattr(ReminderSettings, key)}"
+                )
+        try:
+            email_from = clean_email(self.email_from) if self.email_from is not None else None
+        except InvalidInput as exc:
+            raise SettingsError(f"reminders.email_from: {exc}") from exc
+        smtp = check_smtp(self.smtp) if self.smtp else None
+        if smtp and not (email_from or business_email):
+            raise SettingsError(
+                'reminders.email_from is missing — add email_from = "billing@example.com" under [reminders]'
+            )
+        return replace(self, email_from=email_from or business_email, smtp=smtp)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The business's settings from paylink.toml (CONTRACT §1)."""
 
@@ -42,6 +73,7 @@ class Settings:
     pay_instructions: str | None = None
     publish: str | None = None
     publish_endpoint: str | None = None
+    reminders: ReminderSettings | None = None  # None: no [reminders] table, reminders off
 
     def validated(self) -> "Settings":
         """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
@@ -75,6 +107,7 @@ class Settings:
             pay_instructions=pay,
             publish=check_publish(self.publish) if self.publish else None,
             publish_endpoint=check_endpoint(self.publish_endpoint) if self.publish_endpoint else None,
+            reminders=self.reminders.validated(email) if self.reminders is not None else None,
         )
 
     @property
@@ -97,7 +130,7 @@ class Settings:
         """Return the settings as paylink.toml text."""
         lines = ["# paylink site settings — edit, then run `paylink build`"]
         for key, value in asdict(self).items():
-            if value is None or (key == "tips" and value == DEFAULT_TIPS):
+            if value is None or key == "reminders" or (key == "tips" and value == DEFAULT_TIPS):
                 continue
             if isinstance(value, tuple):
                 lines.append(f"{key} = [{', '.join(str(v) for v in value)}]")
@@ -105,6 +138,11 @@ class Settings:
                 # A JSON string with ensure_ascii=False is a valid TOML basic string here:
                 # clean_line has already refused the control characters TOML forbids raw.
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        if self.reminders is not None:  # a table comes after every plain key
+            lines.append("\n[reminders]")
+            for key, value in asdict(self.reminders).items():
+                if value is not None:
+                    lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
         return "\n".join(lines) + "\n"
 
 
@@ -129,6 +167,8 @@ def load_settings(path: Path) -> Settings:
                     f"{path}: tips must be a list of percentages, e.g. tips = [15, 20] (or [] for none)"
                 )
             raw[key] = tuple(value)
+        elif key == "reminders":
+            raw[key] = _reminder_table(path, value)
         elif not isinstance(value, str):
             raise SettingsError(f"{path}: {key} must be a quoted string")
     if "name" not in raw:
@@ -139,8 +179,55 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError(f"{path}: {exc}") from exc
 
 
+def _reminder_table(path: Path, table) -> ReminderSettings:
+    """The ``[reminders]`` table as ReminderSettings (values checked later, with the rest), or SettingsError."""
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: reminders must be a table: a [reminders] line, then its settings")
+    known = {f.name for f in fields(ReminderSettings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown setting reminders.{unknown[0][:80]} — the reminder settings are {', '.join(sorted(known))}"
+        )
+    for key, value in table.items():
+        wanted = str if key in ("email_from", "smtp") else int
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            kind = "a quoted string" if wanted is str else "a whole number"
+            raise SettingsError(f"{path}: reminders.{key} must be {kind}")
+    return ReminderSettings(**table)
+
+
+def check_smtp(url: str) -> str:
+    """Return an ``smtp://user@host:port`` or ``smtps://`` URL as given, or raise SettingsError.
+
+    The password never goes in paylink.toml (a file that is backed up and read
+    by others): it comes from ``PAYLINK_SMTP_PASSWORD`` only.
+    """
+    from urllib.parse import urlsplit
+
+    text = url.strip()
+    example = "e.g. smtp://billing@example.com@smtp.example.com:587"
+    if has_control(text):
+        raise SettingsError("reminders.smtp contains a control character — use one plain line")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(f"reminders.smtp is not an smtp:// or smtps:// address — {example}") from exc
+    if parts.password is not None:
+        raise SettingsError(
+            "reminders.smtp holds a password — remove it from the URL and set the environment variable"
+            " PAYLINK_SMTP_PASSWORD instead"
+        )
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise SettingsError(f"reminders.smtp {text[:80]!r} is not an smtp:// or smtps:// address — {example}")
+    if port == 0:
+        raise SettingsError(f"reminders.smtp {text[:80]!r} has no usable port — {example}")
+    return text.rstrip("/")
+
+
 # Bump when what the cache holds, or what validation accepts, changes.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
@@ -194,9 +281,14 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
             if name == "tips":
                 if not isinstance(value, list) or not all(type(v) is int for v in value):
                     return None
+            elif name == "reminders":
+                if value is not None and not isinstance(value, dict):
+                    return None
             elif not (value is None or isinstance(value, str)):
                 return None
         values["tips"] = tuple(values["tips"])
+        if values["reminders"] is not None:
+            values["reminders"] = ReminderSettings(**values["reminders"])
         facts = cache["money"]
         if not isinstance(facts, dict) or type(facts.get("digits")) is not int:
             return None

@@ -9,7 +9,7 @@ ledger and build/ changed but the ``publish`` store could not be updated
 (a ``Warning:`` line follows the command's normal output).
 """
 
-from . import customers, imports, links, posting, site_commands, statements  # noqa: F401  (they add the commands)
+from . import customers, imports, links, posting, reminders, site_commands, statements  # noqa: F401  (they add the commands)
 from .base import cli
 
 __all__ = ["cli", "main"]

@@ -66,29 +66,41 @@ def customer_add(ctx: Context, name, email, phone, ref, language, as_json) -> No
 @click.option("--phone", help='The new phone number ("" removes it).')
 @click.option("--ref", help='The new ref ("" removes it).')
 @click.option("--language", help='The language of their page and messages: en or es ("" means the site\'s).')
+@click.option(
+    "--reminders",
+    metavar="CHANNELS",
+    help="The reminders they agreed to: email,sms, email, sms, or off (e.g. they replied STOP).",
+)
 @json_option
 @pass_ctx
 @friendly_errors
-def customer_edit(ctx: Context, customer_key, name, email, phone, ref, language, as_json) -> None:
-    """Change CUSTOMER's name, email, phone, ref or language.
+def customer_edit(ctx: Context, customer_key, name, email, phone, ref, language, reminders, as_json) -> None:
+    """Change CUSTOMER's name, email, phone, ref, language or consent to reminders.
 
     Only what you give changes; an empty value ("") removes an email, phone,
-    ref or language. Their page is rewritten before this returns. Exit status:
-    0 changed, 1 unknown customer, invalid input or a ref another customer has.
+    ref or language. --reminders records, with the time, which channels the
+    customer agreed to be reminded on (off: none). Their page is rewritten
+    before this returns. Exit status: 0 changed, 1 unknown customer, invalid
+    input or a ref another customer has.
 
     \b
     Example:
       paylink customer edit JANE --phone 555-0199 --email ""
+      paylink customer edit JANE --reminders off
     """
     from ..actions import edit_customer
 
     changes = {"name": name, "email": email, "phone": phone, "ref": ref, "language": language}
-    if all(value is None for value in changes.values()):
-        raise click.UsageError("nothing to change: give --name, --email, --phone, --ref or --language")
-    c = edit_customer(ctx.ws, customer_key, **changes)
+    if all(value is None for value in changes.values()) and reminders is None:
+        raise click.UsageError("nothing to change: give --name, --email, --phone, --ref, --language or --reminders")
+    c = edit_customer(ctx.ws, customer_key, reminders=reminders, **changes)
     details = ", ".join(
         f"{k} {v if v is not None else '(none)'}" for k, v in _customer_document(c).items() if k != "id"
     )
+    if reminders is not None:
+        from ..actions import reminder_channels
+
+        details += f", reminders {','.join(reminder_channels(ctx.ws, c)) or 'off'}"
     emit(as_json, _customer_document(c), f"Changed customer {c.id}: {details}")
 
 
@@ -171,7 +183,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     """
     from zoneinfo import ZoneInfo
 
-    from ..actions import customer_balances, find_customer, recent_entries
+    from ..actions import customer_balances, find_customer, recent_entries, reminder_channels
     from ..statement import local_day
 
     c = find_customer(ctx.ws, customer_key)
@@ -183,6 +195,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         email=c.email,
         phone=c.phone,
         language=c.language,
+        reminders=reminder_channels(ctx.ws, c),
         entries=[
             {
                 "id": e.id,
@@ -204,6 +217,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
         f"  Link:    {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
         f"  Language: {c.language or ctx.site.settings.page_language + ' (the site' + chr(39) + 's)'}",
+        f"  Reminders: {', '.join(row['reminders']) or 'off'}",
         "",
     ]
     if entries:
