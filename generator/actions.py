@@ -325,22 +325,31 @@ def revoke_link(ws: Workspace, customer: Customer) -> Link:
 # --- imports -----------------------------------------------------------------------
 
 
-def import_customers(ws: Workspace, path: Path) -> Imported:
-    """Import customers from a CSV file (all or nothing)."""
+def import_customers(ws: Workspace, path: Path, *, skip_existing: bool = False) -> Imported:
+    """Import customers from a CSV file (all or nothing); rows for customers already here are refused
+    unless ``skip_existing``."""
     from . import imports
 
-    return imports.import_customers(ws.conn, path)
+    return imports.import_customers(ws.conn, path, skip_existing=skip_existing, language=ws.settings.page_language)
 
 
-def import_entries(ws: Workspace, path: Path, *, again: bool = False) -> Imported:
+def import_entries(ws: Workspace, path: Path, *, again: bool = False, new_only: bool = False) -> Imported:
     """Import entries from a CSV file (all or nothing); the affected pages are written before this returns.
 
-    A file imported before is refused unless ``again``.
+    A file imported before is refused unless ``again``; rows an earlier import
+    posted are refused unless ``new_only`` (skipped) or ``again`` (posted).
     """
     from . import imports
 
     s = ws.settings
     with keeping_pages_current(ws):
         return imports.import_entries(
-            ws.conn, path, currency=s.currency, timezone=s.timezone, locale=s.locale, again=again
+            ws.conn,
+            path,
+            currency=s.currency,
+            timezone=s.timezone,
+            locale=s.locale,
+            language=s.page_language,
+            again=again,
+            new_only=new_only,
         )

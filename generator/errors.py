@@ -47,6 +47,10 @@ class InvalidAmount(PaylinkError):
     """An amount is not a positive decimal in the currency's units."""
 
 
+class NegativeAmount(InvalidAmount):
+    """An amount carries a minus sign (or accounting parentheses): the kind of entry says which way money goes."""
+
+
 class InvalidInput(PaylinkError):
     """A name, date, description, email or other value is not acceptable."""
 
