@@ -83,7 +83,10 @@ BAD_CUSTOMER_FILES = {
         "Ann,,,A1\nBob,,,B1\nCy,,,A1\n",
         "line 4: ref 'A1' also appears on line 2 — refs must be unique",
     ),
-    "dup-ref-in-db": ("Ann,,,A1\nBob,,,JANE\n", "line 3: customer 1 ('Jane') already has ref 'JANE' — pass --skip-existing"),
+    "dup-ref-in-db": (
+        "Ann,,,A1\nBob,,,JANE\n",
+        "line 3: customer 1 ('Jane') already has ref 'JANE' — pass --skip-existing",
+    ),
     "column-count": ("Ann,,,A1\nBob,,\n", "line 3: 3 values for 4 columns"),
     "control-char": ("Ann,,,A1\nBob\x07,,,B1\n", "line 3: the name contains a control character"),
 }
@@ -462,7 +465,8 @@ def test_customer_refs_unique_without_regard_to_case(site, tmp_path, paylink, cu
     )
     in_ledger = write_csv(tmp_path, "b.csv", "name,ref\nAnn,ann\nJanet,jane\n")
     assert error_starts(
-        paylink.fails("import", "customers", str(in_ledger)), "b.csv line 3: customer 1 ('Jane') already has ref 'jane' — pass --skip-existing to skip customers already added",
+        paylink.fails("import", "customers", str(in_ledger)),
+        "b.csv line 3: customer 1 ('Jane') already has ref 'jane' — pass --skip-existing to skip customers already added",
     )
 
 
