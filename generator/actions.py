@@ -209,9 +209,58 @@ def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
     return ledger.find_customer(ws.conn, id_or_ref)
 
 
-def customer_balances(ws: Workspace, customer: Customer | None = None) -> list[CustomerBalance]:
-    """Every customer (or one) with balance and live link."""
-    return ledger.customer_balances(ws.conn, customer.id if customer else None)
+def customer_balances(
+    ws: Workspace, customer: Customer | None = None, *, include_merged: bool = False
+) -> list[CustomerBalance]:
+    """Every customer (or one) with balance and live link; those merged into another only with ``include_merged``."""
+    return ledger.customer_balances(ws.conn, customer.id if customer else None, include_merged=include_merged)
+
+
+def remove_customer(ws: Workspace, customer_key: str, *, offline: bool = False) -> Customer:
+    """Remove a customer who has no entries; their link and page are gone when this returns.
+
+    ``offline`` is the hook for making the change while the ``publish`` store
+    cannot be reached (CONTRACT §7); it is accepted and not used yet.
+    """
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        ledger.remove_customer(ws.conn, customer)
+    return customer
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What a merge did: the customer merged away, the one kept, and the balance moved (minor units, signed)."""
+
+    source: Customer
+    target: Customer
+    moved_minor: int
+
+
+def merge_customers(ws: Workspace, source_key: str, target_key: str, *, offline: bool = False) -> Merged:
+    """Move a duplicate customer's balance to another, revoke their link and hide them from lists.
+
+    The two entries that say so are in each customer's language; a zero
+    balance moves nothing and posts nothing. ``offline`` as for ``remove_customer``.
+    """
+    from . import i18n
+    from .messages import moved_texts
+    from .references import payment_reference
+
+    posted_at = ledger.iso_utc(dt.datetime.now(dt.UTC))
+    with keeping_pages_current(ws):
+        source = ledger.find_customer(ws.conn, source_key)
+        target = ledger.find_customer(ws.conn, target_key)
+        moved_to, moved_from = moved_texts(
+            source_language=i18n.page_language(ws.settings, source.language),
+            target_language=i18n.page_language(ws.settings, target.language),
+            source=f"{source.name} ({payment_reference(source.id, source.ref)})",
+            target=f"{target.name} ({payment_reference(target.id, target.ref)})",
+        )
+        moved = ledger.merge_customer(
+            ws.conn, source, target, moved_to=moved_to, moved_from=moved_from, posted_at=posted_at
+        )
+    return Merged(source, target, moved)
 
 
 def recent_entries(ws: Workspace, customer: Customer) -> list[Entry]:
@@ -315,6 +364,7 @@ def give_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
 
     with keeping_pages_current(ws):
         customer = ledger.find_customer(ws.conn, customer_key)
+        ledger.refuse_merged(ws.conn, customer)
         link, _created = links.generate_link(ws.conn, customer)
     return customer, link
 

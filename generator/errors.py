@@ -63,6 +63,18 @@ class DuplicateRef(PaylinkError):
     """Another customer already has that ref."""
 
 
+class CustomerMerged(PaylinkError):
+    """The customer was merged into another: post to that one."""
+
+
+class CannotRemove(PaylinkError):
+    """The customer has entries (or others merged into them), which are never deleted."""
+
+
+class CannotMerge(PaylinkError):
+    """The two customers cannot be merged (the same one, or one already merged)."""
+
+
 class EntryNotFound(PaylinkError):
     """No entry with that id."""
 

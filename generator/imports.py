@@ -496,6 +496,12 @@ class _Customers:
         self.refs = {
             _nocase(ref): (id_, ref) for ref, id_ in conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL")
         }
+        self.merged: dict[int, tuple[int, str | None]] = {
+            id_: (into, ref)
+            for id_, into, ref in conn.execute(
+                "SELECT m.customer_id, m.into_id, c.ref FROM merged_customers m JOIN customers c ON c.id = m.into_id"
+            )
+        }
         self.known: dict[str, int] = {}
 
     def resolve(self, text: str) -> int:
@@ -503,6 +509,12 @@ class _Customers:
         found = self.known.get(text)
         if found is None:
             found = self._resolve(text.strip())
+            merged = self.merged.get(found)
+            if merged is not None:
+                into = quoted(merged[1]) if merged[1] else str(merged[0])
+                raise ImportFailed(
+                    f"customer {quoted(text.strip())} was merged into customer {merged[0]} — write {into} instead"
+                )
             self.known[text] = found  # at most a few per customer: "7", "C-7", "c-7"
         return found
 
