@@ -21,6 +21,7 @@ import json
 import operator
 import re
 import sqlite3
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -343,7 +344,7 @@ def import_entries(
 class _EarlierRows:
     """The fingerprints of the rows this import posts, checked against those earlier imports posted.
 
-    A fingerprint is 64 bits of BLAKE2b over (customer id, signed amount, the
+    A fingerprint is the first 64 bits of BLAKE2b over (customer id, signed amount, the
     entry's date in the site's time zone, description): two different rows
     share one with a chance of about one in 10**7 among ten billion pairs. Per
     chunk, the keyless rows' fingerprints are looked up in one query (a JSON
@@ -372,7 +373,7 @@ class _EarlierRows:
         text = f"{customer_id}\x1f{amount}\x1f{day}\x1f{description}".encode()
         if keyless and self.check:
             self.keyless.append(len(self.prints))
-        self.prints.append(int.from_bytes(_blake2b(text, digest_size=8).digest(), "big", signed=True))
+        self.prints.append(_first_int64(_blake2b(text).digest())[0])
         self.lines.append(line)
 
     def sieve(self, chunk: list[tuple], problems: "_Problems") -> int:
@@ -415,6 +416,11 @@ class _EarlierRows:
         """An import that posted nothing leaves no record of itself."""
         if not count:
             self.conn.execute("DELETE FROM entry_imports WHERE id = ?", (self.import_id,))
+
+
+# The first 8 bytes of a digest as a signed 64-bit integer (SQLite's INTEGER): faster than
+# int.from_bytes, and blake2b's full digest is faster than asking it for 8 bytes (keyword parsing).
+_first_int64 = struct.Struct(">q").unpack_from
 
 
 def _local_day(posted_at: str, zone) -> str:
