@@ -145,7 +145,11 @@ def _unreadable(exc: csv.Error) -> str:
 
 
 def open_table(
-    path: Path, columns: tuple[str, ...], required: tuple[str, ...], aliases: Mapping[str, str] | None = None
+    path: Path,
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    aliases: Mapping[str, str] | None = None,
+    local_header: str | None = None,
 ) -> Table:
     """Read a CSV file's bytes and header, or raise ImportFailed naming what is wrong with the file as a whole.
 
@@ -153,7 +157,8 @@ def open_table(
     them: the site's language) in any case, order and surrounding spaces, and
     without regard to accents; other names are ignored (and listed in
     ``Table.ignored``). The separator is a semicolon when the header has more
-    semicolons than commas.
+    semicolons than commas. ``local_header`` (the header in the site's
+    language) is shown beside the English one when a column is missing.
     """
     aliases = aliases or {}
     name = path.name
@@ -198,7 +203,9 @@ def open_table(
     missing = [c for c in required if c not in mapped]
     if missing:
         raise ImportFailed(
-            f"{name} line 1: the header must be {_header_hint(columns, required)} (missing column {missing[0]!r})"
+            f"{name} line 1: the header must be {_header_hint(columns, required)}"
+            + (f" or {local_header}" if local_header else "")
+            + f" (missing column {missing[0]!r})"
             + _optional_hint(columns, required)
         )
     return Table(name, data, mapped, ignored, delimiter)

@@ -251,6 +251,11 @@ def test_a_spanish_spreadsheet_on_a_spanish_site(spanish, tmp_path):
     assert spanish.json("import", "entries", str(rows)) == {"imported": 3, "skipped": 0}
     assert spanish.json("customer", "show", "JUANA")["balance_minor"] == 120050 - 20000
     assert spanish.json("customer", "show", "BETO")["balance_minor"] == 1000
+    missing = write_csv(tmp_path, "sin.csv", "cliente;tipo;importe\nJUANA;cargo;5\n")
+    assert refused(spanish, "import", "entries", str(missing)).startswith(
+        "Error: sin.csv line 1: the header must be customer,kind,amount,description,date or"
+        " cliente,tipo,importe,descripción,fecha (missing column 'description')"
+    )
     bad = write_csv(tmp_path, "malo.csv", "cliente;tipo;importe;descripción\nJUANA;pago;5;x\n")
     assert refused(spanish, "import", "entries", str(bad)).startswith(
         "Error: malo.csv line 2: kind 'pago' is not charge or credit (or cargo or abono)"
