@@ -331,9 +331,58 @@ def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
     return ledger.find_customer(ws.conn, id_or_ref)
 
 
-def customer_balances(ws: Workspace, customer: Customer | None = None) -> list[CustomerBalance]:
-    """Every customer (or one) with balance and live link."""
-    return ledger.customer_balances(ws.conn, customer.id if customer else None)
+def customer_balances(
+    ws: Workspace, customer: Customer | None = None, *, include_merged: bool = False
+) -> list[CustomerBalance]:
+    """Every customer (or one) with balance and live link; those merged into another only with ``include_merged``."""
+    return ledger.customer_balances(ws.conn, customer.id if customer else None, include_merged=include_merged)
+
+
+def remove_customer(ws: Workspace, customer_key: str, *, offline: bool = False) -> Customer:
+    """Remove a customer who has no entries; their link and page are gone when this returns.
+
+    ``offline`` is the hook for making the change while the ``publish`` store
+    cannot be reached (CONTRACT §7); it is accepted and not used yet.
+    """
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        ledger.remove_customer(ws.conn, customer)
+    return customer
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What a merge did: the customer merged away, the one kept, and the balance moved (minor units, signed)."""
+
+    source: Customer
+    target: Customer
+    moved_minor: int
+
+
+def merge_customers(ws: Workspace, source_key: str, target_key: str, *, offline: bool = False) -> Merged:
+    """Move a duplicate customer's balance to another, revoke their link and hide them from lists.
+
+    The two entries that say so are in each customer's language; a zero
+    balance moves nothing and posts nothing. ``offline`` as for ``remove_customer``.
+    """
+    from . import i18n
+    from .messages import moved_texts
+    from .references import payment_reference
+
+    posted_at = ledger.iso_utc(dt.datetime.now(dt.UTC))
+    with keeping_pages_current(ws):
+        source = ledger.find_customer(ws.conn, source_key)
+        target = ledger.find_customer(ws.conn, target_key)
+        moved_to, moved_from = moved_texts(
+            source_language=i18n.page_language(ws.settings, source.language),
+            target_language=i18n.page_language(ws.settings, target.language),
+            source=f"{source.name} ({payment_reference(source.id, source.ref)})",
+            target=f"{target.name} ({payment_reference(target.id, target.ref)})",
+        )
+        moved = ledger.merge_customer(
+            ws.conn, source, target, moved_to=moved_to, moved_from=moved_from, posted_at=posted_at
+        )
+    return Merged(source, target, moved)
 
 
 def recent_entries(ws: Workspace, customer: Customer) -> list[Entry]:
@@ -396,14 +445,56 @@ def post_entry(
     day: str | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[Customer, Posted]:
-    """Post a charge (amount > 0) or credit (amount < 0) dated ``day`` (YYYY-MM-DD, default now)."""
-    posted_at = ledger.parse_posting_date(day, ws.settings.timezone)
+    """Post a charge (amount > 0) or credit (amount < 0) dated ``day`` (default now).
+
+    ``day`` is ``YYYY-MM-DD`` or the locale's short date (``11/20/2026`` on en_US), as an import reads it.
+    """
+    posted_at = _cells(ws).posting_date(day)
     with keeping_pages_current(ws):
         customer = ledger.find_customer(ws.conn, customer_key)
         posted = ledger.post_entry(
             ws.conn, customer, amount_minor, description, posted_at=posted_at, idempotency_key=idempotency_key
         )
     return customer, posted
+
+
+def post_as_written(
+    ws: Workspace,
+    kind: str,
+    customer_key: str,
+    amount: str,
+    description: str,
+    *,
+    day: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Customer, Posted]:
+    """Post a ``charge`` or ``credit`` of an amount and date as the user wrote them, read as an import reads them.
+
+    ``$1,200.00`` and ``11/20/2026`` on en_US, ``1.200,50 €`` and ``20.11.2026``
+    on de_DE. A negative amount is refused with the other kind to use instead.
+    """
+    from .errors import InvalidAmount, NegativeAmount, quoted
+
+    sign = {"charge": 1, "credit": -1}[kind]
+    try:
+        minor = _cells(ws).amount(amount)
+    except NegativeAmount as exc:
+        other = "credit" if sign > 0 else "charge"
+        does = "take money off" if sign > 0 else "add to what they owe"
+        unsigned = amount.strip().lstrip("-−(").rstrip(")").strip()
+        example = f'paylink {other} {customer_key[:40]} {unsigned[:20]} "{description[:40]}"'
+        raise InvalidAmount(
+            f"amount {quoted(amount)} is negative — to {does}, post a {other} of a positive amount: {example}"
+        ) from exc
+    return post_entry(ws, customer_key, sign * minor, description, day=day, idempotency_key=idempotency_key)
+
+
+def _cells(ws: Workspace):
+    """The reader of amounts and dates an import uses, for this site (Babel is loaded only for a non-plain text)."""
+    from .spreadsheet import CellReader
+
+    s = ws.settings
+    return CellReader(s.currency, s.locale, s.timezone)
 
 
 def void_entry(ws: Workspace, entry_id: int, *, reason: str | None = None) -> Posted:
@@ -422,6 +513,7 @@ def give_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
 
     with keeping_pages_current(ws):
         customer = ledger.find_customer(ws.conn, customer_key)
+        ledger.refuse_merged(ws.conn, customer)
         link, _created = links.generate_link(ws.conn, customer)
     return customer, link
 
@@ -480,22 +572,31 @@ def revoke_link(ws: Workspace, customer: Customer, *, offline: bool = False) -> 
 # --- imports -----------------------------------------------------------------------
 
 
-def import_customers(ws: Workspace, path: Path) -> Imported:
-    """Import customers from a CSV file (all or nothing)."""
+def import_customers(ws: Workspace, path: Path, *, skip_existing: bool = False) -> Imported:
+    """Import customers from a CSV file (all or nothing); rows for customers already here are refused
+    unless ``skip_existing``."""
     from . import imports
 
-    return imports.import_customers(ws.conn, path)
+    return imports.import_customers(ws.conn, path, skip_existing=skip_existing, language=ws.settings.page_language)
 
 
-def import_entries(ws: Workspace, path: Path, *, again: bool = False) -> Imported:
+def import_entries(ws: Workspace, path: Path, *, again: bool = False, new_only: bool = False) -> Imported:
     """Import entries from a CSV file (all or nothing); the affected pages are written before this returns.
 
-    A file imported before is refused unless ``again``.
+    A file imported before is refused unless ``again``; rows an earlier import
+    posted are refused unless ``new_only`` (skipped) or ``again`` (posted).
     """
     from . import imports
 
     s = ws.settings
     with keeping_pages_current(ws):
         return imports.import_entries(
-            ws.conn, path, currency=s.currency, timezone=s.timezone, locale=s.locale, again=again
+            ws.conn,
+            path,
+            currency=s.currency,
+            timezone=s.timezone,
+            locale=s.locale,
+            language=s.page_language,
+            again=again,
+            new_only=new_only,
         )

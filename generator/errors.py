@@ -47,6 +47,10 @@ class InvalidAmount(PaylinkError):
     """An amount is not a positive decimal in the currency's units."""
 
 
+class NegativeAmount(InvalidAmount):
+    """An amount carries a minus sign (or accounting parentheses): the kind of entry says which way money goes."""
+
+
 class InvalidInput(PaylinkError):
     """A name, date, description, email or other value is not acceptable."""
 
@@ -57,6 +61,18 @@ class CustomerNotFound(PaylinkError):
 
 class DuplicateRef(PaylinkError):
     """Another customer already has that ref."""
+
+
+class CustomerMerged(PaylinkError):
+    """The customer was merged into another: post to that one."""
+
+
+class CannotRemove(PaylinkError):
+    """The customer has entries (or others merged into them), which are never deleted."""
+
+
+class CannotMerge(PaylinkError):
+    """The two customers cannot be merged (the same one, or one already merged)."""
 
 
 class EntryNotFound(PaylinkError):

@@ -6,30 +6,67 @@ and the ledger is left as it was. Entries stream into one transaction in
 chunks, so memory stays flat however long the file is. An entries file is
 remembered by the SHA-256 of its bytes, so importing it twice is refused; a
 row's ``key`` (an idempotency key, as ``--key``) makes a repeated row post
-nothing.
+nothing. Every row an import posts leaves a 64-bit fingerprint (customer,
+signed amount, local date, description), so a later file that repeats a row
+without a key (an overlapping export) is refused by line, or has such rows
+skipped (``new_only``) or posted anyway (``again``). A customers file refuses
+rows for customers who already exist unless ``skip_existing``.
 """
 
 import bisect
+import datetime as dt
 import difflib
 import hashlib
+import json
 import operator
+import re
 import sqlite3
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from hashlib import blake2b as _blake2b
 from pathlib import Path
 
 from .checks import clean_email, clean_line, clean_phone, clean_ref
 from .errors import MAX_QUOTED, ImportFailed, PaylinkError, quoted
 from .ledger import MAX_DESCRIPTION, MAX_KEY, MAX_NAME, looks_like_id
 from .settings import check_language
-from .spreadsheet import CellReader, open_table
+from .spreadsheet import CellReader, header_key, open_table
 from .storage import write_transaction
 
 CUSTOMER_COLUMNS = ("name", "email", "phone", "ref", "language")
 CUSTOMER_REQUIRED = ("name",)
 ENTRY_COLUMNS = ("customer", "kind", "amount", "description", "date", "key")
 ENTRY_REQUIRED = ("customer", "kind", "amount", "description")
+# Header names and kinds in a site's language (CONTRACT §2), as spreadsheet.header_key folds them
+# (any case, no accents); English is always accepted too.
+ENTRY_HEADERS = {
+    "es": {
+        "cliente": "customer",
+        "tipo": "kind",
+        "importe": "amount",
+        "monto": "amount",
+        "descripcion": "description",
+        "concepto": "description",
+        "fecha": "date",
+        "clave": "key",
+    }
+}
+CUSTOMER_HEADERS = {
+    "es": {
+        "nombre": "name",
+        "correo": "email",
+        "correo electronico": "email",
+        "telefono": "phone",
+        "referencia": "ref",
+        "idioma": "language",
+    }
+}
+KINDS = {"es": {"cargo": 1, "abono": -1}}
+# The headers as a refusal shows them in the site's language, beside the English ones.
+ENTRY_HEADER_SHOWN = {"es": "cliente,tipo,importe,descripción,fecha"}
+CUSTOMER_HEADER_SHOWN = {"es": "nombre,correo,teléfono,referencia"}
 IMPORT_CHUNK = 200_000  # rows a chunk: 50,000 cost 2 s more CPU a million rows (index locality)
 PROBLEMS_SHOWN = 20
 
@@ -40,7 +77,7 @@ class Imported:
     which customers' ledgers changed, and the file's columns that were not ours (ignored)."""
 
     count: int
-    skipped: int = 0
+    skipped: int = 0  # entries: rows already posted (by key, or equal rows with new_only); customers: existing
     customer_ids: frozenset[int] = frozenset()
     ignored_columns: tuple[str, ...] = ()
 
@@ -99,45 +136,117 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 # --- customers ----------------------------------------------------------------------
 
 
-def import_customers(conn: sqlite3.Connection, path: Path) -> Imported:
-    """Import customers from a CSV with columns name,email,phone,ref and optionally language."""
-    table = open_table(path, CUSTOMER_COLUMNS, CUSTOMER_REQUIRED)
+def import_customers(
+    conn: sqlite3.Connection, path: Path, *, skip_existing: bool = False, language: str = "en"
+) -> Imported:
+    """Import customers from a CSV with columns name,email,phone,ref and optionally language.
+
+    A row for a customer who already exists (the same ref in any case; without
+    a ref, the same name with the same email or phone, or the same name alone
+    when the row has neither) is refused by line, naming that customer, unless
+    ``skip_existing``, which skips it. Header names may be in the site's ``language``.
+    """
+    table = open_table(
+        path, CUSTOMER_COLUMNS, CUSTOMER_REQUIRED, CUSTOMER_HEADERS.get(language), CUSTOMER_HEADER_SHOWN.get(language)
+    )
     problems = _Problems(table.name)
     rows = []
     refs: dict[str, tuple[int, str]] = {}  # folded ref -> (line, ref as written)
-    for line, row in table.rows():
-        if isinstance(row, str):
-            problems.add(line, row)
-            continue
-        try:
-            ref = clean_ref(row.get("ref"))
-            language = (row.get("language") or "").strip()
-            values = (
-                clean_line(row["name"], "name", MAX_NAME),
-                clean_email(row.get("email")),
-                clean_phone(row.get("phone")),
-                ref,
-                check_language(language) if language else None,
-            )
-        except PaylinkError as exc:
-            problems.add(line, str(exc))
-            continue
-        if ref is not None:
-            folded = _nocase(ref)
-            if folded in refs:
-                problems.add(line, f"ref {quoted(ref)} also appears on line {refs[folded][0]} — refs must be unique")
-                continue
-            refs[folded] = (line, ref)
-        rows.append(values)
+    skipped = 0
     with write_transaction(conn):
-        if refs:
-            taken = {_nocase(r) for (r,) in conn.execute("SELECT ref FROM customers WHERE ref IS NOT NULL")}
-            for folded in refs.keys() & taken:
-                line, ref = refs[folded]
-                problems.add(line, f"another customer already has ref {quoted(ref)} — choose a different ref")
+        existing = _ExistingCustomers(conn)
+        for line, row in table.rows():
+            if isinstance(row, str):
+                problems.add(line, row)
+                continue
+            try:
+                ref = clean_ref(row.get("ref"))
+                language_cell = (row.get("language") or "").strip()
+                values = (
+                    clean_line(row["name"], "name", MAX_NAME),
+                    clean_email(row.get("email")),
+                    clean_phone(row.get("phone")),
+                    ref,
+                    check_language(language_cell) if language_cell else None,
+                )
+            except PaylinkError as exc:
+                problems.add(line, str(exc))
+                continue
+            if ref is not None:
+                folded = _nocase(ref)
+                if folded in refs:
+                    problems.add(
+                        line, f"ref {quoted(ref)} also appears on line {refs[folded][0]} — refs must be unique"
+                    )
+                    continue
+                refs[folded] = (line, ref)
+            already = existing.match(*values[:4])
+            if already is not None:
+                if skip_existing:
+                    skipped += 1
+                else:
+                    problems.add(line, already)
+                continue
+            rows.append(values)
         problems.refuse_if_any()
         conn.executemany("INSERT INTO customers (name, email, phone, ref, language) VALUES (?, ?, ?, ?, ?)", rows)
-    return Imported(len(rows), ignored_columns=tuple(table.ignored))
+    return Imported(len(rows), skipped, ignored_columns=tuple(table.ignored))
+
+
+_SKIP_EXISTING = "pass --skip-existing to skip customers already added"
+
+
+class _ExistingCustomers:
+    """The ledger's customers, read once, indexed the ways a row can name one who already exists."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.by_ref: dict[str, tuple[int, str]] = {}
+        self.by_name: dict[str, list[tuple[int, str, str | None, str | None]]] = {}
+        for id_, name, email, phone, ref in conn.execute(
+            "SELECT id, name, email, phone, ref FROM customers ORDER BY id"
+        ):
+            if ref is not None:
+                self.by_ref[_nocase(ref)] = (id_, name)
+            self.by_name.setdefault(_same_name(name), []).append(
+                (id_, name, email.casefold() if email else None, _digits(phone))
+            )
+
+    def match(self, name: str, email: str | None, phone: str | None, ref: str | None) -> str | None:
+        """None for a new customer, else why the row names one who exists (the problem of its line)."""
+        if ref is not None:
+            found = self.by_ref.get(_nocase(ref))
+            if found is None:
+                return None
+            return (
+                f"customer {found[0]} ({quoted(found[1])}) already has ref {quoted(ref)} — {_SKIP_EXISTING},"
+                " or give this row another ref"
+            )
+        candidates = self.by_name.get(_same_name(name), [])
+        if email is None and phone is None:
+            if not candidates:
+                return None
+            id_, existing, _, _ = candidates[0]
+            return (
+                f"customer {id_} ({quoted(existing)}) has the same name — {_SKIP_EXISTING},"
+                " or give this row an email or phone that tells them apart"
+            )
+        folded, digits = (email.casefold() if email else None), _digits(phone)
+        for id_, existing, their_email, their_phone in candidates:
+            same = "email" if folded and folded == their_email else "phone" if digits and digits == their_phone else ""
+            if same:
+                return f"customer {id_} ({quoted(existing)}) has the same name and {same} — {_SKIP_EXISTING}"
+        return None
+
+
+def _same_name(name: str) -> str:
+    """A name as compared for "the same name": any case, spaces collapsed."""
+    return " ".join(name.split()).casefold()
+
+
+def _digits(phone: str | None) -> str | None:
+    """A phone as compared: its digits only ("555-0101" is "(555) 0101"); None without any."""
+    digits = re.sub(r"[^0-9]", "", phone) if phone else ""
+    return digits or None
 
 
 # --- entries ------------------------------------------------------------------------
@@ -150,15 +259,23 @@ def import_entries(
     currency: str,
     timezone: str,
     locale: str = "en_US",
+    language: str = "en",
     again: bool = False,
+    new_only: bool = False,
 ) -> Imported:
     """Import charges and credits from a CSV with columns customer,kind,amount,description,date and optionally key.
 
-    Refuses a file whose exact bytes were imported before, unless ``again``.
-    Runs in the caller's transaction when there is one (so a caller can undo
-    the import when what follows it fails).
+    Refuses a file whose exact bytes were imported before, unless ``again``. A
+    row without a key equal to a row an earlier import posted (same customer,
+    kind, amount, local date and description) is refused by line, unless
+    ``new_only`` (skipped, and counted in ``skipped``) or ``again`` (posted).
+    Headers and kinds may be in the site's ``language``. Runs in the caller's
+    transaction when there is one (so a caller can undo the import when what
+    follows it fails).
     """
-    table = open_table(path, ENTRY_COLUMNS, ENTRY_REQUIRED)
+    table = open_table(
+        path, ENTRY_COLUMNS, ENTRY_REQUIRED, ENTRY_HEADERS.get(language), ENTRY_HEADER_SHOWN.get(language)
+    )
     digest = hashlib.sha256(table.data).hexdigest()
     cells = CellReader(currency, locale, timezone)
     problems = _Problems(table.name)
@@ -173,13 +290,15 @@ def import_entries(
         if earlier is not None and not again:
             same_name = "" if earlier[0] == table.name else f" (as {quoted(earlier[0])})"
             raise ImportFailed(
-                f"{table.name} was already imported on {_when(earlier[1])}{same_name} — "
+                f"{table.name} was already imported on {_when(earlier[1], timezone)}{same_name} — "
                 "pass --again to import it again (rows with a key already posted are skipped)"
             )
         keys = _Keys(conn)
         customers = _Customers(conn)
+        rows = _EarlierRows(conn, table.name, timezone, check=not again, skip=new_only)
         # The readers' caches, looked up here first: a million rows repeat a few thousand texts.
-        amounts, dates, known, kinds = cells.amounts_read, cells.dates_read, customers.known, _KINDS
+        amounts, dates, known = cells.amounts_read, cells.dates_read, customers.known
+        kinds = {**_KINDS, **KINDS.get(language, {})}
         with _entry_triggers_set_aside(conn) as bulk:
             for line, row in table.records(ENTRY_COLUMNS):
                 if isinstance(row, str):
@@ -187,7 +306,7 @@ def import_entries(
                     continue
                 customer, kind, amount_text, description_text, date, key = row
                 try:
-                    sign = kinds.get(kind) or _kind(kind)
+                    sign = kinds.get(kind) or _kind(kind, kinds)
                     amount = amounts.get(amount_text) or cells.amount(amount_text)
                     description = descriptions.get(description_text)
                     if description is None:
@@ -210,11 +329,15 @@ def import_entries(
                         problems.add(line, conflict)
                         continue
                 chunk.append((customer_id, sign * amount, description, posted_at, key))
+                rows.add(line, customer_id, sign * amount, posted_at, description, key is None)
                 if len(chunk) >= IMPORT_CHUNK:
+                    skipped += rows.sieve(chunk, problems)
                     count += _insert_entries(conn, chunk, touched, bulk)
                     keys.chunk_written()
+            skipped += rows.sieve(chunk, problems)
             count += _insert_entries(conn, chunk, touched, bulk)
         problems.refuse_if_any()
+        rows.finish(count)
         if count or skipped:
             conn.execute(
                 "INSERT INTO imported_files (digest, file_name, rows) VALUES (?, ?, ?) ON CONFLICT (digest)"
@@ -225,11 +348,107 @@ def import_entries(
     return Imported(count, skipped, frozenset(touched), tuple(table.ignored))
 
 
-def _kind(kind: str) -> int:
-    """1 for a charge, -1 for a credit, in any case and with spaces around; else ImportFailed."""
-    sign = _KINDS.get(kind.strip().casefold())
+class _EarlierRows:
+    """The fingerprints of the rows this import posts, checked against those earlier imports posted.
+
+    A fingerprint is the first 64 bits of BLAKE2b over (customer id, signed amount, the
+    entry's date in the site's time zone, description): two different rows
+    share one with a chance of about one in 10**7 among ten billion pairs. Per
+    chunk, the keyless rows' fingerprints are looked up in one query (a JSON
+    array joined to the index), and the chunk's fingerprints are written in one
+    ``executemany``, sorted, so the index inserts land near each other.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, file_name: str, timezone: str, *, check: bool, skip: bool):
+        self.conn = conn
+        self.zone = _zone(timezone)
+        self.timezone = timezone
+        self.import_id = conn.execute("INSERT INTO entry_imports (file_name) VALUES (?)", (file_name,)).lastrowid
+        # Nothing to look up when no import ever posted a row (the first import of a ledger).
+        self.check = check and conn.execute("SELECT 1 FROM imported_rows LIMIT 1").fetchone() is not None
+        self.skip = skip
+        self.days: dict[str, str] = {}  # posted_at -> its local date: an import has a few hundred
+        self.prints: list[int] = []  # one per row of the chunk, in chunk order
+        self.keyless: list[int] = []  # indexes into the chunk of the rows without a key
+        self.lines: list[int] = []  # the file line of each row of the chunk
+
+    def add(self, line: int, customer_id: int, amount: int, posted_at: str, description: str, keyless: bool) -> None:
+        """Take the fingerprint of the row just appended to the chunk."""
+        day = self.days.get(posted_at)
+        if day is None:
+            day = self.days[posted_at] = _local_day(posted_at, self.zone)
+        text = f"{customer_id}\x1f{amount}\x1f{day}\x1f{description}".encode()
+        if keyless and self.check:
+            self.keyless.append(len(self.prints))
+        self.prints.append(_first_int64(_blake2b(text).digest())[0])
+        self.lines.append(line)
+
+    def sieve(self, chunk: list[tuple], problems: "_Problems") -> int:
+        """Take out of the chunk the rows an earlier import posted (a problem each, or skipped), record the
+        rest's fingerprints, and return how many were skipped."""
+        prints, keyless, lines = self.prints, self.keyless, self.lines
+        skipped = 0
+        if keyless:
+            found = self.conn.execute(
+                "SELECT j.key, MIN(r.import_id) FROM json_each(?) j JOIN imported_rows r ON r.fingerprint = j.value"
+                " AND r.import_id < ? GROUP BY j.key",
+                (json.dumps([prints[i] for i in keyless]), self.import_id),
+            ).fetchall()
+            if found:
+                drop = {keyless[at]: import_id for at, import_id in found}
+                if not self.skip:
+                    for index, import_id in sorted(drop.items()):
+                        problems.add(lines[index], self._already(import_id))
+                kept = [i for i in range(len(chunk)) if i not in drop]
+                chunk[:] = [chunk[i] for i in kept]
+                prints = [prints[i] for i in kept]
+                skipped = len(drop) if self.skip else 0
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO imported_rows (fingerprint, import_id) VALUES (?, ?)",
+            [(p, self.import_id) for p in sorted(set(prints))],
+        )
+        self.prints, self.keyless, self.lines = [], [], []
+        return skipped
+
+    def _already(self, import_id: int) -> str:
+        file_name, imported_at = self.conn.execute(
+            "SELECT file_name, imported_at FROM entry_imports WHERE id = ?", (import_id,)
+        ).fetchone()
+        return (
+            f"the same row (customer, kind, amount, date, description) was already imported from {quoted(file_name)}"
+            f" on {_when(imported_at, self.timezone)} — pass --new-only to skip such rows, or --again to post them anyway"
+        )
+
+    def finish(self, count: int) -> None:
+        """An import that posted nothing leaves no record of itself."""
+        if not count:
+            self.conn.execute("DELETE FROM entry_imports WHERE id = ?", (self.import_id,))
+
+
+# The first 8 bytes of a digest as a signed 64-bit integer (SQLite's INTEGER): faster than
+# int.from_bytes, and blake2b's full digest is faster than asking it for 8 bytes (keyword parsing).
+_first_int64 = struct.Struct(">q").unpack_from
+
+
+def _local_day(posted_at: str, zone) -> str:
+    """``2026-11-20T17:00:00Z`` -> the date it is in the site's time zone, ``2026-11-20``."""
+    moment = dt.datetime.strptime(posted_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return moment.astimezone(zone).date().isoformat()
+
+
+def _zone(timezone: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(timezone)
+
+
+def _kind(kind: str, kinds: dict[str, int]) -> int:
+    """1 for a charge, -1 for a credit, in any case, without regard to accents and with spaces around; else ImportFailed."""
+    sign = kinds.get(header_key(kind))
     if sign is None:
-        raise ImportFailed(f"kind {quoted(kind)} is not charge or credit — write charge or credit")
+        names = " or ".join(k for k in kinds if k not in _KINDS)
+        also = f" (or {names})" if names else ""
+        raise ImportFailed(f"kind {quoted(kind)} is not charge or credit{also} — write charge or credit{also}")
     return sign
 
 
@@ -237,9 +456,10 @@ _KINDS = {"charge": 1, "credit": -1}
 _DESCRIPTIONS_KEPT = 100_000
 
 
-def _when(imported_at: str) -> str:
-    """``2026-11-20T14:03:05Z`` -> ``2026-11-20 14:03 UTC``."""
-    return f"{imported_at[:10]} {imported_at[11:16]} UTC"
+def _when(imported_at: str, timezone: str) -> str:
+    """``2026-11-20T14:03:05Z`` -> ``2026-11-20 09:03 EST`` in the site's time zone."""
+    moment = dt.datetime.strptime(imported_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return moment.astimezone(_zone(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 _SKIP = "skip"
@@ -289,6 +509,12 @@ class _Customers:
         self.refs = {
             _nocase(ref): (id_, ref) for ref, id_ in conn.execute("SELECT ref, id FROM customers WHERE ref IS NOT NULL")
         }
+        self.merged: dict[int, tuple[int, str | None]] = {
+            id_: (into, ref)
+            for id_, into, ref in conn.execute(
+                "SELECT m.customer_id, m.into_id, c.ref FROM merged_customers m JOIN customers c ON c.id = m.into_id"
+            )
+        }
         self.known: dict[str, int] = {}
 
     def resolve(self, text: str) -> int:
@@ -296,6 +522,12 @@ class _Customers:
         found = self.known.get(text)
         if found is None:
             found = self._resolve(text.strip())
+            merged = self.merged.get(found)
+            if merged is not None:
+                into = quoted(merged[1]) if merged[1] else str(merged[0])
+                raise ImportFailed(
+                    f"customer {quoted(text.strip())} was merged into customer {merged[0]} — write {into} instead"
+                )
             self.known[text] = found  # at most a few per customer: "7", "C-7", "c-7"
         return found
 

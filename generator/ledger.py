@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo
 
 from .checks import clean_email, clean_line, clean_phone, clean_ref
 from .errors import (
+    CannotMerge,
+    CannotRemove,
     CannotVoid,
+    CustomerMerged,
     CustomerNotFound,
     DuplicateRef,
     EntryNotFound,
@@ -220,6 +223,119 @@ def _closest_customer(conn: sqlite3.Connection, key: str) -> str:
     return f"{(ref or str(customer_id))[:80]} ({name[:80]})"
 
 
+# --- removing and merging customers ---------------------------------------------------
+
+
+def merged_into(conn: sqlite3.Connection, customer_id: int) -> Customer | None:
+    """The customer this one was merged into, or None."""
+    row = conn.execute(
+        "SELECT c.id, c.name, c.email, c.phone, c.ref, c.language FROM merged_customers m"
+        " JOIN customers c ON c.id = m.into_id WHERE m.customer_id = ?",
+        (customer_id,),
+    ).fetchone()
+    return Customer(*row) if row else None
+
+
+def refuse_merged(conn: sqlite3.Connection, customer: Customer) -> None:
+    """Raise CustomerMerged, pointing at the customer they were merged into, if they were."""
+    into = merged_into(conn, customer.id)
+    if into is not None:
+        raise CustomerMerged(f"customer {_who(customer)} was merged into {_who(into)} — use {_key_of(into)} instead")
+
+
+def _who(customer: Customer) -> str:
+    """``3 ('Ann Lee', ref 'ANN')``: a customer as an error message names them."""
+    ref = f", ref {quoted(customer.ref)}" if customer.ref else ""
+    return f"{customer.id} ({quoted(customer.name)}{ref})"
+
+
+def _key_of(customer: Customer) -> str:
+    """How a command names the customer: their ref, else their id."""
+    return quoted(customer.ref) if customer.ref else str(customer.id)
+
+
+def remove_customer(conn: sqlite3.Connection, customer: Customer) -> None:
+    """Remove a customer who has no entries, with their links (their page goes with them).
+
+    A customer with entries is refused (entries are never deleted: merge them
+    into another customer instead), and so is one others were merged into.
+    """
+    with write_transaction(conn):
+        (count,) = conn.execute("SELECT COUNT(*) FROM entries WHERE customer_id = ?", (customer.id,)).fetchone()
+        if count:
+            entries = "1 entry" if count == 1 else f"{count} entries"
+            into = merged_into(conn, customer.id)
+            if into is not None:
+                raise CannotRemove(
+                    f"customer {_who(customer)} has {entries}, and entries are never deleted — they were merged"
+                    f" into {_who(into)} already, and are left out of `paylink customer list`"
+                )
+            raise CannotRemove(
+                f"customer {_who(customer)} has {entries}, and entries are never deleted — to fold a duplicate"
+                f" into another customer, use `paylink customer merge {customer.ref or customer.id} INTO`"
+            )
+        merged = conn.execute(
+            "SELECT customer_id FROM merged_customers WHERE into_id = ? ORDER BY customer_id", (customer.id,)
+        ).fetchall()
+        if merged:
+            ids = ", ".join(str(r[0]) for r in merged[:5])
+            raise CannotRemove(
+                f"customer {_who(customer)} has customer {ids} merged into them — keep them, their statement"
+                " shows where those balances went"
+            )
+        # Deleting the link rows records their snapshots for removal (trigger links_delete).
+        conn.execute("DELETE FROM links WHERE customer_id = ?", (customer.id,))
+        conn.execute("DELETE FROM merged_customers WHERE customer_id = ?", (customer.id,))
+        conn.execute("DELETE FROM pending_pages WHERE customer_id = ?", (customer.id,))
+        conn.execute("DELETE FROM customers WHERE id = ?", (customer.id,))
+
+
+def merge_customer(
+    conn: sqlite3.Connection,
+    source: Customer,
+    target: Customer,
+    *,
+    moved_to: str,
+    moved_from: str,
+    posted_at: str,
+) -> int:
+    """Move ``source``'s balance to ``target`` and mark ``source`` merged into it; return the balance moved.
+
+    Two entries say so: ``moved_to`` on the source (taking its balance to
+    zero), ``moved_from`` on the target (the same amount, the other way). A
+    zero balance posts nothing. No entry is edited. The source's link is
+    revoked. Merging a customer into itself, into a merged customer, or one
+    already merged is refused.
+    """
+    if source.id == target.id:
+        raise CannotMerge(f"customer {_who(source)} cannot be merged into itself — name the customer to keep")
+    with write_transaction(conn):
+        already = merged_into(conn, source.id)
+        if already is not None:
+            raise CannotMerge(f"customer {_who(source)} was already merged into {_who(already)} — nothing to do")
+        further = merged_into(conn, target.id)
+        if further is not None:
+            raise CannotMerge(
+                f"customer {_who(target)} was itself merged into {_who(further)} — merge into {_key_of(further)}"
+                " instead"
+            )
+        moved = balance_minor(conn, source.id)
+        if moved:
+            conn.executemany(
+                "INSERT INTO entries (customer_id, amount_minor, description, posted_at) VALUES (?, ?, ?, ?)",
+                [
+                    (source.id, -moved, moved_to[:MAX_DESCRIPTION], posted_at),
+                    (target.id, moved, moved_from[:MAX_DESCRIPTION], posted_at),
+                ],
+            )
+        conn.execute(
+            "UPDATE links SET retired_at = ?, retired_because = 'revoked' WHERE customer_id = ? AND retired_at IS NULL",
+            (posted_at, source.id),
+        )
+        conn.execute("INSERT INTO merged_customers (customer_id, into_id) VALUES (?, ?)", (source.id, target.id))
+    return moved
+
+
 # --- the ledger's currency ----------------------------------------------------------
 
 CURRENCY_STATE = "currency"
@@ -396,6 +512,7 @@ def post_entry(
     if idempotency_key is not None:
         idempotency_key = clean_line(idempotency_key, "idempotency key", MAX_KEY)
     with write_transaction(conn):
+        refuse_merged(conn, customer)
         if idempotency_key is not None:
             earlier = conn.execute(
                 "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id FROM entries"
@@ -434,6 +551,12 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
         if row is None:
             raise EntryNotFound(f"No entry with id {str(entry_id)[:80]} — see `paylink customer show CUSTOMER`")
         original = Entry(*row)
+        merged = merged_into(conn, original.customer_id)
+        if merged is not None:
+            raise CustomerMerged(
+                f"entry {entry_id} belongs to customer {original.customer_id}, who was merged into"
+                f" {_who(merged)} — post a charge or credit to {_key_of(merged)} instead"
+            )
         if original.voids_entry_id is not None:
             raise CannotVoid(f"entry {entry_id} is itself a void — post a new charge or credit instead")
         voided_by = conn.execute("SELECT id FROM entries WHERE voids_entry_id = ?", (entry_id,)).fetchone()
@@ -455,16 +578,24 @@ def void_entry(conn: sqlite3.Connection, entry_id: int, *, reason: str | None, p
 # --- listings -----------------------------------------------------------------
 
 
-def customer_balances(conn: sqlite3.Connection, customer_id: int | None = None) -> list[CustomerBalance]:
-    """Return every customer (or one) with balance and live link nonce, by id."""
+def customer_balances(
+    conn: sqlite3.Connection, customer_id: int | None = None, *, include_merged: bool = True
+) -> list[CustomerBalance]:
+    """Return every customer (or one) with balance, live link nonce and whom they were merged into, by id.
+
+    Without ``include_merged``, customers merged into another are left out (one asked for by id never is).
+    """
     where = "WHERE c.id = ?" if customer_id is not None else ""
+    if customer_id is None and not include_merged:
+        where = "WHERE c.id NOT IN (SELECT customer_id FROM merged_customers)"
     rows = conn.execute(
         f"""
         SELECT c.id, c.name, c.email, c.phone, c.ref, c.language,
                (SELECT COALESCE(SUM(amount_minor), 0) FROM entries e WHERE e.customer_id = c.id),
-               (SELECT nonce FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL)
+               (SELECT nonce FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL),
+               (SELECT into_id FROM merged_customers m WHERE m.customer_id = c.id)
         FROM customers c {where} ORDER BY c.id
         """,
         (customer_id,) if customer_id is not None else (),
     ).fetchall()
-    return [CustomerBalance(Customer(*row[:6]), int(row[6]), row[7]) for row in rows]
+    return [CustomerBalance(Customer(*row[:6]), int(row[6]), row[7], row[8]) for row in rows]

@@ -62,13 +62,14 @@ def generate_link(conn: sqlite3.Connection, customer: Customer) -> tuple[Link, b
 
 
 def generate_all_links(conn: sqlite3.Connection) -> int:
-    """Give every customer without a live link a new one; return how many were created."""
+    """Give every customer without a live link a new one (not those merged into another); return how many were created."""
     with write_transaction(conn):
         missing = [
             row[0]
             for row in conn.execute(
                 "SELECT id FROM customers c WHERE NOT EXISTS"
-                " (SELECT 1 FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL) ORDER BY id"
+                " (SELECT 1 FROM links l WHERE l.customer_id = c.id AND l.retired_at IS NULL)"
+                " AND id NOT IN (SELECT customer_id FROM merged_customers) ORDER BY id"
             )
         ]
         for customer_id in missing:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from .i18n import money_locale, translations
 
-__all__ = ["ShareTexts", "share_texts", "money_locale"]
+__all__ = ["ShareTexts", "share_texts", "money_locale", "moved_texts"]
 
 STATES = ("outstanding", "credit", "zero")
 
@@ -109,3 +109,13 @@ def reminder_texts(
         stop_line % values,
     ]
     return ReminderTexts(sms=sms, email_subject=subject % values, paragraphs=paragraphs, stop_line=stop_line % values)
+
+
+def moved_texts(*, source_language: str, target_language: str, source: str, target: str) -> tuple[str, str]:
+    """The descriptions of a merge's two entries, each in its customer's language: "Moved to Ann Lee (ANN)"
+    on the customer merged away, "Moved from Ann (C7)" on the one kept. ``source`` and ``target`` are
+    "Name (reference)"."""
+    moved_to = translations(source_language).gettext("Moved to %(customer)s")
+    moved_from = translations(target_language).gettext("Moved from %(customer)s")
+    # Formatted after translation: a "%" in a name stays as written.
+    return moved_to % {"customer": target}, moved_from % {"customer": source}

@@ -55,11 +55,12 @@ def state_of(balance_minor: int) -> str:
 
 @dataclass(frozen=True)
 class CustomerBalance:
-    """A customer with their balance and live link (if any)."""
+    """A customer with their balance and live link (if any), and whom they were merged into (if they were)."""
 
     customer: Customer
     balance_minor: int
     link_nonce: str | None
+    merged_into: int | None = None
 
     @property
     def state(self) -> str:

@@ -129,6 +129,38 @@ def m002_version_two(db: Database) -> None:
 
 
 @migrations()
+def m003_import_rows_and_merges(db: Database) -> None:
+    """Each import of an entries file and a fingerprint of every row it posted (so a later import sees
+    rows posted before), and customers merged into another."""
+    _execute_each(
+        db,
+        f"""
+        -- One row per import of an entries file (a file imported again with --again is a new import).
+        CREATE TABLE entry_imports (
+            id INTEGER PRIMARY KEY,
+            file_name TEXT NOT NULL,
+            imported_at TEXT NOT NULL DEFAULT {NOW_UTC}
+        );
+        -- A 64-bit digest of (customer, signed amount, local date, description) of each row an import
+        -- posted, once per import. No foreign key: a million rows pay for no per-row check, and
+        -- import_id is written only by the import that made its entry_imports row.
+        CREATE TABLE imported_rows (
+            fingerprint INTEGER NOT NULL,
+            import_id INTEGER NOT NULL,
+            PRIMARY KEY (fingerprint, import_id)
+        ) WITHOUT ROWID;
+
+        -- A customer merged into another (`customer merge FROM INTO`): hidden from `customer list`.
+        CREATE TABLE merged_customers (
+            customer_id INTEGER PRIMARY KEY REFERENCES customers(id),
+            into_id INTEGER NOT NULL REFERENCES customers(id),
+            merged_at TEXT NOT NULL DEFAULT {NOW_UTC}
+        );
+        """,
+    )
+
+
+@migrations()
 def m005_reminders(db: Database) -> None:
     """Reminders: each customer's consent per channel (append-only, newest row current) and each send."""
     _execute_each(

@@ -22,13 +22,14 @@ import io
 import operator
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFailed, InvalidAmount, InvalidInput, quoted
+from .errors import ImportFailed, InvalidAmount, InvalidInput, NegativeAmount, quoted
 from .ledger import parse_posting_date
 from .money import MAX_MAJOR_UNITS, minor_digits, parse_amount
 
@@ -143,13 +144,23 @@ def _unreadable(exc: csv.Error) -> str:
     return f"not readable CSV ({exc}) — check the quotes, save the file as UTF-8 CSV"
 
 
-def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> Table:
+def open_table(
+    path: Path,
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    aliases: Mapping[str, str] | None = None,
+    local_header: str | None = None,
+) -> Table:
     """Read a CSV file's bytes and header, or raise ImportFailed naming what is wrong with the file as a whole.
 
-    The header's names match ``columns`` in any case, order and surrounding
-    spaces; other names are ignored (and listed in ``Table.ignored``). The
-    separator is a semicolon when the header has more semicolons than commas.
+    The header's names match ``columns`` (or a name ``aliases`` maps to one of
+    them: the site's language) in any case, order and surrounding spaces, and
+    without regard to accents; other names are ignored (and listed in
+    ``Table.ignored``). The separator is a semicolon when the header has more
+    semicolons than commas. ``local_header`` (the header in the site's
+    language) is shown beside the English one when a column is missing.
     """
+    aliases = aliases or {}
     name = path.name
     try:
         data = path.read_bytes()
@@ -176,7 +187,8 @@ def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) 
     mapped: list[str | None] = []
     ignored: list[str] = []
     for cell in header:
-        key = cell.strip().casefold()
+        key = header_key(cell)
+        key = aliases.get(key, key)
         if key in columns:
             if key in mapped:
                 raise ImportFailed(
@@ -191,10 +203,20 @@ def open_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) 
     missing = [c for c in required if c not in mapped]
     if missing:
         raise ImportFailed(
-            f"{name} line 1: the header must be {_header_hint(columns, required)} (missing column {missing[0]!r})"
+            f"{name} line 1: the header must be {_header_hint(columns, required)}"
+            + (f" or {local_header}" if local_header else "")
+            + f" (missing column {missing[0]!r})"
             + _optional_hint(columns, required)
         )
     return Table(name, data, mapped, ignored, delimiter)
+
+
+def header_key(text: str) -> str:
+    """A header name or a ``kind`` as compared: no surrounding spaces, any case, no accents ("Descripción" -> "descripcion")."""
+    folded = text.strip().casefold()
+    if folded.isascii():
+        return folded
+    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
 
 
 def _header_hint(columns: tuple[str, ...], required: tuple[str, ...]) -> str:
@@ -221,27 +243,55 @@ class CellReader:
     """
 
     def __init__(self, currency: str, locale: str, timezone: str, now: dt.datetime | None = None):
-        from babel import Locale
-        from babel.dates import get_date_format
-        from babel.numbers import get_currency_symbol, get_decimal_symbol, get_group_symbol
-
         self.currency = currency
-        self.locale = str(Locale.parse(locale))
+        self.site_locale = locale
         self.digits = minor_digits(currency)
-        self.babel_group = get_group_symbol(self.locale)
-        self.group = self.babel_group.translate(_SPACES)
-        self.decimal = get_decimal_symbol(self.locale)
-        # The locale's symbol and the common one ("¥" where ja_JP writes "￥"), longest
-        # first so that "MX$" is taken whole before "$" could be.
-        symbols = {get_currency_symbol(currency, self.locale), get_currency_symbol(currency, "en")}
-        marks = {currency} | {s.translate(_SPACES).strip() for s in symbols}
-        self.currency_marks = sorted(marks - {""}, key=len, reverse=True)
         self.timezone = timezone
         self.now = now or dt.datetime.now(dt.UTC)
-        self.short_date = _ShortDate(get_date_format("short", locale=self.locale).pattern)
         # Each distinct text read so far (up to _CACHE_LIMIT): the import looks here before calling.
         self.amounts_read: dict[str, int] = {}
         self.dates_read: dict[str, str] = {}
+
+    # The locale's signs and short date, learnt from Babel only when a text is not in the plain
+    # form (``12.50``, ``2026-11-20``): a posting command with a plain amount never imports Babel.
+
+    @cached_property
+    def locale(self) -> str:
+        from babel import Locale
+
+        return str(Locale.parse(self.site_locale))
+
+    @cached_property
+    def babel_group(self) -> str:
+        from babel.numbers import get_group_symbol
+
+        return get_group_symbol(self.locale)
+
+    @cached_property
+    def group(self) -> str:
+        return self.babel_group.translate(_SPACES)
+
+    @cached_property
+    def decimal(self) -> str:
+        from babel.numbers import get_decimal_symbol
+
+        return get_decimal_symbol(self.locale)
+
+    @cached_property
+    def currency_marks(self) -> list[str]:
+        """The currency's code, the locale's symbol and the common one ("¥" where ja_JP writes "￥"),
+        longest first so that "MX$" is taken whole before "$" could be."""
+        from babel.numbers import get_currency_symbol
+
+        symbols = {get_currency_symbol(self.currency, self.locale), get_currency_symbol(self.currency, "en")}
+        marks = {self.currency} | {s.translate(_SPACES).strip() for s in symbols}
+        return sorted(marks - {""}, key=len, reverse=True)
+
+    @cached_property
+    def short_date(self) -> _ShortDate:
+        from babel.dates import get_date_format
+
+        return _ShortDate(get_date_format("short", locale=self.locale).pattern)
 
     # amounts
 
@@ -262,7 +312,7 @@ class CellReader:
         if self._is_plain(bare):
             return self._minor(Decimal(bare), text)
         if "-" in bare or "−" in bare or bare.startswith("("):
-            raise InvalidAmount(
+            raise NegativeAmount(
                 f"amount {quoted(text)} is not a decimal number above zero — write the amount without a sign; "
                 "kind credit takes money off"
             )
@@ -282,7 +332,7 @@ class CellReader:
         if match is None:
             return False
         fraction = match.group(1)
-        return fraction is None or self.decimal == "." or len(fraction) <= self.digits
+        return fraction is None or len(fraction) <= self.digits or self.decimal == "."
 
     def _without_currency(self, text: str) -> str:
         for mark in self.currency_marks:
@@ -310,7 +360,13 @@ class CellReader:
         allowed = (
             set("0123456789") | {self.group, self.decimal} | (_APOSTROPHES if self.group in _APOSTROPHES else set())
         )
-        if not text or not text[0].isascii() or not text[0].isdigit() or not set(text) <= allowed:
+        if (
+            not text
+            or not text[0].isascii()
+            or not text[0].isdigit()
+            or not text[-1].isdigit()
+            or not set(text) <= allowed
+        ):
             return None
         # A spreadsheet may write a plain space for a no-break one, and either apostrophe (de_CH).
         if self.group == " ":

@@ -102,7 +102,7 @@ def test_pages_are_current_after_posts_race_a_full_build(site, tmp_path, paylink
     many.write_text(
         "name,email,phone,ref\n" + "".join(f"Customer {i},,,C{i}\n" for i in range(1, 301)), encoding="utf-8"
     )
-    assert paylink.json("import", "customers", str(many)) == {"imported": 300}
+    assert paylink.json("import", "customers", str(many)) == {"imported": 300, "skipped": 0}
     assert len(paylink.json("link", "generate", "--all")) == 300
     paylink.ok("charge", "C1", "100", "Opening balance")
     paylink.ok("charge", "C2", "5", "Opening balance")

@@ -31,6 +31,8 @@ def test_the_walk_finds_the_contract_commands():
         "customer add",
         "customer list",
         "customer show",
+        "customer remove",
+        "customer merge",
         "charge",
         "credit",
         "void",

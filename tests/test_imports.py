@@ -52,7 +52,7 @@ def test_import_customers(tmp_path, paylink):
         '"Zoë ""Z"" Ölund",,+49 30 1234,"Z,1"\r\n',
     )
 
-    assert paylink.json("import", "customers", str(csv_file)) == {"imported": 3}
+    assert paylink.json("import", "customers", str(csv_file)) == {"imported": 3, "skipped": 0}
 
     rows = [paylink.json("customer", "show", str(i)) for i in (1, 2, 3)]
     assert [(r["name"], r["email"], r["phone"], r["ref"]) for r in rows] == [
@@ -70,7 +70,7 @@ def test_import_customers_text_output(tmp_path, paylink):
 def test_import_customers_header_only_imports_nothing(site, tmp_path, paylink):
     csv_file = write_csv(tmp_path, "c.csv", f"{CUSTOMERS_HEADER}\n")
     before = dump(site)
-    assert paylink.json("import", "customers", str(csv_file)) == {"imported": 0}
+    assert paylink.json("import", "customers", str(csv_file)) == {"imported": 0, "skipped": 0}
     assert dump(site) == before
 
 
@@ -83,7 +83,10 @@ BAD_CUSTOMER_FILES = {
         "Ann,,,A1\nBob,,,B1\nCy,,,A1\n",
         "line 4: ref 'A1' also appears on line 2 — refs must be unique",
     ),
-    "dup-ref-in-db": ("Ann,,,A1\nBob,,,JANE\n", "line 3: another customer already has ref 'JANE'"),
+    "dup-ref-in-db": (
+        "Ann,,,A1\nBob,,,JANE\n",
+        "line 3: customer 1 ('Jane') already has ref 'JANE' — pass --skip-existing",
+    ),
     "column-count": ("Ann,,,A1\nBob,,\n", "line 3: 3 values for 4 columns"),
     "control-char": ("Ann,,,A1\nBob\x07,,,B1\n", "line 3: the name contains a control character"),
 }
@@ -184,7 +187,7 @@ def test_import_entries_in_yen(tmp_path):
     paylink = Paylink(make_site(tmp_path / "yen", "--currency", "JPY"))
     paylink.ok("customer", "add", "Taro")
     good = write_csv(tmp_path, "good.csv", f"{ENTRIES_HEADER}\n1,charge,1250,Job,\n")
-    bad = write_csv(tmp_path, "bad.csv", f"{ENTRIES_HEADER}\n1,charge,1250,Job,\n1,charge,12.5,Job,\n")
+    bad = write_csv(tmp_path, "bad.csv", f"{ENTRIES_HEADER}\n1,charge,1250,Job 2,\n1,charge,12.5,Job,\n")
     assert paylink.json("import", "entries", str(good)) == {"imported": 1, "skipped": 0}
     result = paylink.fails("import", "entries", str(bad))
     assert error_starts(result, "bad.csv line 3: amount '12.5' has too many decimals — JPY takes no decimals")
@@ -436,7 +439,7 @@ def test_customers_as_a_spreadsheet_saves_them(site, tmp_path, paylink):
         "\ufeffREF;Name;Language;Email;Phone;Birthday;\r\nANN;Ann;es;ann@example.com;555-0101;1 May;\r\nBEA;Bea;;;;;\r\nCY;Cy;EN;;;;\r\n",
     )
     result = paylink.ok("import", "customers", str(csv_file), "--json")
-    assert json.loads(result.stdout) == {"imported": 3}
+    assert json.loads(result.stdout) == {"imported": 3, "skipped": 0}
     assert result.stderr == "Note: ignored column 'Birthday' in people.csv\n"
     with closing(ledger(site)) as conn, conn:
         rows = conn.execute("SELECT name, email, phone, ref, language FROM customers ORDER BY id").fetchall()
@@ -462,7 +465,8 @@ def test_customer_refs_unique_without_regard_to_case(site, tmp_path, paylink, cu
     )
     in_ledger = write_csv(tmp_path, "b.csv", "name,ref\nAnn,ann\nJanet,jane\n")
     assert error_starts(
-        paylink.fails("import", "customers", str(in_ledger)), "b.csv line 3: another customer already has ref 'jane'"
+        paylink.fails("import", "customers", str(in_ledger)),
+        "b.csv line 3: customer 1 ('Jane') already has ref 'jane' — pass --skip-existing to skip customers already added",
     )
 
 
@@ -726,7 +730,7 @@ def test_the_entries_triggers_are_the_ones_the_import_knows():
 def test_an_import_leaves_the_triggers_for_other_programs(site, tmp_path, paylink, customers):
     triggers = entries_triggers(site)
     good = write_csv(tmp_path, "good.csv", f"{ENTRIES_HEADER}\nJANE,charge,5,Job,\nBOB,charge,6,Job,\n")
-    bad = write_csv(tmp_path, "bad.csv", f"{ENTRIES_HEADER}\nJANE,charge,5,Job,\nBOB,charge,six,Job,\n")
+    bad = write_csv(tmp_path, "bad.csv", f"{ENTRIES_HEADER}\nJANE,charge,5,Job 2,\nBOB,charge,six,Job,\n")
 
     paylink.json("import", "entries", str(good))
     assert entries_triggers(site) == triggers

@@ -91,12 +91,11 @@ def test_balances_are_per_customer(paylink, jane):
 
 
 BAD_AMOUNTS = [
-    ("-5", "is not a decimal number"),
     ("+5", "is not a decimal number"),
     ("1e3", "is not a decimal number"),
-    ("1,000", "is not a decimal number"),
+    ("1,00", "is not a decimal number"),
     ("1_000", "is not a decimal number"),
-    ("$5", "is not a decimal number"),
+    ("€5", "is not in USD"),
     ("abc", "is not a decimal number"),
     ("NaN", "is not a decimal number"),
     ("Infinity", "is not a decimal number"),
@@ -147,10 +146,72 @@ def test_a_huge_amount_is_refused_in_one_short_line(site, paylink, jane):
     assert entry_count(site) == 0
 
 
-def test_negative_amount_without_double_dash_is_a_usage_error(site, paylink, jane):
-    result = paylink.fails("charge", "JANE", "-5", "Work")
-    assert result.exit_code == 2
+@pytest.mark.parametrize(
+    ("kind", "amount", "message"),
+    [
+        (
+            "charge",
+            "-50",
+            "Error: Amount '-50' is negative — to take money off, post a credit of a positive amount: paylink credit JANE 50 \"Work\"",
+        ),
+        (
+            "credit",
+            "-50",
+            "Error: Amount '-50' is negative — to add to what they owe, post a charge of a positive amount: paylink charge JANE 50 \"Work\"",
+        ),
+        ("charge", "-$1,200.00", "Error: Amount '-$1,200.00' is negative — to take money off, post a credit"),
+        ("credit", "(5)", "Error: Amount '(5)' is negative — to add to what they owe, post a charge"),
+    ],
+)
+def test_a_negative_amount_says_to_use_the_other_kind(site, paylink, jane, kind, amount, message):
+    # No "--": the command must not read "-50" as options -5 and -0.
+    result = paylink.fails(kind, "JANE", amount, "Work")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message)
     assert entry_count(site) == 0
+
+
+def test_an_unquoted_description_says_to_quote_it(site, paylink, jane):
+    result = paylink.fails("charge", "JANE", "50", "Drain", "cleaning", "--json")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        'Error: The description must be one argument: put it in quotes, e.g. paylink charge JANE 50 "Drain cleaning"'
+    )
+    assert entry_count(site) == 0
+
+
+@pytest.mark.parametrize("args", [("--dat", "2026-01-05"), ("-x",), ("--dat=2026-01-05",)])
+def test_a_misspelt_option_is_still_refused(site, paylink, jane, args):
+    result = paylink.fails("charge", "JANE", "50", "Work", *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: No such option '{args[0].split('=')[0]}'")
+    assert entry_count(site) == 0
+
+
+def test_amounts_and_dates_as_the_locale_writes_them(paylink, jane):
+    posted = paylink.json("charge", "JANE", "$1,200.00", "Boiler", "--date", "11/20/2025")
+    assert (posted["amount"], posted["amount_minor"]) == ("1200.00", 120000)
+    assert posted_at(paylink, posted["entry_id"]) == "2025-11-20T12:00:00Z"
+    assert paylink.json("credit", "JANE", "1,200", "Paid", "--date", "1/2/25")["balance_minor"] == 0
+    assert paylink.json("charge", "JANE", "USD 7.5", "Valve")["amount_minor"] == 750
+
+
+def test_amounts_and_dates_on_a_german_site(tmp_path):
+    paylink = Paylink(make_site(tmp_path / "de", "--currency", "EUR", "--locale", "de_DE"))
+    paylink.ok("customer", "add", "Jana")
+    posted = paylink.json("charge", "1", "1.200,50 €", "Heizung", "--date", "20.11.2025")
+    assert posted["amount_minor"] == 120050
+    assert posted_at(paylink, posted["entry_id"]) == "2025-11-20T12:00:00Z"
+    assert paylink.json("credit", "1", "12,5", "Anzahlung")["balance_minor"] == 120050 - 1250
+    refused = paylink.fails("charge", "1", "1,200.50", "Job")
+    assert refused.stderr.startswith(
+        "Error: Amount '1,200.50' is not a decimal number — write it like 12.50 or 1.200,50"
+    )
+    refused = paylink.fails("charge", "1", "5", "Job", "--date", "11/20/2025")
+    assert refused.stderr.startswith(
+        "Error: Date '11/20/2025' is not a date — write it as YYYY-MM-DD (2026-03-31) or as 20.11.2026"
+    )
+    assert entry_count(paylink.site) == 2
 
 
 def test_largest_amount_is_accepted(paylink, jane):
@@ -241,7 +302,9 @@ def test_no_date_or_todays_date_means_now(tmp_path):
         assert start <= moment <= end
 
 
-@pytest.mark.parametrize("day", ["2026-02-30", "2026-13-01", "2026-1-5", "05/01/2026", "yesterday", "2026-01-05T10:00"])
+@pytest.mark.parametrize(
+    "day", ["2026-02-30", "2026-13-01", "2026-1-5", "05.01.2026", "13/01/2026", "yesterday", "2026-01-05T10:00"]
+)
 def test_invalid_date_is_refused(site, paylink, jane, day):
     result = paylink.fails("charge", "JANE", "10", "Work", "--date", day)
     assert result.stderr.startswith(f"Error: Date {day!r} is not a date — write it as YYYY-MM-DD")

@@ -1,4 +1,4 @@
-"""`paylink customer ...`: add, edit, list and show customers."""
+"""`paylink customer ...`: add, edit, list, show, remove and merge customers."""
 
 import io
 
@@ -19,7 +19,7 @@ from .base import (
 
 @cli.group()
 def customer() -> None:
-    """Add, change, list and show customers.
+    """Add, change, list, show, remove and merge customers.
 
     \b
     Example:
@@ -105,7 +105,7 @@ def customer_edit(ctx: Context, customer_key, name, email, phone, ref, language,
 
 
 def _customer_row(ctx: Context, cb) -> dict:
-    return {
+    row = {
         "id": cb.customer.id,
         "name": cb.customer.name,
         "ref": cb.customer.ref,
@@ -114,6 +114,9 @@ def _customer_row(ctx: Context, cb) -> dict:
         "state": cb.state,
         "url": ctx.site.link_url(cb.link_nonce) if cb.link_nonce else None,
     }
+    if cb.merged_into is not None:
+        row["merged_into"] = cb.merged_into  # only merged customers have it (shown with --all, and by show)
+    return row
 
 
 CUSTOMER_CSV_COLUMNS = ["id", "name", "ref", "email", "phone", "language", "balance", "state", "url"]
@@ -122,13 +125,16 @@ CUSTOMER_CSV_COLUMNS = ["id", "name", "ref", "email", "phone", "language", "bala
 @customer.command("list")
 @click.option("--owing", is_flag=True, help="Only customers with an outstanding balance.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print a CSV for mail merge: " + ",".join(CUSTOMER_CSV_COLUMNS))
+@click.option("--all", "show_all", is_flag=True, help="Also customers merged into another (marked as merged).")
 @json_option
 @pass_ctx
 @friendly_errors
-def customer_list(ctx: Context, owing, as_csv, as_json) -> None:
+def customer_list(ctx: Context, owing, as_csv, show_all, as_json) -> None:
     """List every customer with their balance, state and link.
 
-    Exit status: 0 listed, 1 no site here.
+    Customers merged into another are left out unless --all (in JSON they
+    carry "merged_into", in the table "merged into N"). Exit status: 0
+    listed, 1 no site here.
 
     \b
     Example:
@@ -140,7 +146,7 @@ def customer_list(ctx: Context, owing, as_csv, as_json) -> None:
 
     if as_csv and as_json:
         raise click.UsageError("give --csv or --json, not both")
-    balances = [cb for cb in customer_balances(ctx.ws) if cb.balance_minor > 0 or not owing]
+    balances = [cb for cb in customer_balances(ctx.ws, include_merged=show_all) if cb.balance_minor > 0 or not owing]
     rows = [_customer_row(ctx, cb) for cb in balances]
     if as_csv:
         buffer = io.StringIO()
@@ -161,7 +167,14 @@ def customer_list(ctx: Context, owing, as_csv, as_json) -> None:
             click.echo("No customers yet. Add one with: paylink customer add NAME")
         return
     table = [
-        [str(r["id"]), r["name"], r["ref"] or "", ctx.money(r["balance_minor"]), r["state"], r["url"] or "(no link)"]
+        [
+            str(r["id"]),
+            r["name"],
+            r["ref"] or "",
+            ctx.money(r["balance_minor"]),
+            r["state"],
+            f"(merged into {r['merged_into']})" if "merged_into" in r else r["url"] or "(no link)",
+        ]
         for r in rows
     ]
     emit(False, None, _table(["ID", "NAME", "REF", "BALANCE", "STATE", "LINK"], table, right={0, 3}))
@@ -211,7 +224,8 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         ],
     )
     lines = [
-        f"{c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''})",
+        f"{c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''})"
+        + (f", merged into customer {row['merged_into']}" if "merged_into" in row else ""),
         f"  Email:   {c.email or '-'}",
         f"  Phone:   {c.phone or '-'}",
         f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
@@ -237,3 +251,71 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     else:
         lines.append("No entries yet.")
     emit(as_json, row, lines)
+
+
+@customer.command("remove")
+@click.argument("customer_key", metavar="CUSTOMER")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Remove it here even when the publish store cannot be reached (the old link opens there until"
+    " `paylink publish` succeeds).",
+)
+@json_option
+@pass_ctx
+@friendly_errors
+def customer_remove(ctx: Context, customer_key, offline, as_json) -> None:
+    """Remove CUSTOMER, who has no entries; their link stops working and their page goes.
+
+    A customer with entries cannot be removed (entries are never deleted):
+    fold a duplicate into another customer with `paylink customer merge`.
+    Exit status: 0 removed, 1 unknown customer or one with entries.
+
+    \b
+    Example:
+      paylink customer remove ANN2
+    """
+    from ..actions import remove_customer
+
+    c = remove_customer(ctx.ws, customer_key, offline=offline)
+    emit(as_json, {"id": c.id, "removed": True}, f"Removed customer {c.id}: {c.name}")
+
+
+@customer.command("merge")
+@click.argument("source_key", metavar="FROM")
+@click.argument("target_key", metavar="INTO")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Merge here even when the publish store cannot be reached (FROM's old link opens there until"
+    " `paylink publish` succeeds).",
+)
+@json_option
+@pass_ctx
+@friendly_errors
+def customer_merge(ctx: Context, source_key, target_key, offline, as_json) -> None:
+    """Merge duplicate customer FROM into INTO: FROM's balance moves to INTO.
+
+    Two entries say so ("Moved to INTO" on FROM, "Moved from FROM" on INTO);
+    a zero balance moves nothing and posts nothing. No entry is edited.
+    FROM's link stops working, `customer list` shows FROM only with --all,
+    and `statement FROM` still shows their entries. FROM can take no more
+    charges or credits. Exit status: 0 merged, 1 unknown customer, the same
+    customer twice, or a customer already merged.
+
+    \b
+    Example:
+      paylink customer merge 7 JANE
+    """
+    from ..actions import merge_customers
+
+    merged = merge_customers(ctx.ws, source_key, target_key, offline=offline)
+    source, target = merged.source, merged.target
+    doc = {
+        "from": source.id,
+        "into": target.id,
+        "moved": ctx.major(merged.moved_minor),
+        "moved_minor": merged.moved_minor,
+    }
+    what = f"moved {ctx.money(merged.moved_minor)}" if merged.moved_minor else "nothing owed to move"
+    emit(as_json, doc, f"Merged customer {source.id} ({source.name}) into {target.id} ({target.name}): {what}.")

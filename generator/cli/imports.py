@@ -25,64 +25,89 @@ def import_() -> None:
 
 @import_.command("customers")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--skip-existing", is_flag=True, help="Skip rows for customers already added (same ref, or same name and contact)."
+)
 @json_option
 @pass_ctx
 @friendly_errors
-def import_customers_cmd(ctx: Context, file, as_json) -> None:
+def import_customers_cmd(ctx: Context, file, skip_existing, as_json) -> None:
     """Import customers from FILE, a CSV with the columns name,email,phone,ref and optionally language.
 
     The file may be as a spreadsheet saves it: comma- or semicolon-separated,
-    header names in any case and order, extra columns (ignored, and named on
-    stderr). language is en or es. All or nothing: when rows are bad, up to 20
-    of them are named and nothing is added.
+    header names in any case and order (or in the site's language: nombre,
+    correo, teléfono, referencia, idioma), extra columns (ignored, and named on
+    stderr). language is en or es. A row for a customer who already exists (the
+    same ref; without a ref, the same name with the same email or phone, or the
+    same name alone) is refused unless --skip-existing. All or nothing: when
+    rows are bad, up to 20 of them are named and nothing is added.
 
     \b
     Example:
       paylink import customers customers.csv
+      paylink import customers customers.csv --skip-existing
 
     Exit status: 0 imported, 1 bad rows (named in the message).
     """
     from ..actions import import_customers
 
     with _file_named_first():
-        imported = import_customers(ctx.ws, file)
+        imported = import_customers(ctx.ws, file, skip_existing=skip_existing)
     _note_ignored(imported.ignored_columns, file)
-    emit(as_json, {"imported": imported.count}, f"Imported {_count(imported.count, 'customer')}.")
+    text = f"Imported {_count(imported.count, 'customer')}"
+    if imported.skipped:
+        text += f"; skipped {imported.skipped} already here"
+    emit(as_json, {"imported": imported.count, "skipped": imported.skipped}, text + ".")
 
 
 @import_.command("entries")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
-    "--again", is_flag=True, help="Import a file that was imported before (rows with a key already posted are skipped)."
+    "--again",
+    is_flag=True,
+    help="Import a file that was imported before, and post rows an earlier import posted"
+    " (rows with a key already posted are still skipped).",
+)
+@click.option(
+    "--new-only",
+    is_flag=True,
+    help="Skip rows an earlier import posted (same customer, kind, amount, date, description).",
 )
 @json_option
 @pass_ctx
 @friendly_errors
-def import_entries_cmd(ctx: Context, file, again, as_json) -> None:
+def import_entries_cmd(ctx: Context, file, again, new_only, as_json) -> None:
     """Import charges and credits from FILE, a CSV with the columns customer,kind,amount,description,date and optionally key.
 
     customer is an id or ref; kind is charge or credit; amount may be written
     as the site's spreadsheet shows it ($1,200.00, 1.200,50 €); date is
     YYYY-MM-DD or the locale's short date (11/20/2026), empty for today; key is
     an idempotency key, as --key: a row whose key was already posted for that
-    customer is skipped. A file imported before is refused unless --again. All
-    or nothing; the affected pages are written before this returns.
+    customer is skipped. On a Spanish site the header and kinds may be Spanish
+    (cliente;tipo;importe;descripción;fecha, cargo/abono). A file imported
+    before is refused unless --again; a row without a key equal to one an
+    earlier import posted is refused by line unless --new-only (skip it) or
+    --again (post it anyway). All or nothing; the affected pages are written
+    before this returns.
 
     \b
     Example:
       paylink import entries march.csv
-      paylink import entries march.csv --again
+      paylink import entries march-april.csv --new-only
 
     Exit status: 0 imported, 1 bad rows (named in the message) or a file already imported.
     """
     from ..actions import import_entries
 
+    if again and new_only:
+        raise click.UsageError("give --again or --new-only, not both")
     with _file_named_first():
-        imported = import_entries(ctx.ws, file, again=again)
+        imported = import_entries(ctx.ws, file, again=again, new_only=new_only)
     _note_ignored(imported.ignored_columns, file)
     text = f"Imported {imported.count} {'entry' if imported.count == 1 else 'entries'}"
     if imported.skipped:
-        text += f"; skipped {imported.skipped} already posted (same key)"
+        why = "same key, or imported before" if new_only else "same key"
+        text += f"; skipped {imported.skipped} already posted ({why})"
     emit(as_json, {"imported": imported.count, "skipped": imported.skipped}, text + ".")
 
 

@@ -1,5 +1,7 @@
 """`paylink charge`, `credit` and `void`: entries in, balance out."""
 
+import re
+
 import click
 
 from .base import (
@@ -29,13 +31,13 @@ def _posted_document(ctx: Context, posted) -> dict:
     }
 
 
-def _post(ctx: Context, customer_key, amount, description, date, key, sign: int, as_json: bool) -> None:
-    from ..actions import post_entry
-    from ..money import parse_amount
+def _post(ctx: Context, kind: str, customer_key, amount, description, date, key, as_json) -> None:
+    from ..actions import post_as_written
 
-    minor = parse_amount(amount, ctx.site.settings.currency) * sign
-    c, posted = post_entry(ctx.ws, customer_key, minor, description, day=date, idempotency_key=key)
-    verb = "Charged" if sign > 0 else "Credited"
+    _refuse_misread_words(kind, customer_key, amount, description)
+    c, posted = post_as_written(ctx.ws, kind, customer_key, amount, description[0], day=date, idempotency_key=key)
+    minor = posted.entry.amount_minor
+    verb = "Charged" if minor > 0 else "Credited"
     doc = _posted_document(ctx, posted)
     emit(
         as_json,
@@ -45,20 +47,48 @@ def _post(ctx: Context, customer_key, amount, description, date, key, sign: int,
     )
 
 
+_NUMBER_LIKE = re.compile(r"[-−(][0-9.,]")
+
+
+def _refuse_misread_words(kind: str, customer_key: str, amount: str, description: tuple[str, ...]) -> None:
+    """Say what went wrong when the words cannot be CUSTOMER AMOUNT DESCRIPTION.
+
+    The commands let an unknown option through as a word (so that ``-50`` reaches
+    the amount check and is told to use the other kind), so a misspelt option
+    is refused here; a description in several words was meant as one.
+    """
+    for word in (customer_key, *description):
+        if word.startswith("-") and len(word) > 1 and not _NUMBER_LIKE.match(word):
+            raise click.NoSuchOption(word.split("=", 1)[0])
+    if amount.startswith("--"):
+        raise click.NoSuchOption(amount.split("=", 1)[0])
+    if len(description) > 1:
+        words = " ".join(description)
+        example = f'paylink {kind} {customer_key[:40]} {amount[:20]} "{words[:60]}"'
+        raise click.UsageError(f"The description must be one argument: put it in quotes, e.g. {example}")
+
+
 def posting_options(func):
     func = click.option(
         "--key", help="Idempotency key: a retry with the same key posts nothing and prints the first result."
     )(func)
     func = click.option(
-        "--date", metavar="YYYY-MM-DD", help="The entry's date in the site's time zone (default: now)."
+        "--date",
+        metavar="DATE",
+        help="The entry's date in the site's time zone: YYYY-MM-DD or the locale's short date, e.g. 11/20/2026"
+        " (default: now).",
     )(func)
     return func
 
 
-@cli.command()
+# Unknown options come through as words: "-50" is a negative amount, refused with a hint, not option "-5".
+POSTING_SETTINGS = {"ignore_unknown_options": True}
+
+
+@cli.command(context_settings=POSTING_SETTINGS)
 @click.argument("customer_key", metavar="CUSTOMER")
 @click.argument("amount")
-@click.argument("description")
+@click.argument("description", nargs=-1, required=True, metavar="DESCRIPTION")
 @posting_options
 @json_option
 @pass_ctx
@@ -66,21 +96,25 @@ def posting_options(func):
 def charge(ctx: Context, customer_key, amount, description, date, key, as_json) -> None:
     """Post a charge of AMOUNT to CUSTOMER (id or ref).
 
-    AMOUNT is in major units, e.g. 12 or 12.50. The customer's page is updated
-    before this returns. Exit status: 0 posted (or an idempotent retry), 1
-    invalid input, unknown customer or a reused key with other details.
+    AMOUNT is in major units, as the site's locale writes money: 12, 12.50 or
+    $1,200.00 on en_US (1.200,50 € on de_DE); no sign (post a credit to take
+    money off). Put a DESCRIPTION of several words in quotes. The customer's
+    page is updated before this returns. Exit status: 0 posted (or an
+    idempotent retry), 1 invalid input, unknown customer or a reused key with
+    other details, 2 a misread command line.
 
     \b
     Example:
       paylink charge JANE 120.50 "Drain cleaning" --date 2026-11-20
+      paylink charge JANE '$1,200.00' "Boiler" --date 11/20/2026
     """
-    _post(ctx, customer_key, amount, description, date, key, +1, as_json)
+    _post(ctx, "charge", customer_key, amount, description, date, key, as_json)
 
 
-@cli.command()
+@cli.command(context_settings=POSTING_SETTINGS)
 @click.argument("customer_key", metavar="CUSTOMER")
 @click.argument("amount")
-@click.argument("description")
+@click.argument("description", nargs=-1, required=True, metavar="DESCRIPTION")
 @posting_options
 @json_option
 @pass_ctx
@@ -88,14 +122,16 @@ def charge(ctx: Context, customer_key, amount, description, date, key, as_json) 
 def credit(ctx: Context, customer_key, amount, description, date, key, as_json) -> None:
     """Post a credit of AMOUNT to CUSTOMER: a payment received, a refund or a discount.
 
-    The customer's page is updated before this returns. Exit status: 0 posted
-    (or an idempotent retry), 1 invalid input, unknown customer or a reused key.
+    AMOUNT is written as for charge, without a sign. The customer's page is
+    updated before this returns. Exit status: 0 posted (or an idempotent
+    retry), 1 invalid input, unknown customer or a reused key, 2 a misread
+    command line.
 
     \b
     Example:
       paylink credit JANE 120.50 "Paid by check"
     """
-    _post(ctx, customer_key, amount, description, date, key, -1, as_json)
+    _post(ctx, "credit", customer_key, amount, description, date, key, as_json)
 
 
 @cli.command()
