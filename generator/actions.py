@@ -341,10 +341,11 @@ def customer_balances(
 def remove_customer(ws: Workspace, customer_key: str, *, offline: bool = False) -> Customer:
     """Remove a customer who has no entries; their link and page are gone when this returns.
 
-    ``offline`` is the hook for making the change while the ``publish`` store
-    cannot be reached (CONTRACT §7); it is accepted and not used yet.
+    With ``publish`` set, the old page is deleted from the store before the
+    change commits; ``offline`` lets the change go ahead while the store
+    cannot be reached (CONTRACT §7, see keeping_pages_current).
     """
-    with keeping_pages_current(ws):
+    with keeping_pages_current(ws, offline=offline):
         customer = ledger.find_customer(ws.conn, customer_key)
         ledger.remove_customer(ws.conn, customer)
     return customer
@@ -370,7 +371,7 @@ def merge_customers(ws: Workspace, source_key: str, target_key: str, *, offline:
     from .references import payment_reference
 
     posted_at = ledger.iso_utc(dt.datetime.now(dt.UTC))
-    with keeping_pages_current(ws):
+    with keeping_pages_current(ws, offline=offline):
         source = ledger.find_customer(ws.conn, source_key)
         target = ledger.find_customer(ws.conn, target_key)
         moved_to, moved_from = moved_texts(

@@ -498,6 +498,38 @@ def test_a_store_out_of_reach_stops_a_rotate_or_revoke_and_changes_nothing(shop,
     assert bookkeeping(site)[1] == []
 
 
+@pytest.mark.parametrize("how", ["remove", "merge"])
+def test_remove_and_merge_leave_the_store_first_or_change_nothing(shop, store, s3_endpoint, how):
+    """customer remove and customer merge retire a link as revoke does (CONTRACT §7): the old page
+    leaves the store before the change commits; with the store out of reach, Error and nothing changed,
+    unless --offline."""
+    paylink, site = shop
+    args = ["customer", "remove", "sam"] if how == "remove" else ["customer", "merge", "sam", "jane"]
+    paylink.json("publish")
+    old_page = page_name(site, "sam")
+    before = bookkeeping(site)
+    set_publish(site, store[1], f"http://127.0.0.1:{closed_port()}")
+
+    refused = paylink.fails(*args)
+    assert refused.stderr.startswith("Error: The publish store could not be reached to remove the old page (")
+    assert "--offline" in refused.stderr
+    assert paylink.json("customer", "show", "sam")["name"] == "Sam Roe"  # not removed, not merged
+    assert page_name(site, "sam") == old_page and (site / "build" / old_page).exists()
+    assert bookkeeping(site) == before
+    assert old_page in bucket_objects(store)
+
+    offline = paylink(*args, "--offline", "--json")
+    assert offline.exit_code == 3, offline.stderr
+    assert offline.stderr.strip().endswith("the old link still opens on the CDN until paylink publish succeeds")
+    assert not (site / "build" / old_page).exists()
+    assert old_page in bucket_objects(store)
+
+    set_publish(site, store[1], s3_endpoint)
+    assert paylink.json("publish")["deleted"] == 1
+    assert old_page not in bucket_objects(store)
+    assert_store_matches_build(store, site)
+
+
 def test_the_old_page_leaves_the_store_before_the_ledger_change_commits(shop, store, s3_endpoint):
     paylink, site = shop
     paylink.json("publish")
