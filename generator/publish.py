@@ -55,8 +55,9 @@ UPLOAD_THREADS = 8
 CONFIRM_BATCH = 500
 _MD5_RE = re.compile(r"[0-9a-f]{32}\Z")  # the ETag of a single-part upload without SSE-KMS
 ROUNDS = 3  # queue rounds per run: pages rewritten during an upload go out on the next one
-# A command's own publishing gives up on a store that does not answer after about 10 s in all.
-FAST_CONNECT_S, FAST_READ_S, FAST_ATTEMPTS = 2, 3, 2
+# A command's own publishing gives up on a store that does not answer after about 10 s in all (a PUT
+# also waits up to 1 s for botocore's "100 Continue" on each of its two tries: 7 s; a DELETE 5 s).
+FAST_CONNECT_S, FAST_READ_S, FAST_ATTEMPTS = 2, 2.5, 2
 
 
 class NotPublishing(SiteError):
