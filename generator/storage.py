@@ -19,7 +19,7 @@ from pathlib import Path
 BUSY_TIMEOUT_S = 30.0
 # How many migrations generator/schema.py holds; kept here so opening a current
 # ledger never imports sqlite-utils (about 200 ms of start-up).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 # The ledger holds customers' names, phones and emails: owner only, whatever the umask.

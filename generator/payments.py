@@ -1,0 +1,808 @@
+"""Payments received, as payment services and banks export them: each a credit for the customer it names.
+
+A file is one of the exports owners already download (CONTRACT §8): PayPal's
+activity CSV, Venmo's statement CSV, Stripe's payments or Checkout Sessions
+CSV, an ISO 20022 camt.053 bank statement, or a plain ``date,amount,reference``
+CSV. Its format is found from its header (or given). Only money received,
+completed, in the site's currency becomes a credit; fees, refunds, debits,
+pending or failed payments and other currencies are skipped and counted.
+
+A payment finds its customer by the payment reference (``references``) that
+the customer's pay methods carry: as a whole word of the payment's reference
+or note (any case), as an ISO 11649 ``RF`` reference, or as Stripe's
+``client_reference_id``. Each posted payment is remembered by its service and
+transaction id (the ``imported_payments`` table, and the entry's idempotency
+key), so the same payment is never posted twice, whichever file brings it.
+
+All or nothing, like every import: a bad row, an unreadable file, or (unless
+the caller skips them) a payment that matches no customer posts nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .errors import ImportFailed, PaylinkError, quoted
+from .imports import RowsRefused
+from .ledger import MAX_KEY
+from .money import parse_amount
+from .references import payment_reference, reference_key, rf_body
+from .spreadsheet import CellReader
+from .storage import write_transaction
+
+PROBLEMS_SHOWN = 20
+
+# The formats, by the name --format takes, with the service a payment came through.
+FORMATS = ("paypal", "venmo", "stripe", "stripe-checkout", "camt053", "plain")
+
+# Why a payment was not posted, as the owner reads it (the stderr breakdown), in a stable order.
+ALREADY = "already imported"
+FEE = "fee"
+REFUND = "refund"
+DEBIT = "money sent"
+NOT_COMPLETED = "not completed"
+OTHER_CURRENCY = "other currency"
+NOT_A_PAYMENT = "not a payment"
+SKIP_REASONS = (ALREADY, FEE, REFUND, DEBIT, NOT_COMPLETED, OTHER_CURRENCY, NOT_A_PAYMENT)
+
+
+def _(text: str) -> str:
+    """Mark a text for the catalogs (``scripts/update_translations.sh``); it is translated when posted."""
+    return text
+
+
+# The credit's description, per service (translated into the customer's page language when posted).
+DESCRIPTIONS = {
+    "paypal": _("Payment via PayPal"),
+    "venmo": _("Payment via Venmo"),
+    "stripe": _("Payment via Stripe"),
+    "bank": _("Bank transfer"),
+    "plain": _("Payment received"),
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    """One payment read from a file: money in, completed, in the site's currency."""
+
+    line: int
+    service: str  # what the id is unique within: "paypal", "stripe", "bank:IBAN", ...
+    payment_id: str
+    amount_minor: int
+    day: str  # the payment's date as the file writes it (a CellReader reads it), or "" for today
+    texts: tuple[str, ...]  # where a reference may be written, most specific first
+    name: str = ""
+    exact: str = ""  # a field that is the reference and nothing else (client_reference_id, a creditor reference)
+    description: str = ""  # a key of DESCRIPTIONS
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A payment whose reference names no customer."""
+
+    line: int
+    amount_minor: int
+    reference: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PaymentsImported:
+    """What ``import_payments`` did: credits posted, payments skipped (by reason), payments it could not match."""
+
+    format: str
+    count: int
+    skipped: dict[str, int]
+    unmatched: list[Unmatched]
+    customer_ids: frozenset[int] = frozenset()
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(self.skipped.values())
+
+
+class PaymentsUnmatched(ImportFailed):
+    """Payments match no customer; nothing was imported (``--skip-unmatched`` posts the others)."""
+
+    def __init__(self, message: str, unmatched: list[Unmatched]):
+        super().__init__(message)
+        self.unmatched = unmatched
+
+
+class _Skip:
+    """A row that is not a payment received (``reason``), or a row that carries nothing at all (None)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str | None):
+        self.reason = reason
+
+
+_NOTHING = _Skip(None)
+_Row = tuple[int, "Received | _Skip | str"]  # (line, the payment, a skip, or what is wrong with the row)
+
+
+# --- the import ----------------------------------------------------------------------
+
+
+def import_payments(
+    conn: sqlite3.Connection,
+    path: Path,
+    *,
+    currency: str,
+    timezone: str,
+    locale: str,
+    page_language: Callable[[str | None], str],
+    translate: Callable[[str, str], str],
+    file_format: str | None = None,
+    skip_unmatched: bool = False,
+) -> PaymentsImported:
+    """Post each payment received in ``path`` as a credit for the customer whose reference it carries.
+
+    ``page_language`` gives a customer's page language from their own, and
+    ``translate(language, text)`` the description in it. Runs in the caller's
+    transaction when there is one. Raises RowsRefused naming bad rows,
+    PaymentsUnmatched when a payment matches no customer (unless
+    ``skip_unmatched``), ImportFailed for a file it cannot read.
+    """
+    data = _read(path)
+    cells = CellReader(currency, locale, timezone)
+    fmt, rows = _parse(path.name, data, file_format, currency=currency, cells=cells)
+    problems = _Problems(path.name)
+    payments: list[Received] = []
+    skipped: Counter[str] = Counter()
+    seen: set[tuple[str, str]] = set()
+    for line, row in rows:
+        if isinstance(row, str):
+            problems.add(line, row)
+        elif isinstance(row, _Skip):
+            if row.reason is not None:
+                skipped[row.reason] += 1
+        elif (row.service, row.payment_id) in seen:
+            skipped[ALREADY] += 1  # the same transaction twice in one file (a statement's overlap)
+        else:
+            seen.add((row.service, row.payment_id))
+            payments.append(row)
+    problems.refuse_if_any()
+    with write_transaction(conn):
+        customers = _Customers(conn)
+        posted = _posted_ids(conn, {p.service for p in payments})
+        to_post: list[tuple[Received, int, str]] = []
+        unmatched: list[Unmatched] = []
+        for payment in payments:
+            if (payment.service, payment.payment_id) in posted:
+                skipped[ALREADY] += 1
+                continue
+            try:
+                posted_at = cells.posting_date(payment.day)
+            except PaylinkError as exc:
+                problems.add(payment.line, str(exc))
+                continue
+            customer_id = customers.match(payment)
+            if customer_id is None:
+                unmatched.append(Unmatched(payment.line, payment.amount_minor, _shown_reference(payment), payment.name))
+                continue
+            to_post.append((payment, customer_id, posted_at))
+        problems.refuse_if_any()
+        if unmatched and not skip_unmatched:
+            raise _unmatched_error(path.name, unmatched, currency)
+        descriptions: dict[tuple[str, str], str] = {}
+        links: list[tuple[str, str, int]] = []
+        for payment, customer_id, posted_at in to_post:
+            language = page_language(customers.languages.get(customer_id))
+            description = descriptions.get((payment.description, language))
+            if description is None:
+                description = translate(language, DESCRIPTIONS[payment.description])
+                descriptions[(payment.description, language)] = description
+            cursor = conn.execute(
+                "INSERT INTO entries (customer_id, amount_minor, description, posted_at, idempotency_key)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (customer_id, -payment.amount_minor, description, posted_at, _entry_key(payment)),
+            )
+            links.append((payment.service, payment.payment_id, int(cursor.lastrowid or 0)))
+        conn.executemany("INSERT INTO imported_payments (service, payment_id, entry_id) VALUES (?, ?, ?)", links)
+    ordered = {reason: skipped[reason] for reason in SKIP_REASONS if skipped[reason]}
+    return PaymentsImported(fmt, len(to_post), ordered, unmatched, frozenset(c for _, c, _ in to_post))
+
+
+def _entry_key(payment: Received) -> str:
+    """The credit's idempotency key: the payment's service and id (checked to fit when the row was read)."""
+    return f"payment:{payment.service}:{payment.payment_id}"
+
+
+def _posted_ids(conn: sqlite3.Connection, services: Iterable[str]) -> set[tuple[str, str]]:
+    """The (service, id) of every payment already imported from these services."""
+    found: set[tuple[str, str]] = set()
+    for service in services:
+        found.update(
+            (service, pid)
+            for (pid,) in conn.execute("SELECT payment_id FROM imported_payments WHERE service = ?", (service,))
+        )
+    return found
+
+
+def _shown_reference(payment: Received) -> str:
+    """What the owner is shown as the payment's reference: the exact field, else the first non-empty text."""
+    for text in (payment.exact, *payment.texts):
+        if text.strip():
+            return text.strip()
+    return ""
+
+
+def _unmatched_error(file_name: str, unmatched: list[Unmatched], currency: str) -> PaymentsUnmatched:
+    from .money import major_string
+
+    count = len(unmatched)
+    head = (
+        f"{file_name}: {count} payment{'s' if count != 1 else ''} match{'es' if count == 1 else ''} no customer"
+        " — nothing was imported; give the customer that reference (customer edit CUSTOMER --ref REF),"
+        " or pass --skip-unmatched to import the others"
+        + (f" (the first {PROBLEMS_SHOWN} are listed)" if count > PROBLEMS_SHOWN else "")
+    )
+    lines = [head]
+    for u in unmatched[:PROBLEMS_SHOWN]:
+        who = f" from {quoted(u.name)}" if u.name else ""
+        lines.append(
+            f"  line {u.line}: {major_string(u.amount_minor, currency)} {currency}{who},"
+            f" reference {quoted(u.reference)}"
+        )
+    return PaymentsUnmatched("\n".join(lines), unmatched)
+
+
+class _Customers:
+    """Every customer's payment reference (in ``reference_key`` form) and language, read once."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.by_key: dict[str, int] = {}
+        self.languages: dict[int, str | None] = {}
+        defaults: dict[str, int] = {}
+        for customer_id, ref, language in conn.execute("SELECT id, ref, language FROM customers"):
+            self.languages[customer_id] = language
+            key = reference_key(payment_reference(customer_id, ref))
+            if key:
+                (self.by_key if ref else defaults).setdefault(key, customer_id)
+        for key, customer_id in defaults.items():
+            self.by_key.setdefault(key, customer_id)  # a ref written as "C7" wins over customer 7's default
+
+    def match(self, payment: Received) -> int | None:
+        """The one customer the payment names, or None (none, or more than one in the same field)."""
+        if payment.exact:
+            found = self._in_field(payment.exact, whole=True)
+            if found is not None:
+                return found
+        for text in payment.texts:
+            found = self._in_field(text, whole=False)
+            if found is not None:
+                return found
+        return None
+
+    def _in_field(self, text: str, *, whole: bool) -> int | None:
+        if not text:
+            return None
+        found: set[int] = set()
+        candidates = [text] if whole else [text, *text.split()]
+        for candidate in candidates:
+            body = rf_body(candidate)
+            for key in (reference_key(candidate), reference_key(body) if body else ""):
+                customer_id = self.by_key.get(key) if key else None
+                if customer_id is not None:
+                    found.add(customer_id)
+        return found.pop() if len(found) == 1 else None
+
+
+class _Problems:
+    """The bad rows of one file: how many, and the first ``PROBLEMS_SHOWN`` by line number."""
+
+    def __init__(self, file_name: str):
+        self.file_name = file_name
+        self.rows: list[tuple[int, str]] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.rows.append((line, message))
+
+    def refuse_if_any(self) -> None:
+        if not self.rows:
+            return
+        rows = sorted(self.rows)
+        if len(rows) == 1:
+            line, message = rows[0]
+            raise RowsRefused(f"{self.file_name} line {line}: {message}", 1, rows)
+        shown = rows[:PROBLEMS_SHOWN]
+        lines = [
+            f"{self.file_name}: {len(rows)} rows have problems — nothing was imported; fix them and import again"
+            + (f" (the first {PROBLEMS_SHOWN} are listed)" if len(rows) > PROBLEMS_SHOWN else "")
+        ]
+        lines += [f"  line {line}: {message}" for line, message in shown]
+        raise RowsRefused("\n".join(lines), len(rows), shown)
+
+
+# --- reading a file ------------------------------------------------------------------
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImportFailed(f"Cannot read {path}: {exc.strerror} — check the file name") from exc
+
+
+def _parse(
+    name: str, data: bytes, file_format: str | None, *, currency: str, cells: CellReader
+) -> tuple[str, Iterator[_Row]]:
+    """The file's format and its rows; ImportFailed when the file as a whole cannot be read."""
+    if file_format is not None and file_format not in FORMATS:
+        raise ImportFailed(f"format {quoted(file_format)} is not one paylink reads — use one of {', '.join(FORMATS)}")
+    looks_xml = data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+    if file_format == "camt053" or (file_format is None and looks_xml):
+        return "camt053", iter(_camt053_rows(name, data, currency))
+    text = _text(name, data)
+    header_at, header, delimiter, found = _find_header(text)
+    fmt = file_format or found
+    if fmt is None:
+        raise ImportFailed(
+            f"{name}: not a payments export paylink knows — give a PayPal, Venmo or Stripe CSV, a camt.053"
+            " statement, or a CSV with the header date,amount,reference (or name the format with --format)"
+        )
+    reader = _CSV_FORMATS[fmt]
+    missing = [c for c in reader.required if c not in header]
+    if missing:
+        raise ImportFailed(
+            f"{name} line {header_at or 1}: the header lacks the column {missing[0]!r} that a {fmt} file has"
+            " — export the file again with that column"
+        )
+    return fmt, _csv_rows(text, header_at, header, delimiter, reader, currency=currency, cells=cells)
+
+
+def _text(name: str, data: bytes) -> str:
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise ImportFailed(
+            f"{name} line {line}: byte {body[exc.start]:#04x} is not UTF-8 text — save the file as UTF-8"
+        ) from exc
+
+
+def _column(name: str) -> str:
+    """A header cell as compared: lower case, words only (``Created (UTC)`` → ``created utc``)."""
+    return " ".join(re.split(r"[^0-9a-z]+", name.casefold())).strip()
+
+
+_HEADER_LINES = 12  # Venmo's header is on the third line; any export's within the first dozen
+
+
+def _find_header(text: str) -> tuple[int, list[str], str, str | None]:
+    """(line number, header columns, delimiter, format) of the first line that is a known export's header."""
+    first: tuple[int, list[str], str] | None = None
+    for number, line in enumerate(text.splitlines()[:_HEADER_LINES], start=1):
+        if not line.strip():
+            continue
+        delimiter = ";" if line.count(";") > line.count(",") else ","
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        columns = [_column(c) for c in cells]
+        if first is None:
+            first = (number, columns, delimiter)
+        for fmt, reader in _CSV_FORMATS.items():
+            if reader.signature <= set(columns):
+                return number, columns, delimiter, fmt
+    number, columns, delimiter = first or (1, [], ",")
+    return number, columns, delimiter, None
+
+
+@dataclass(frozen=True)
+class _CsvFormat:
+    signature: frozenset[str]  # columns that tell this export from the others
+    required: tuple[str, ...]  # columns a row is read from
+    row: Callable[..., Received | _Skip | str]
+
+
+def _csv_rows(
+    text: str,
+    header_at: int,
+    header: list[str],
+    delimiter: str,
+    fmt: _CsvFormat,
+    *,
+    currency: str,
+    cells: CellReader,
+) -> Iterator[_Row]:
+    """Each row after the header, as a dict of its columns, read by the format's row reader."""
+    handle = io.StringIO(text, newline="")
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        for _skipped in range(header_at):
+            next(reader)
+    except (StopIteration, csv.Error):
+        return
+    line = reader.line_num + 1
+    width = len(header)
+    try:
+        for values in reader:
+            start, line = line, reader.line_num + 1
+            if not "".join(values).strip():
+                continue
+            if len(values) < width:
+                values = values + [""] * (width - len(values))  # Venmo's balance rows stop early
+            row = dict(zip(header, values, strict=False))
+            try:
+                yield start, fmt.row(row, currency=currency, cells=cells, line=start)
+            except PaylinkError as exc:
+                yield start, str(exc)
+    except csv.Error as exc:
+        yield line, f"not readable CSV ({exc}) — check the quotes, save the file as UTF-8 CSV"
+
+
+def _signed_amount(text: str, cells: CellReader) -> tuple[int, int]:
+    """(sign, minor units) of an export's amount: ``-12.00``, ``+ $20.00``, ``- $1,200.00``, ``(5.00)``."""
+    raw = text.strip()
+    sign = 1
+    if raw.startswith(("-", "−")):
+        sign, raw = -1, raw[1:].strip()
+    elif raw.startswith("+"):
+        raw = raw[1:].strip()
+    elif raw.startswith("(") and raw.endswith(")"):
+        sign, raw = -1, raw[1:-1].strip()
+    if raw.startswith("$") and raw[1:2] in ("-", "−"):  # "$-12.00"
+        sign, raw = -1, "$" + raw[2:]
+    return sign, cells.amount(raw)
+
+
+def _id(text: str, what: str) -> str:
+    ident = text.strip()
+    if not ident:
+        raise ImportFailed(f"the {what} is empty — export the file again with it")
+    if len(ident) > MAX_KEY - 40 or not ident.isprintable():
+        raise ImportFailed(f"the {what} {quoted(ident)} is not an id paylink can keep — export the file again")
+    return ident
+
+
+def _local_day(text: str, timezone: str) -> str:
+    """The site's local date of an ISO time in UTC (``2026-03-01T02:30:00`` → ``2026-02-28`` in New York)."""
+    raw = text.strip()
+    if not raw:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return raw  # not ISO: the CellReader reads it as a date, or names it
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+def _paypal_row(row: dict[str, str], *, currency: str, cells: CellReader, line: int) -> Received | _Skip | str:
+    kind = row.get("type", "").casefold()
+    if row.get("status", "").strip().casefold() != "completed":
+        return _Skip(NOT_COMPLETED)
+    if "refund" in kind or "reversal" in kind or "chargeback" in kind:
+        return _Skip(REFUND)
+    if "fee" in kind:
+        return _Skip(FEE)
+    if row.get("currency", "").strip().upper() != currency:
+        return _Skip(OTHER_CURRENCY)
+    sign, amount = _signed_amount(row.get("gross", ""), cells)
+    if sign < 0:
+        return _Skip(DEBIT)
+    if "payment" not in kind:
+        return _Skip(NOT_A_PAYMENT)  # a currency conversion, a deposit from a bank, a hold released
+    texts = tuple(row.get(c, "") for c in ("subject", "note", "item title", "invoice number", "custom number"))
+    return Received(
+        line,
+        "paypal",
+        _id(row.get("transaction id", ""), "Transaction ID"),
+        amount,
+        row.get("date", ""),
+        texts,
+        name=row.get("name", "").strip(),
+        description="paypal",
+    )
+
+
+def _venmo_row(row: dict[str, str], *, currency: str, cells: CellReader, line: int) -> Received | _Skip | str:
+    if not row.get("id", "").strip():
+        return _NOTHING  # the statement's balance and disclaimer rows
+    kind = row.get("type", "").casefold()
+    if row.get("status", "").strip().casefold() not in ("complete", "completed"):
+        return _Skip(NOT_COMPLETED)
+    if "refund" in kind:
+        return _Skip(REFUND)
+    if currency != "USD":
+        return _Skip(OTHER_CURRENCY)  # Venmo moves dollars only
+    sign, amount = _signed_amount(row.get("amount total", ""), cells)
+    if sign < 0:
+        return _Skip(DEBIT)
+    if "transfer" in kind:
+        return _Skip(NOT_A_PAYMENT)
+    return Received(
+        line,
+        "venmo",
+        _id(row["id"], "ID"),
+        amount,
+        _local_day(row.get("datetime", ""), cells.timezone),
+        (row.get("note", ""),),
+        name=row.get("from", "").strip(),
+        description="venmo",
+    )
+
+
+def _stripe_row(row: dict[str, str], *, currency: str, cells: CellReader, line: int) -> Received | _Skip | str:
+    status = row.get("status", "").strip().casefold()
+    if status in ("refunded",):
+        return _Skip(REFUND)
+    if status not in ("paid", "succeeded", "partially refunded"):
+        return _Skip(NOT_COMPLETED)
+    if row.get("currency", "").strip().upper() != currency:
+        return _Skip(OTHER_CURRENCY)
+    _sign, amount = _signed_amount(row.get("amount", ""), cells)
+    refunded_text = row.get("amount refunded", "").strip()
+    refunded = 0 if refunded_text in ("", "0", "0.00", "0.0") else _signed_amount(refunded_text, cells)[1]
+    if refunded >= amount:
+        return _Skip(REFUND)
+    metadata = tuple(v for k, v in row.items() if k.endswith(" metadata"))
+    exact = next((v for k, v in row.items() if k in _STRIPE_REFERENCE_METADATA and v.strip()), "")
+    # The PaymentIntent is the id the payments export and the Checkout Sessions export share.
+    payment_id = row.get("paymentintent id", "").strip() or row.get("payment intent", "").strip() or row.get("id", "")
+    return Received(
+        line,
+        "stripe",
+        _id(payment_id, "id"),
+        amount - refunded,
+        _local_day(row.get("created utc", ""), cells.timezone),
+        (*metadata, row.get("description", ""), row.get("customer description", "")),
+        name=(row.get("customer description") or row.get("card name") or row.get("customer email") or "").strip(),
+        exact=exact,
+        description="stripe",
+    )
+
+
+_STRIPE_REFERENCE_METADATA = {"client reference id metadata", "reference metadata", "client reference id"}
+
+
+def _stripe_checkout_row(row: dict[str, str], *, currency: str, cells: CellReader, line: int) -> Received | _Skip | str:
+    payment_status = row.get("payment status", "paid").strip().casefold()
+    status = row.get("status", "complete").strip().casefold()
+    if payment_status != "paid" or status not in ("complete", "completed"):
+        return _Skip(NOT_COMPLETED)
+    if row.get("currency", "").strip().upper() != currency:
+        return _Skip(OTHER_CURRENCY)
+    amount_text = row.get("amount total") or row.get("amount") or ""
+    _sign, amount = _signed_amount(amount_text, cells)
+    payment_id = row.get("payment intent", "").strip() or row.get("paymentintent id", "").strip() or row.get("id", "")
+    return Received(
+        line,
+        "stripe",
+        _id(payment_id, "id"),
+        amount,
+        _local_day(row.get("created utc") or row.get("created") or "", cells.timezone),
+        (row.get("description", ""),),
+        name=(row.get("customer name") or row.get("customer email") or "").strip(),
+        exact=row.get("client reference id", ""),
+        description="stripe",
+    )
+
+
+def _plain_row(row: dict[str, str], *, currency: str, cells: CellReader, line: int) -> Received | _Skip | str:
+    written = row.get("currency", "").strip().upper()
+    if written and written != currency:
+        return _Skip(OTHER_CURRENCY)
+    sign, amount = _signed_amount(row.get("amount", ""), cells)
+    if sign < 0:
+        return _Skip(DEBIT)
+    reference = row.get("reference", "")
+    ident = row.get("id", "").strip()
+    if not ident:
+        # No id: the row itself is the id, so the same file imported again posts nothing.
+        ident = "|".join((row.get("date", "").strip(), str(amount), reference.strip(), row.get("name", "").strip()))
+    return Received(
+        line,
+        "plain",
+        _id(ident[: MAX_KEY - 41], "id"),
+        amount,
+        row.get("date", ""),
+        (reference,),
+        name=row.get("name", "").strip(),
+        description="plain",
+    )
+
+
+_CSV_FORMATS: dict[str, _CsvFormat] = {
+    "venmo": _CsvFormat(
+        frozenset({"id", "datetime", "amount total"}), ("id", "datetime", "type", "status", "amount total"), _venmo_row
+    ),
+    "paypal": _CsvFormat(
+        frozenset({"transaction id", "gross", "net"}),
+        ("date", "type", "status", "currency", "gross", "transaction id"),
+        _paypal_row,
+    ),
+    "stripe-checkout": _CsvFormat(
+        frozenset({"id", "client reference id"}), ("id", "currency", "client reference id"), _stripe_checkout_row
+    ),
+    "stripe": _CsvFormat(
+        frozenset({"id", "created utc", "amount", "status"}),
+        ("id", "created utc", "amount", "currency", "status"),
+        _stripe_row,
+    ),
+    "plain": _CsvFormat(frozenset({"date", "amount", "reference"}), ("date", "amount", "reference"), _plain_row),
+}
+
+
+# --- camt.053 ------------------------------------------------------------------------
+
+
+@dataclass
+class _Element:
+    """An XML element as the camt reader needs it: local name, text, children, and the line it starts on."""
+
+    tag: str
+    line: int
+    attrs: dict[str, str]
+    children: list[_Element] = field(default_factory=list)
+    text: str = ""
+
+    def find(self, *path: str) -> _Element | None:
+        node: _Element | None = self
+        for tag in path:
+            node = next((c for c in node.children if c.tag == tag), None) if node else None
+        return node
+
+    def all(self, tag: str) -> list[_Element]:
+        return [c for c in self.children if c.tag == tag]
+
+    def value(self, *path: str) -> str:
+        node = self.find(*path)
+        return node.text.strip() if node is not None else ""
+
+    def descendants(self, tag: str) -> Iterator[_Element]:
+        for child in self.children:
+            if child.tag == tag:
+                yield child
+            yield from child.descendants(tag)
+
+
+_CAMT053 = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(0[2-8])\Z")
+
+
+def _xml_tree(name: str, data: bytes) -> _Element:
+    """Parse with defusedxml (no DTD, no entities, nothing external): a statement has none of them."""
+    import xml.sax
+    from xml.sax.handler import ContentHandler
+
+    import defusedxml
+    import defusedxml.sax
+
+    class Builder(ContentHandler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[_Element] = []
+            self.root: _Element | None = None
+            self.locator = None
+
+        def setDocumentLocator(self, locator):  # noqa: N802 — SAX's name
+            self.locator = locator
+
+        def startElement(self, tag, attrs):  # noqa: N802
+            line = self.locator.getLineNumber() if self.locator else 0
+            element = _Element(tag.rpartition(":")[2], line, dict(attrs))
+            if self.stack:
+                self.stack[-1].children.append(element)
+            else:
+                self.root = element
+            self.stack.append(element)
+
+        def endElement(self, tag):  # noqa: N802
+            self.stack.pop()
+
+        def characters(self, content):
+            if self.stack:
+                self.stack[-1].text += content
+
+    builder = Builder()
+    try:
+        defusedxml.sax.parseString(data, builder, forbid_dtd=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise ImportFailed(
+            f"{name}: the XML declares a DTD or entities ({type(exc).__name__}), which paylink refuses"
+            " — a bank statement has none; download the statement from your bank again"
+        ) from exc
+    except xml.sax.SAXParseException as exc:
+        raise ImportFailed(
+            f"{name} line {exc.getLineNumber()}: not well-formed XML ({exc.getMessage()})"
+            " — download the statement from your bank again"
+        ) from exc
+    assert builder.root is not None  # a parse that succeeded has a root
+    return builder.root
+
+
+def _camt053_rows(name: str, data: bytes, currency: str) -> list[_Row]:
+    root = _xml_tree(name, data)
+    namespace = next((v for k, v in root.attrs.items() if k == "xmlns" or k.startswith("xmlns:")), "")
+    statement = root.find("BkToCstmrStmt")
+    if root.tag != "Document" or statement is None or not _CAMT053.match(namespace):
+        raise ImportFailed(
+            f"{name}: not an ISO 20022 camt.053 statement (versions 001.02 to 001.08) — download the"
+            " account statement as camt.053 XML"
+        )
+    rows: list[_Row] = []
+    for stmt in statement.all("Stmt"):
+        account = stmt.value("Acct", "Id", "IBAN") or stmt.value("Acct", "Id", "Othr", "Id")
+        service = f"bank:{reference_key(account)}" if account else "bank"
+        for entry in stmt.all("Ntry"):
+            rows.extend(_camt_entry(entry, service, currency))
+    return rows
+
+
+def _camt_entry(entry: _Element, service: str, currency: str) -> list[_Row]:
+    line = entry.line
+    status = entry.value("Sts") or entry.value("Sts", "Cd")
+    if status.upper() != "BOOK":
+        return [(line, _Skip(NOT_COMPLETED))]
+    if entry.value("RvslInd").lower() in ("true", "1"):
+        return [(line, _Skip(REFUND))]
+    if entry.value("CdtDbtInd") != "CRDT":
+        return [(line, _Skip(DEBIT))]
+    amount_element = entry.find("Amt")
+    if amount_element is None or amount_element.attrs.get("Ccy", "").upper() != currency:
+        return [(line, _Skip(OTHER_CURRENCY))]
+    day = entry.value("BookgDt", "Dt") or entry.value("BookgDt", "DtTm")[:10] or entry.value("ValDt", "Dt")
+    details = [tx for d in entry.all("NtryDtls") for tx in d.all("TxDtls")]
+    rows: list[_Row] = []
+    for index, tx in enumerate(details or [None]):
+        tx_line = tx.line if tx is not None else line
+        try:
+            if len(details) > 1:
+                assert tx is not None
+                tx_amount = tx.find("Amt") or tx.find("AmtDtls", "TxAmt", "Amt")
+                if tx_amount is None:
+                    raise ImportFailed("a batch entry's transaction has no amount — download the statement again")
+                if tx_amount.attrs.get("Ccy", "").upper() != currency:
+                    rows.append((tx_line, _Skip(OTHER_CURRENCY)))
+                    continue
+                amount = parse_amount(tx_amount.text.strip(), currency)
+            else:
+                amount = parse_amount(amount_element.text.strip(), currency)
+            ids = [
+                tx.value("Refs", "AcctSvcrRef") if tx is not None else "",
+                entry.value("AcctSvcrRef") + (f"/{index + 1}" if len(details) > 1 else ""),
+                tx.value("Refs", "EndToEndId") if tx is not None else "",
+                entry.value("NtryRef"),
+            ]
+            ident = next((i for i in ids if i.strip("/") and i != "NOTPROVIDED"), "")
+            if not ident:
+                raise ImportFailed(
+                    "the entry has no AcctSvcrRef, EndToEndId or NtryRef to tell it from another payment"
+                    " — ask your bank for a statement with references"
+                )
+            remittance = tx.find("RmtInf") if tx is not None else None
+            structured = ""
+            unstructured: tuple[str, ...] = ()
+            if remittance is not None:
+                structured = next((r.text.strip() for r in remittance.descendants("Ref") if r.text.strip()), "")
+                unstructured = tuple(u.text for u in remittance.all("Ustrd"))
+            name = ""
+            if tx is not None:
+                debtor = tx.find("RltdPties", "Dbtr")
+                if debtor is not None:
+                    name = next((n.text.strip() for n in debtor.descendants("Nm")), "")
+            texts = (*unstructured, entry.value("AddtlNtryInf"))
+            rows.append(
+                (
+                    tx_line,
+                    Received(tx_line, service, _id(ident, "reference"), amount, day, texts, name, structured, "bank"),
+                )
+            )
+        except PaylinkError as exc:
+            rows.append((tx_line, str(exc)))
+    return rows
