@@ -158,7 +158,7 @@ def import_payments(
     cells = CellReader(currency, locale, timezone)
     fmt, rows = _parse(path.name, data, file_format, currency=currency, cells=cells)
     problems = _Problems(path.name)
-    payments: list[Received] = []
+    payments: list[tuple[Received, str]] = []  # each with its posted_at
     skipped: Counter[str] = Counter()
     seen: set[tuple[str, str]] = set()
     for line, row in rows:
@@ -170,29 +170,28 @@ def import_payments(
         elif (row.service, row.payment_id) in seen:
             skipped[ALREADY] += 1  # the same transaction twice in one file (a statement's overlap)
         else:
+            try:
+                posted_at = cells.posting_date(row.day)
+            except PaylinkError as exc:
+                problems.add(line, str(exc))
+                continue
             seen.add((row.service, row.payment_id))
-            payments.append(row)
+            payments.append((row, posted_at))
     problems.refuse_if_any()
     with write_transaction(conn):
         customers = _Customers(conn)
-        posted = _posted_ids(conn, {p.service for p in payments})
+        posted = _posted_ids(conn, {p.service for p, _ in payments})
         to_post: list[tuple[Received, int, str]] = []
         unmatched: list[Unmatched] = []
-        for payment in payments:
+        for payment, posted_at in payments:
             if (payment.service, payment.payment_id) in posted:
                 skipped[ALREADY] += 1
-                continue
-            try:
-                posted_at = cells.posting_date(payment.day)
-            except PaylinkError as exc:
-                problems.add(payment.line, str(exc))
                 continue
             customer_id = customers.match(payment)
             if customer_id is None:
                 unmatched.append(Unmatched(payment.line, payment.amount_minor, _shown_reference(payment), payment.name))
                 continue
             to_post.append((payment, customer_id, posted_at))
-        problems.refuse_if_any()
         if unmatched and not skip_unmatched:
             raise _unmatched_error(path.name, unmatched, currency)
         descriptions: dict[tuple[str, str], str] = {}
