@@ -290,9 +290,13 @@ class _Customers:
         found: set[int] = set()
         candidates = [text] if whole else [text, *text.split()]
         for candidate in candidates:
-            body = rf_body(candidate)
-            for key in (reference_key(candidate), reference_key(body) if body else ""):
-                customer_id = self.by_key.get(key) if key else None
+            key = reference_key(candidate)
+            customer_id = self.by_key.get(key) if key else None
+            if customer_id is not None:
+                found.add(customer_id)
+            if key.startswith("RF"):  # an ISO 11649 reference: its body is the customer's reference
+                body = rf_body(candidate)
+                customer_id = self.by_key.get(reference_key(body)) if body else None
                 if customer_id is not None:
                     found.add(customer_id)
         return found.pop() if len(found) == 1 else None
@@ -520,7 +524,7 @@ def _venmo_row(row: dict[str, str], *, currency: str, cells: CellReader, line: i
         return _Skip(REFUND)
     if currency != "USD":
         return _Skip(OTHER_CURRENCY)  # Venmo moves dollars only
-    sign, amount = _signed_amount(row.get("amount total", ""), cells)
+    sign, amount = _venmo_amount(row.get("amount total", ""), cells)
     if sign < 0:
         return _Skip(DEBIT)
     if "transfer" in kind:
@@ -535,6 +539,18 @@ def _venmo_row(row: dict[str, str], *, currency: str, cells: CellReader, line: i
         name=row.get("from", "").strip(),
         description="venmo",
     )
+
+
+_VENMO_AMOUNT = re.compile(r"([+-]) ?\$([0-9]{1,3}(?:,[0-9]{3})*|[0-9]+)(\.[0-9]{2})?\Z")
+
+
+def _venmo_amount(text: str, cells: CellReader) -> tuple[int, int]:
+    """Venmo writes every amount the American way, whatever the site's locale: ``+ $1,000.00``, ``- $25.00``."""
+    match = _VENMO_AMOUNT.match(text.strip())
+    if match is None:
+        return _signed_amount(text, cells)  # not Venmo's own form: read it as the site's spreadsheet would
+    sign = -1 if match.group(1) == "-" else 1
+    return sign, parse_amount(match.group(2).replace(",", "") + (match.group(3) or ""), "USD")
 
 
 def _stripe_row(row: dict[str, str], *, currency: str, cells: CellReader, line: int) -> Received | _Skip | str:
@@ -671,6 +687,7 @@ class _Element:
             yield from child.descendants(tag)
 
 
+_NAMED_BY_LINE = frozenset({"Ntry", "TxDtls"})
 _CAMT053 = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(0[2-8])\Z")
 
 
@@ -693,8 +710,10 @@ def _xml_tree(name: str, data: bytes) -> _Element:
             self.locator = locator
 
         def startElement(self, tag, attrs):  # noqa: N802
-            line = self.locator.getLineNumber() if self.locator else 0
-            element = _Element(tag.rpartition(":")[2], line, dict(attrs))
+            local = tag.rpartition(":")[2]
+            # Only the elements a row is named by need their line (asking costs a call per element).
+            line = self.locator.getLineNumber() if local in _NAMED_BY_LINE and self.locator else 0
+            element = _Element(local, line, dict(attrs) if attrs.getLength() else {})
             if self.stack:
                 self.stack[-1].children.append(element)
             else:
