@@ -27,9 +27,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import copy_database
 from data import make_site
 from procs import run_timed
+
+from bench import copy_database
 
 TARGET_S = 5.0
 
