@@ -377,8 +377,13 @@ def _text(name: str, data: bytes) -> str:
 
 
 def _column(name: str) -> str:
-    """A header cell as compared: lower case, words only (``Created (UTC)`` → ``created utc``)."""
-    return " ".join(re.split(r"[^0-9a-z]+", name.casefold())).strip()
+    """A header cell as compared: lower case, words only (``Created (UTC)`` → ``created utc``); the plain
+    format's columns may be in Spanish (``fecha,importe,referencia,id,nombre``)."""
+    words = " ".join(re.split(r"[^0-9a-zà-ÿ]+", name.casefold())).strip()
+    return _SPANISH.get(words, words)
+
+
+_SPANISH = {"fecha": "date", "importe": "amount", "referencia": "reference", "nombre": "name", "moneda": "currency"}
 
 
 _HEADER_LINES = 12  # Venmo's header is on the third line; any export's within the first dozen

@@ -182,6 +182,13 @@ def test_the_same_payment_twice_in_one_file_is_posted_once(shop, tmp_path):
     assert shop.json("import", "payments", str(file)) == {"imported": 1, "skipped": 1, "unmatched": []}
 
 
+def test_the_plain_csv_as_a_spanish_spreadsheet_saves_it(shop, tmp_path):
+    file = tmp_path / "pagos.csv"
+    file.write_bytes("\ufeffFecha;Importe;Referencia;Nombre\r\n2026-11-01;$1,200.00;Pago JANE;Juana\r\n".encode())
+    assert shop.json("import", "payments", str(file)) == {"imported": 1, "skipped": 0, "unmatched": []}
+    assert credits(shop.site) == [(1, -120000, "Payment received", "2026-11-01T12:00:00Z")]
+
+
 def test_a_payment_is_keyed_by_its_id_not_by_its_file(shop, tmp_path):
     # Another file (another name, other bytes) with the same PayPal transaction posts nothing again.
     shop.ok("import", "payments", str(sample("paypal-activity.csv", tmp_path)))
