@@ -402,3 +402,41 @@ def test_the_payments_table_is_the_migration_s(site):
     with closing(sqlite3.connect(site / "paylink.db")) as conn:
         columns = [r[1] for r in conn.execute("PRAGMA table_info(imported_payments)")]
     assert columns == ["service", "payment_id", "entry_id", "imported_at"]
+
+
+BATCH = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.04"><BkToCstmrStmt><Stmt>
+<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id></Acct>
+<Ntry>
+  <Amt Ccy="EUR">{total}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+  <BookgDt><Dt>2026-11-20</Dt></BookgDt><AcctSvcrRef>BATCH-77</AcctSvcrRef>
+  <NtryDtls>
+    <TxDtls>
+      <AmtDtls><TxAmt><Amt Ccy="EUR">{jane}</Amt></TxAmt></AmtDtls>
+      <RmtInf><Strd><CdtrRefInf><Ref>RF09JANE</Ref></CdtrRefInf></Strd></RmtInf>
+    </TxDtls>
+    <TxDtls>
+      <Amt Ccy="EUR">30.00</Amt>
+      <RmtInf><Ustrd>BOB</Ustrd></RmtInf>
+    </TxDtls>
+  </NtryDtls>
+</Ntry>
+</Stmt></BkToCstmrStmt></Document>
+"""
+
+
+def test_a_batch_entry_posts_each_of_its_transfers(euro_shop, tmp_path):
+    file = tmp_path / "batch.xml"
+    file.write_text(BATCH.format(total="50.00", jane="20.00"))
+    assert euro_shop.json("import", "payments", str(file)) == {"imported": 2, "skipped": 0, "unmatched": []}
+    assert [(c, a) for c, a, _, _ in credits(euro_shop.site)] == [(1, -2000), (2, -3000)]
+    assert euro_shop.json("import", "payments", str(file))["imported"] == 0
+
+
+def test_a_bad_amount_in_a_statement_is_named_by_its_line(euro_shop, tmp_path):
+    file = tmp_path / "batch.xml"
+    file.write_text(BATCH.format(total="50.00", jane="20.005"))
+    before = dump(euro_shop.site)
+    lines = refused(euro_shop("import", "payments", str(file)))
+    assert lines[0].startswith("Error: batch.xml line 8: amount '20.005' has")
+    assert dump(euro_shop.site) == before
