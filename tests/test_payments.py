@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import Paylink, make_site
-from sitepages import balance_text, build_files, dump, ledger
+from edgeserver import request, running_edge
+from paylink.tokens import parse_keys
+from sitepages import balance_text, build_files, dump, ledger, parse, text_of, token_of
 
 DATA = Path(__file__).parent / "data" / "payments"
 CHARGED = 200_000  # each customer owes 2,000.00 before a payment comes in
@@ -158,6 +160,21 @@ def test_each_camt053_version_imports_as_credits_once(euro_shop, tmp_path, name)
             f"{minor // 100:,}.{minor % 100:02d}".replace(",", "X").replace(".", ",").replace("X", ".") + "\xa0€"
         ),
     )
+
+
+def test_the_served_page_says_nothing_is_owed_when_the_import_returns(shop, tmp_path):
+    # The month's round trip of the README: Jane's 2,000 arrives by bank; her link, served, says she owes nothing.
+    url = shop.json("link", "show", "JANE")["url"]
+    file = tmp_path / "statement.csv"
+    file.write_text("date,amount,reference,id,name\n2026-11-20,2000.00,RF09JANE,tx-1,Jane Doe\n")
+    shop.ok("import", "payments", str(file))
+    keys = parse_keys((shop.site / "paylink.key").read_text(encoding="utf-8"))
+    with running_edge(shop.site / "build", keys, tmp_path / "edge.log") as server:
+        response = request(server.port, "/p/" + token_of(url))
+    assert response.status == 200
+    page = parse(response.body.decode("utf-8"))
+    assert page.select_one("main")["data-state"] == "zero"
+    assert text_of(page, "#recent-charges tbody tr:first-child") == "Nov 20, 2026Payment received-$2,000.00"
 
 
 def test_overlapping_stripe_exports_post_each_payment_once(shop, tmp_path):
