@@ -27,8 +27,9 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 from .errors import ImportFailed, PaylinkError, quoted
@@ -661,146 +662,132 @@ _CSV_FORMATS: dict[str, _CsvFormat] = {
 
 # --- camt.053 ------------------------------------------------------------------------
 
-
-@dataclass
-class _Element:
-    """An XML element as the camt reader needs it: local name, text, children, and the line it starts on."""
-
-    tag: str
-    line: int
-    attrs: dict[str, str]
-    children: list[_Element] = field(default_factory=list)
-    text: str = ""
-
-    def find(self, *path: str) -> _Element | None:
-        node: _Element | None = self
-        for tag in path:
-            node = next((c for c in node.children if c.tag == tag), None) if node else None
-        return node
-
-    def all(self, tag: str) -> list[_Element]:
-        return [c for c in self.children if c.tag == tag]
-
-    def value(self, *path: str) -> str:
-        node = self.find(*path)
-        return node.text.strip() if node is not None else ""
-
-    def descendants(self, tag: str) -> Iterator[_Element]:
-        for child in self.children:
-            if child.tag == tag:
-                yield child
-            yield from child.descendants(tag)
+_CAMT053 = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(0[2-8])\}Document\Z")
+_LINED = (b"Ntry", b"TxDtls")  # the elements a row is named by
+# Where an element name could appear without being an element: comments, CDATA, processing instructions.
+_NOT_MARKUP = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
+_START_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(Ntry|TxDtls)[\s/>]")
 
 
-_NAMED_BY_LINE = frozenset({"Ntry", "TxDtls"})
-_CAMT053 = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(0[2-8])\Z")
-
-
-def _xml_tree(name: str, data: bytes) -> _Element:
+def _xml_tree(name: str, data: bytes) -> ElementTree.Element:
     """Parse with defusedxml (no DTD, no entities, nothing external): a statement has none of them."""
-    import xml.sax
-    from xml.sax.handler import ContentHandler
-
     import defusedxml
-    import defusedxml.sax
+    from defusedxml import ElementTree as SafeElementTree
 
-    class Builder(ContentHandler):
-        def __init__(self) -> None:
-            super().__init__()
-            self.stack: list[_Element] = []
-            self.root: _Element | None = None
-            self.locator = None
-
-        def setDocumentLocator(self, locator):  # noqa: N802 — SAX's name
-            self.locator = locator
-
-        def startElement(self, tag, attrs):  # noqa: N802
-            local = tag.rpartition(":")[2]
-            # Only the elements a row is named by need their line (asking costs a call per element).
-            line = self.locator.getLineNumber() if local in _NAMED_BY_LINE and self.locator else 0
-            element = _Element(local, line, dict(attrs) if attrs.getLength() else {})
-            if self.stack:
-                self.stack[-1].children.append(element)
-            else:
-                self.root = element
-            self.stack.append(element)
-
-        def endElement(self, tag):  # noqa: N802
-            self.stack.pop()
-
-        def characters(self, content):
-            if self.stack:
-                self.stack[-1].text += content
-
-    builder = Builder()
     try:
-        defusedxml.sax.parseString(data, builder, forbid_dtd=True)
+        return SafeElementTree.fromstring(data, forbid_dtd=True)
     except defusedxml.DefusedXmlException as exc:
         raise ImportFailed(
             f"{name}: the XML declares a DTD or entities ({type(exc).__name__}), which paylink refuses"
             " — a bank statement has none; download the statement from your bank again"
         ) from exc
-    except xml.sax.SAXParseException as exc:
+    except ElementTree.ParseError as exc:
         raise ImportFailed(
-            f"{name} line {exc.getLineNumber()}: not well-formed XML ({exc.getMessage()})"
+            f"{name} line {exc.position[0]}: not well-formed XML ({str(exc).split(':')[0]})"
             " — download the statement from your bank again"
         ) from exc
-    assert builder.root is not None  # a parse that succeeded has a root
-    return builder.root
+
+
+def _start_lines(data: bytes) -> dict[bytes, list[int]]:
+    """The line of each ``Ntry`` and ``TxDtls`` start tag, in document order (ElementTree keeps no lines).
+
+    Comments, CDATA and processing instructions are blanked first (their line
+    ends kept), so the n-th tag found is the n-th element the parser made.
+    """
+    markup = _NOT_MARKUP.sub(lambda m: b"\n" * m.group().count(b"\n"), data)
+    lines: dict[bytes, list[int]] = {tag: [] for tag in _LINED}
+    line, at = 1, 0
+    for match in _START_TAG.finditer(markup):
+        line += markup.count(b"\n", at, match.start())
+        at = match.start()
+        lines[match.group(1)].append(line)
+    return lines
+
+
+class _Camt:
+    """One camt.053 document: its namespace, and the line each entry and transaction starts on."""
+
+    def __init__(self, root: ElementTree.Element, data: bytes):
+        self.ns = root.tag[: root.tag.index("}") + 1]
+        self.lines: dict[ElementTree.Element, int] = {}
+        starts = _start_lines(data)
+        for tag in _LINED:
+            elements = root.iter(self.ns + tag.decode())
+            self.lines.update(zip(elements, starts[tag], strict=False))
+
+    def path(self, path: str) -> str:
+        """``BookgDt/Dt`` in the document's namespace."""
+        return "/".join(self.ns + step for step in path.split("/"))
+
+    def find(self, element: ElementTree.Element, path: str) -> ElementTree.Element | None:
+        return element.find(self.path(path))
+
+    def all(self, element: ElementTree.Element, path: str) -> list[ElementTree.Element]:
+        return element.findall(self.path(path))
+
+    def value(self, element: ElementTree.Element | None, path: str) -> str:
+        if element is None:
+            return ""
+        return (element.findtext(self.path(path)) or "").strip()
+
+    def first_text(self, element: ElementTree.Element, tag: str) -> str:
+        """The first non-empty text of a ``tag`` anywhere under ``element`` (``Ref``, ``Nm``)."""
+        return next((t.strip() for e in element.iter(self.ns + tag) if (t := e.text or "").strip()), "")
 
 
 def _camt053_rows(name: str, data: bytes, currency: str) -> list[_Row]:
     root = _xml_tree(name, data)
-    namespace = next((v for k, v in root.attrs.items() if k == "xmlns" or k.startswith("xmlns:")), "")
-    statement = root.find("BkToCstmrStmt")
-    if root.tag != "Document" or statement is None or not _CAMT053.match(namespace):
+    if not _CAMT053.match(root.tag):
         raise ImportFailed(
             f"{name}: not an ISO 20022 camt.053 statement (versions 001.02 to 001.08) — download the"
             " account statement as camt.053 XML"
         )
+    doc = _Camt(root, data)
     rows: list[_Row] = []
-    for stmt in statement.all("Stmt"):
-        account = stmt.value("Acct", "Id", "IBAN") or stmt.value("Acct", "Id", "Othr", "Id")
+    for stmt in doc.all(root, "BkToCstmrStmt/Stmt"):
+        account = doc.value(stmt, "Acct/Id/IBAN") or doc.value(stmt, "Acct/Id/Othr/Id")
         service = f"bank:{reference_key(account)}" if account else "bank"
-        for entry in stmt.all("Ntry"):
-            rows.extend(_camt_entry(entry, service, currency))
+        for entry in doc.all(stmt, "Ntry"):
+            rows.extend(_camt_entry(doc, entry, service, currency))
     return rows
 
 
-def _camt_entry(entry: _Element, service: str, currency: str) -> list[_Row]:
-    line = entry.line
-    status = entry.value("Sts") or entry.value("Sts", "Cd")
+def _camt_entry(doc: _Camt, entry: ElementTree.Element, service: str, currency: str) -> list[_Row]:
+    line = doc.lines.get(entry, 0)
+    status = doc.value(entry, "Sts") or doc.value(entry, "Sts/Cd")
     if status.upper() != "BOOK":
         return [(line, _Skip(NOT_COMPLETED))]
-    if entry.value("RvslInd").lower() in ("true", "1"):
+    if doc.value(entry, "RvslInd").lower() in ("true", "1"):
         return [(line, _Skip(REFUND))]
-    if entry.value("CdtDbtInd") != "CRDT":
+    if doc.value(entry, "CdtDbtInd") != "CRDT":
         return [(line, _Skip(DEBIT))]
-    amount_element = entry.find("Amt")
-    if amount_element is None or amount_element.attrs.get("Ccy", "").upper() != currency:
+    amount_element = doc.find(entry, "Amt")
+    if amount_element is None or amount_element.get("Ccy", "").upper() != currency:
         return [(line, _Skip(OTHER_CURRENCY))]
-    day = entry.value("BookgDt", "Dt") or entry.value("BookgDt", "DtTm")[:10] or entry.value("ValDt", "Dt")
-    details = [tx for d in entry.all("NtryDtls") for tx in d.all("TxDtls")]
+    day = doc.value(entry, "BookgDt/Dt") or doc.value(entry, "BookgDt/DtTm")[:10] or doc.value(entry, "ValDt/Dt")
+    details = doc.all(entry, "NtryDtls/TxDtls")
     rows: list[_Row] = []
     for index, tx in enumerate(details or [None]):
-        tx_line = tx.line if tx is not None else line
+        tx_line = doc.lines.get(tx, line) if tx is not None else line
         try:
             if len(details) > 1:
                 assert tx is not None
-                tx_amount = tx.find("Amt") or tx.find("AmtDtls", "TxAmt", "Amt")
+                tx_amount = doc.find(tx, "Amt")
+                if tx_amount is None:
+                    tx_amount = doc.find(tx, "AmtDtls/TxAmt/Amt")
                 if tx_amount is None:
                     raise ImportFailed("a batch entry's transaction has no amount — download the statement again")
-                if tx_amount.attrs.get("Ccy", "").upper() != currency:
+                if tx_amount.get("Ccy", "").upper() != currency:
                     rows.append((tx_line, _Skip(OTHER_CURRENCY)))
                     continue
-                amount = parse_amount(tx_amount.text.strip(), currency)
+                amount = parse_amount((tx_amount.text or "").strip(), currency)
             else:
-                amount = parse_amount(amount_element.text.strip(), currency)
+                amount = parse_amount((amount_element.text or "").strip(), currency)
             ids = [
-                tx.value("Refs", "AcctSvcrRef") if tx is not None else "",
-                entry.value("AcctSvcrRef") + (f"/{index + 1}" if len(details) > 1 else ""),
-                tx.value("Refs", "EndToEndId") if tx is not None else "",
-                entry.value("NtryRef"),
+                doc.value(tx, "Refs/AcctSvcrRef"),
+                doc.value(entry, "AcctSvcrRef") + (f"/{index + 1}" if len(details) > 1 else ""),
+                doc.value(tx, "Refs/EndToEndId"),
+                doc.value(entry, "NtryRef"),
             ]
             ident = next((i for i in ids if i.strip("/") and i != "NOTPROVIDED"), "")
             if not ident:
@@ -808,24 +795,14 @@ def _camt_entry(entry: _Element, service: str, currency: str) -> list[_Row]:
                     "the entry has no AcctSvcrRef, EndToEndId or NtryRef to tell it from another payment"
                     " — ask your bank for a statement with references"
                 )
-            remittance = tx.find("RmtInf") if tx is not None else None
-            structured = ""
-            unstructured: tuple[str, ...] = ()
-            if remittance is not None:
-                structured = next((r.text.strip() for r in remittance.descendants("Ref") if r.text.strip()), "")
-                unstructured = tuple(u.text for u in remittance.all("Ustrd"))
-            name = ""
-            if tx is not None:
-                debtor = tx.find("RltdPties", "Dbtr")
-                if debtor is not None:
-                    name = next((n.text.strip() for n in debtor.descendants("Nm")), "")
-            texts = (*unstructured, entry.value("AddtlNtryInf"))
-            rows.append(
-                (
-                    tx_line,
-                    Received(tx_line, service, _id(ident, "reference"), amount, day, texts, name, structured, "bank"),
-                )
-            )
+            remittance = doc.find(tx, "RmtInf") if tx is not None else None
+            structured = doc.first_text(remittance, "Ref") if remittance is not None else ""
+            unstructured = tuple(u.text or "" for u in doc.all(remittance, "Ustrd")) if remittance is not None else ()
+            debtor = doc.find(tx, "RltdPties/Dbtr") if tx is not None else None
+            name = doc.first_text(debtor, "Nm") if debtor is not None else ""
+            texts = (*unstructured, doc.value(entry, "AddtlNtryInf"))
+            received = Received(tx_line, service, _id(ident, "reference"), amount, day, texts, name, structured, "bank")
+            rows.append((tx_line, received))
         except PaylinkError as exc:
             rows.append((tx_line, str(exc)))
     return rows

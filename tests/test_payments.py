@@ -457,3 +457,11 @@ def test_a_bad_amount_in_a_statement_is_named_by_its_line(euro_shop, tmp_path):
     lines = refused(euro_shop("import", "payments", str(file)))
     assert lines[0].startswith("Error: batch.xml line 8: amount '20.005' has")
     assert dump(euro_shop.site) == before
+
+
+def test_a_commented_out_entry_does_not_shift_the_lines_named(euro_shop, tmp_path):
+    file = tmp_path / "batch.xml"
+    commented = BATCH.replace("<Ntry>", "<!-- an old <Ntry> with its <TxDtls>,\n     commented out -->\n<Ntry>", 1)
+    file.write_text(commented.format(total="50.00", jane="20.005"))
+    lines = refused(euro_shop("import", "payments", str(file)))
+    assert lines[0].startswith("Error: batch.xml line 10: amount '20.005' has")
