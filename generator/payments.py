@@ -21,6 +21,7 @@ the caller skips them) a payment that matches no customer posts nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -41,6 +42,7 @@ from .spreadsheet import CellReader
 from .storage import write_transaction
 
 PROBLEMS_SHOWN = 20
+ROW_ID = "row:"  # the id of a plain CSV row that has none: the row's own values
 
 # The formats, by the name --format takes, with the service a payment came through.
 FORMATS = ("paypal", "venmo", "stripe", "stripe-checkout", "camt053", "plain")
@@ -162,12 +164,18 @@ def import_payments(
     payments: list[tuple[Received, str]] = []  # each with its posted_at
     skipped: Counter[str] = Counter()
     seen: set[tuple[str, str]] = set()
+    equal_rows: dict[str, int] = {}  # rows without an id, by how many equal ones were met
     for line, row in rows:
         if isinstance(row, str):
             problems.add(line, row)
         elif isinstance(row, _Skip):
             if row.reason is not None:
                 skipped[row.reason] += 1
+        elif (row.service, row.payment_id) in seen and row.payment_id.startswith(ROW_ID):
+            equal_rows[row.payment_id] = n = equal_rows.get(row.payment_id, 1) + 1
+            row = dataclasses.replace(row, payment_id=f"{row.payment_id}#{n}")
+            seen.add((row.service, row.payment_id))
+            payments.append((row, cells.posting_date(row.day)))  # read once already, for the first equal row
         elif (row.service, row.payment_id) in seen:
             skipped[ALREADY] += 1  # the same transaction twice in one file (a statement's overlap)
         else:
@@ -625,8 +633,10 @@ def _plain_row(row: dict[str, str], *, currency: str, cells: CellReader, line: i
     reference = row.get("reference", "")
     ident = row.get("id", "").strip()
     if not ident:
-        # No id: the row itself is the id, so the same file imported again posts nothing.
-        ident = "|".join((row.get("date", "").strip(), str(amount), reference.strip(), row.get("name", "").strip()))
+        # No id: the row itself is the id (the n-th of equal rows gets #n on import), so the same
+        # file imported again posts nothing, and two equal payments in it post twice.
+        values = (row.get("date", "").strip(), str(amount), reference.strip(), row.get("name", "").strip())
+        ident = ROW_ID + "|".join(values)
     return Received(
         line,
         "plain",

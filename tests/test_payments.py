@@ -206,6 +206,14 @@ def test_the_plain_csv_as_a_spanish_spreadsheet_saves_it(shop, tmp_path):
     assert credits(shop.site) == [(1, -120000, "Payment received", "2026-11-01T12:00:00Z")]
 
 
+def test_equal_rows_without_an_id_are_two_payments_once(shop, tmp_path):
+    file = tmp_path / "cash.csv"
+    file.write_text("date,amount,reference\n2026-11-01,10,JANE\n2026-11-01,10,JANE\n2026-11-02,10,JANE\n")
+    assert shop.json("import", "payments", str(file)) == {"imported": 3, "skipped": 0, "unmatched": []}
+    assert shop.json("import", "payments", str(file)) == {"imported": 0, "skipped": 3, "unmatched": []}
+    assert [a for _, a, _, _ in credits(shop.site)] == [-1000, -1000, -1000]
+
+
 def test_a_payment_is_keyed_by_its_id_not_by_its_file(shop, tmp_path):
     # Another file (another name, other bytes) with the same PayPal transaction posts nothing again.
     shop.ok("import", "payments", str(sample("paypal-activity.csv", tmp_path)))
