@@ -121,7 +121,8 @@ def import_payments_cmd(ctx: Context, file, file_format, skip_unmatched, as_json
       paylink import payments Venmo_statement.csv
       paylink import payments camt053.xml --skip-unmatched
 
-    Exit status: 0 imported, 1 bad rows, an unreadable file or unmatched payments (named in the message).
+    Exit status: 0 imported, 1 bad rows, an unreadable file or unmatched payments (named in the message),
+    3 imported but the publish store could not be updated (a Warning: line says so).
     """
     from ..actions import import_payments
     from ..errors import quoted
