@@ -3,8 +3,11 @@
     .venv/bin/python bench/payments_bench.py [--customers 1000] [--payments 10000] [--rounds 3]
 
 A site of N customers (25 entries each, all linked, every page built) is made
-once with ``data.make_site``. Each round restores its ledger, then runs, as the
-owner would, ``paylink import payments`` of a Venmo statement, of a camt.053
+once with ``data.make_site``. Before each command its ledger, cache files and
+``build/`` are restored (a page whose bytes did not change is not written
+again, so without that a command would find the pages of the one before it
+already written when their descriptions match). Each round runs, as the owner
+would, ``paylink import payments`` of a Venmo statement, of a camt.053
 statement and of a plain CSV, each of the same payments (random customers, by
 their payment reference in the note), and ``paylink import entries`` of the
 same payments as credit rows (the floor: the same ledger rows and pages,
@@ -111,6 +114,12 @@ def main() -> None:
         subprocess.run([str(paylink), "--site", str(site.root), "build"], check=True, stdout=subprocess.DEVNULL)
         pristine = workdir / "pristine.db"
         copy_database(site.db_path, pristine)
+        # The site's cache files too: each command starts from the same state, not from the last one's.
+        caches = {p.name: p.read_bytes() for p in site.root.glob(".paylink-*.cache")}
+        # And build/: a page whose bytes did not change is not written again, so a command that follows
+        # one with the same descriptions (Venmo, then entries) would find its pages already written.
+        pristine_build = workdir / "pristine-build"
+        shutil.copytree(site.build_dir, pristine_build, symlinks=True)
         files = write_payments(workdir, args.payments, args.customers)
         commands = {
             "import payments (Venmo CSV)": ["import", "payments", str(files["venmo.csv"]), "--json"],
@@ -123,6 +132,12 @@ def main() -> None:
         for _round in range(args.rounds):
             for name, argv in commands.items():
                 copy_database(pristine, site.db_path)
+                shutil.rmtree(site.build_dir)
+                shutil.copytree(pristine_build, site.build_dir, symlinks=True)
+                for cache in site.root.glob(".paylink-*.cache"):
+                    cache.unlink()
+                for cache_name, cache_bytes in caches.items():
+                    (site.root / cache_name).write_bytes(cache_bytes)
                 run = run_timed([str(paylink), "--site", str(site.root), *argv])
                 if run.returncode != 0 or run.json()["imported"] != args.payments:
                     raise RuntimeError(f"{name}: {run.stderr or run.stdout}")
