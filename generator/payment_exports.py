@@ -442,14 +442,18 @@ class _Camt:
     def __init__(self, root: ElementTree.Element, data: bytes):
         self.ns = root.tag[: root.tag.index("}") + 1]
         self.lines: dict[ElementTree.Element, int] = {}
+        self.paths: dict[str, str] = {}
         starts = _start_lines(data)
         for tag in _LINED:
             elements = root.iter(self.ns + tag.decode())
             self.lines.update(zip(elements, starts[tag], strict=False))
 
     def path(self, path: str) -> str:
-        """``BookgDt/Dt`` in the document's namespace."""
-        return "/".join(self.ns + step for step in path.split("/"))
+        """``BookgDt/Dt`` in the document's namespace (made once per path: each entry asks for a dozen)."""
+        found = self.paths.get(path)
+        if found is None:
+            found = self.paths[path] = "/".join(self.ns + step for step in path.split("/"))
+        return found
 
     def find(self, element: ElementTree.Element, path: str) -> ElementTree.Element | None:
         return element.find(self.path(path))
