@@ -23,7 +23,7 @@ from .site import Site, find_site
 from .storage import write_transaction
 
 if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-up time
-    from . import backup, reminders, statement
+    from . import backup, payments, reminders, statement
     from .imports import Imported
     from .ledger import Customer, CustomerBalance, Entry, Posted
     from .links import Link
@@ -600,4 +600,29 @@ def import_entries(ws: Workspace, path: Path, *, again: bool = False, new_only: 
             language=s.page_language,
             again=again,
             new_only=new_only,
+        )
+
+
+def import_payments(
+    ws: Workspace, path: Path, *, file_format: str | None = None, skip_unmatched: bool = False
+) -> payments.PaymentsImported:
+    """Post each payment received in a PayPal, Venmo, Stripe, camt.053 or plain export as a credit (all or nothing).
+
+    The affected pages are written (and published) before this returns.
+    """
+    from . import payments
+    from .i18n import page_language, translations
+
+    s = ws.settings
+    with keeping_pages_current(ws):
+        return payments.import_payments(
+            ws.conn,
+            path,
+            currency=s.currency,
+            timezone=s.timezone,
+            locale=s.locale,
+            page_language=lambda language: page_language(s, language),
+            translate=lambda language, text: translations(language).gettext(text),
+            file_format=file_format,
+            skip_unmatched=skip_unmatched,
         )

@@ -161,6 +161,25 @@ def m003_import_rows_and_merges(db: Database) -> None:
 
 
 @migrations()
+def m004_payments(db: Database) -> None:
+    """Payments imported from a payment service or bank (`import payments`): each transaction once."""
+    _execute_each(
+        db,
+        f"""
+        -- A payment is posted once, whatever file brings it: its service (paypal, venmo, stripe,
+        -- bank:IBAN, plain) and that service's transaction id, with the credit it became.
+        CREATE TABLE imported_payments (
+            service TEXT NOT NULL,
+            payment_id TEXT NOT NULL,
+            entry_id INTEGER NOT NULL REFERENCES entries(id),
+            imported_at TEXT NOT NULL DEFAULT {NOW_UTC},
+            PRIMARY KEY (service, payment_id)
+        );
+        """,
+    )
+
+
+@migrations()
 def m005_reminders(db: Database) -> None:
     """Reminders: each customer's consent per channel (append-only, newest row current) and each send."""
     _execute_each(

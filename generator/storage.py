@@ -20,7 +20,7 @@ BUSY_TIMEOUT_S = 30.0
 # How many migrations generator/schema.py holds; kept here so opening a current
 # ledger never imports sqlite-utils (about 200 ms of start-up). schema.py imports
 # nothing of this module: connect() checks the count migrate() returns against it.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 # The ledger holds customers' names, phones and emails: owner only, whatever the umask.

@@ -1,4 +1,4 @@
-"""`paylink import customers|entries`: spreadsheets in, all or nothing."""
+"""`paylink import customers|entries|payments`: spreadsheets and payment exports in, all or nothing."""
 
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +20,7 @@ from .base import (
 
 @cli.group("import")
 def import_() -> None:
-    """Import customers or entries from CSV files (all or nothing)."""
+    """Import customers, entries or payments received from files (all or nothing)."""
 
 
 @import_.command("customers")
@@ -109,6 +109,77 @@ def import_entries_cmd(ctx: Context, file, again, new_only, as_json) -> None:
         why = "same key, or imported before" if new_only else "same key"
         text += f"; skipped {imported.skipped} already posted ({why})"
     emit(as_json, {"imported": imported.count, "skipped": imported.skipped}, text + ".")
+
+
+@import_.command("payments")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["paypal", "venmo", "stripe", "stripe-checkout", "camt053", "plain"]),
+    help="The export's format (default: found from the file's header).",
+)
+@click.option(
+    "--skip-unmatched",
+    is_flag=True,
+    help="Import the payments that match a customer; list the others, post nothing for them.",
+)
+@json_option
+@pass_ctx
+@friendly_errors
+def import_payments_cmd(ctx: Context, file, file_format, skip_unmatched, as_json) -> None:
+    """Post the payments received in FILE, as a payment service or bank exports them, as credits.
+
+    FILE is PayPal's activity CSV, Venmo's statement CSV, Stripe's payments or
+    Checkout Sessions CSV, an ISO 20022 camt.053 bank statement (XML), or a CSV
+    with the columns date,amount,reference and optionally id,name. Each payment
+    becomes a credit for the customer whose payment reference (their ref, else
+    C + id; the RF form too) appears in its reference or note, or in Stripe's
+    client_reference_id. A payment already imported (by its transaction id,
+    from any file) is skipped, as are fees, refunds, money sent, payments not
+    completed and other currencies (counted on stderr). A payment that matches
+    no customer is listed and, without --skip-unmatched, nothing is imported.
+    All or nothing; the affected pages are written before this returns.
+
+    \b
+    Example:
+      paylink import payments Venmo_statement.csv
+      paylink import payments camt053.xml --skip-unmatched
+
+    Exit status: 0 imported, 1 bad rows, an unreadable file or unmatched payments (named in the message),
+    3 imported but the publish store could not be updated (a Warning: line says so).
+    """
+    from ..actions import import_payments
+    from ..errors import quoted
+
+    with _file_named_first():
+        imported = import_payments(ctx.ws, file, file_format=file_format, skip_unmatched=skip_unmatched)
+    if imported.skipped:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in imported.skipped.items())
+        click.echo(f"Note: skipped {_count(imported.skipped_count, 'payment')} in {file.name}: {reasons}", err=True)
+    unmatched = [
+        {
+            "line": u.line,
+            "amount": ctx.major(u.amount_minor),
+            "amount_minor": u.amount_minor,
+            "reference": u.reference or None,
+            "name": u.name or None,
+        }
+        for u in imported.unmatched
+    ]
+    text = [f"Imported {_count(imported.count, 'payment')} from {file.name} ({imported.format})."]
+    if imported.skipped:
+        text[0] = text[0][:-1] + f"; skipped {imported.skipped_count}."
+    if imported.unmatched:
+        text.append(f"Not imported, matching no customer ({len(imported.unmatched)}):")
+        text += [
+            f"  line {u.line}: {ctx.money(u.amount_minor)}"
+            + (f" from {quoted(u.name)}" if u.name else "")
+            + f", reference {quoted(u.reference)}"
+            for u in imported.unmatched
+        ]
+    document = {"imported": imported.count, "skipped": imported.skipped_count, "unmatched": unmatched}
+    emit(as_json, document, text)
 
 
 @contextmanager
