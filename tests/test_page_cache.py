@@ -239,6 +239,8 @@ def test_a_same_size_edit_of_a_template_makes_the_cache_stale(tmp_path: Path):
     cli(site).ok("charge", ids[0], "4", "After the edit")
     name, charged = page_of(site, b"After the edit")
     assert b"<html data-x" in charged
+    cli(site).ok("build")  # the fingerprint changed: every page is rewritten, none left as it was
+    assert all(b"<html data-x" in html for html in pages(site).values())
     assert fresh_build_here(site)[name] == charged
 
 

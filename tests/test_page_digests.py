@@ -47,6 +47,8 @@ SITES = {
             ("credit", None, "2026-01-02T03:04:05Z", [(-725, "Deposit", "2026-03-01T09:00:00Z")]),
             ("outstanding", None, "2026-01-02T03:04:05Z", [(4250, "Drain cleaning", "2026-03-05T15:30:00Z")]),
             ("wide", None, "2026-01-02T03:04:05Z", [(99_999_999_999, "Big job", "2026-03-05T15:30:00Z")]),
+            # The 25 % total, "$112,500.00", is 11 characters: one more than the narrow tip layout takes.
+            ("wide-edge", None, "2026-01-02T03:04:05Z", [(9_000_000, "Roof", "2026-03-05T15:30:00Z")]),
             (
                 "many",
                 None,
