@@ -475,7 +475,7 @@ class PageWriter:
         people = {
             r[0]: r[1:]
             for r in self.conn.execute(
-                "SELECT c.id, c.name, l.snapshot, c.created_at, c.language FROM customers c"
+                "SELECT c.id, c.name, l.snapshot, c.created_at, c.language, c.ref, c.email FROM customers c"
                 " JOIN links l ON l.customer_id = c.id"
                 " WHERE l.retired_at IS NULL AND c.id IN (SELECT value FROM json_each(?))",
                 (json.dumps(customer_ids),),
@@ -499,6 +499,9 @@ class PageWriter:
                     language=person[3],
                     entry_count=count,
                     voids=voids,
+                    customer_id=customer_id,
+                    customer_ref=person[4],
+                    customer_email=person[5],
                 ),
             )
 
@@ -506,7 +509,7 @@ class PageWriter:
         """As ``_statements``, three queries a customer (cheaper for a posting command's page or two)."""
         for customer_id in customer_ids:
             row = self.conn.execute(
-                "SELECT c.name, l.snapshot, c.created_at, c.language FROM customers c"
+                "SELECT c.name, l.snapshot, c.created_at, c.language, c.ref, c.email FROM customers c"
                 " JOIN links l ON l.customer_id = c.id WHERE c.id = ? AND l.retired_at IS NULL",
                 (customer_id,),
             ).fetchone()
@@ -523,6 +526,9 @@ class PageWriter:
                 language=row[3],
                 entry_count=count,
                 voids=voids,
+                customer_id=customer_id,
+                customer_ref=row[4],
+                customer_email=row[5],
             )
             yield row[1], statement
 
@@ -667,6 +673,9 @@ def _packed(statements: list[tuple[str, Statement]]) -> list[tuple]:
             s.language,
             s.entry_count,
             s.voids,
+            s.customer_id,
+            s.customer_ref,
+            s.customer_email,
         )
         for snapshot, s in statements
     ]

@@ -24,6 +24,9 @@ from .money import money_formatter, tip_minor
 from .settings import LANGUAGES, Settings
 
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
+# A site with [[pay]] methods also serves these (a site without them keeps exactly its files and bytes).
+PAY_ASSET_FILES = ("pay.css", "pay.js")
+_ASSET_KEYS = {"paylink.css": "css", "tips.js": "js", "favicon.svg": "icon", "pay.css": "pay_css", "pay.js": "pay_js"}
 # What counts as a template when deciding whether every page must be re-rendered.
 TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
 # A renderer compiles its pages after rendering this many with Jinja (a posting command renders one or two).
@@ -54,6 +57,10 @@ class Statement:
     entry_count: int | None = None  # all the customer's entries; None: just those shown
     # The customer's voids: void entry id -> (id, description) of the entry it reverses.
     voids: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+    # Who pays, for the [[pay]] options' reference: the customer's id, ref and email (None: not known).
+    customer_id: int | None = None
+    customer_ref: str | None = None
+    customer_email: str | None = None
 
 
 # What the templates see. Named tuples rather than dicts: Jinja tries attribute
@@ -168,6 +175,15 @@ class Renderer:
         from .page_cache import cache_path_for
 
         self.cache_path = cache_path_for(override_dir) if fast_gettext else None
+        # The [[pay]] options: drawn through Jinja on every page (the page cache and the compiled
+        # page know only the page without them).
+        self.pay_block: Any = None
+        if settings.pay:
+            from .pay_methods import PayBlock
+
+            self.pay_block = PayBlock(settings.pay, settings.currency)
+            self.compiled = False
+            self.cache_path = None
         self._page_cache: Any = None  # False: none that is current; else a PageCache
         self._cached_pages: Any = None  # CachedPages once the cache's shapes are loaded
         self._jinja_contexts: list[tuple[Voice, dict]] = []  # a small command's pages, to learn from
@@ -221,19 +237,19 @@ class Renderer:
     @cached_property
     def assets(self) -> dict[str, bytes]:
         """Content-hashed asset file names (inside ``assets/``) and their bytes."""
+        return {hashed: data for hashed, (_, data) in self._named_assets.items()}
+
+    @cached_property
+    def _named_assets(self) -> dict[str, tuple[str, bytes]]:
         named = {}
-        for file_name in ASSET_FILES:
+        for file_name in ASSET_FILES + (PAY_ASSET_FILES if self.settings.pay else ()):
             data = self.source(file_name)
-            named[layout.asset_name(file_name, data)] = data
+            named[layout.asset_name(file_name, data)] = (file_name, data)
         return named
 
     @cached_property
     def asset_urls(self) -> dict[str, str]:
-        urls = {}
-        for hashed in self.assets:
-            key = {"css": "css", "js": "js", "svg": "icon"}[hashed.rpartition(".")[2]]
-            urls[key] = f"/{layout.ASSETS_DIR}/{hashed}"
-        return urls
+        return {_ASSET_KEYS[name]: f"/{layout.ASSETS_DIR}/{hashed}" for hashed, (name, _) in self._named_assets.items()}
 
     def _catalogs(self) -> list[Path]:
         return [locale_dir() / language / "LC_MESSAGES" / "messages.mo" for language in LANGUAGES]
@@ -389,6 +405,8 @@ class Renderer:
             "older": max(0, (statement.entry_count or len(shown)) - len(shown)),
             "as_of": self._moment(voice, statement.last_change),
         }
+        if self.pay_block is not None:
+            context["pay_options"] = self._pay_options(voice, statement, tips) if state == "outstanding" else None
         if self.compiled and self._jinja_pages >= COMPILE_AFTER:
             compiler = self._compiler
             if compiler is None:
@@ -406,6 +424,30 @@ class Renderer:
             if self.cache_path is not None and self._jinja_pages <= LEARN_PAGES:
                 self._jinja_contexts.append((voice, context))
         return voice.page_template.render(context)
+
+    def _pay_options(self, voice: Voice, statement: Statement, tips: list[TipChoice]):
+        """The ``#pay-options`` block (escaped Markup): each method paying the balance plus each tip."""
+        from .pay_methods import Payer
+
+        if statement.customer_id is None:
+            raise ValueError("a page with [[pay]] methods needs the customer's id (Statement.customer_id)")
+        balance = statement.balance_minor
+        choices = [(t.percent, t.total_minor, t.total) for t in tips] or [(0, balance, voice.money(balance))]
+        payer = Payer(statement.customer_id, statement.customer_ref, statement.customer_email)
+        options = self.pay_block.options(choices, payer, translations(voice.language).gettext)
+        from markupsafe import Markup
+
+        html = voice.env.get_template("_pay_options.html").render(
+            {
+                **voice.common,
+                "tips": tips,
+                "tips_wide": any(len(t.total) > 10 for t in tips),
+                "total": choices[0][2],
+                "options": options,
+                "reference": payer.reference,
+            }
+        )
+        return Markup(html)  # rendered with autoescape: customer text in it is escaped
 
     def gone_page(self) -> str:
         """Return the 410 page (the link was replaced or turned off), in the site's language."""

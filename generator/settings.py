@@ -16,6 +16,8 @@ from .cachefile import read_private, write_private
 from .checks import clean_email, clean_line, clean_phone, has_control
 from .errors import InvalidInput, SettingsError, quoted
 from .money import check_currency
+from .pay_methods import PayMethod, check_pay, from_toml
+from .pay_methods import to_toml as pay_toml
 
 _URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
 
@@ -43,6 +45,7 @@ class Settings:
     pay_instructions: str | None = None
     publish: str | None = None
     publish_endpoint: str | None = None
+    pay: tuple[PayMethod, ...] = ()  # the [[pay]] tables, in order (CONTRACT §8)
 
     def validated(self) -> "Settings":
         """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
@@ -61,10 +64,11 @@ class Settings:
             )
         except InvalidInput as exc:
             raise SettingsError(str(exc)) from exc
+        currency = check_currency(self.currency)
         return replace(
             self,
             name=name,
-            currency=check_currency(self.currency),
+            currency=currency,
             locale=check_locale(self.locale),
             language=check_language(self.language) if self.language else None,
             timezone=check_timezone(self.timezone),
@@ -78,6 +82,7 @@ class Settings:
             publish_endpoint=check_base_url(self.publish_endpoint, "publish_endpoint")
             if self.publish_endpoint
             else None,
+            pay=check_pay(self.pay, currency),
         )
 
     @property
@@ -100,7 +105,7 @@ class Settings:
         """Return the settings as paylink.toml text."""
         lines = ["# paylink site settings — edit, then run `paylink build`"]
         for key, value in asdict(self).items():
-            if value is None or (key == "tips" and value == DEFAULT_TIPS):
+            if value is None or (key == "tips" and value == DEFAULT_TIPS) or key == "pay":
                 continue
             if isinstance(value, tuple):
                 lines.append(f"{key} = [{', '.join(str(v) for v in value)}]")
@@ -108,7 +113,7 @@ class Settings:
                 # A JSON string with ensure_ascii=False is a valid TOML basic string here:
                 # clean_line has already refused the control characters TOML forbids raw.
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + pay_toml(self.pay)
 
 
 def load_settings(path: Path) -> Settings:
@@ -132,6 +137,11 @@ def load_settings(path: Path) -> Settings:
                     f"{path}: tips must be a list of percentages, e.g. tips = [15, 20] (or [] for none)"
                 )
             raw[key] = tuple(value)
+        elif key == "pay":
+            try:
+                raw[key] = from_toml(value)
+            except SettingsError as exc:
+                raise SettingsError(f"{path}: {exc}") from exc
         elif not isinstance(value, str):
             raise SettingsError(f"{path}: {key} must be a quoted string")
     if "name" not in raw:
@@ -143,7 +153,7 @@ def load_settings(path: Path) -> Settings:
 
 
 # Bump when what the cache holds, or what validation accepts, changes.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
@@ -177,7 +187,9 @@ def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
     settings = load_settings(path)
     facts = money.formatting_facts(settings.currency, settings.locale)
     money.prime(settings.currency, settings.locale, facts)
-    (save or write_cache)(cache_path, {"key": key, "settings": asdict(settings), "money": facts})
+    values = asdict(settings)
+    values["pay"] = [[m.method, [list(d) for d in m.details]] for m in settings.pay]
+    (save or write_cache)(cache_path, {"key": key, "settings": values, "money": facts})
     return settings
 
 
@@ -197,6 +209,10 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
             if name == "tips":
                 if not isinstance(value, list) or not all(type(v) is int for v in value):
                     return None
+            elif name == "pay":
+                values["pay"] = _cached_pay(value)
+                if values["pay"] is None:
+                    return None
             elif not (value is None or isinstance(value, str)):
                 return None
         values["tips"] = tuple(values["tips"])
@@ -212,6 +228,21 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
         return Settings(**values), facts
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _cached_pay(value) -> tuple[PayMethod, ...] | None:
+    """The [[pay]] methods as the cache holds them (validated when the cache was written), or None if malformed."""
+    if not isinstance(value, list):
+        return None
+    methods = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], list)):
+            return None
+        details = item[1]
+        if not all(isinstance(d, list) and len(d) == 2 and all(isinstance(x, str) for x in d) for d in details):
+            return None
+        methods.append(PayMethod(item[0], tuple((k, v) for k, v in details)))
+    return tuple(methods)
 
 
 def write_cache(cache_path: Path, cache: dict) -> None:
