@@ -485,6 +485,8 @@ def share_lines(methods: Sequence[PayMethod], amount_minor: int, currency: str, 
     for method in methods:
         offer = payment(method, amount_minor, currency, payer)
         name = method_name(method, gettext)
+        if method.method in ("bank", "stripe"):  # words, not a name: lower case inside a sentence
+            name = name[:1].lower() + name[1:]
         if offer.url and not offer.url.startswith("upi:"):
             lines.append(gettext("Pay by %(method)s: %(link)s") % {"method": name, "link": offer.url})
         elif method.method == "sepa":

@@ -172,6 +172,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     from zoneinfo import ZoneInfo
 
     from ..actions import customer_balances, find_customer, recent_entries
+    from ..references import payment_reference
     from ..statement import local_day
 
     c = find_customer(ctx.ws, customer_key)
@@ -183,6 +184,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         email=c.email,
         phone=c.phone,
         language=c.language,
+        reference=payment_reference(c.id, c.ref),
         entries=[
             {
                 "id": e.id,
@@ -201,6 +203,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         f"{c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''})",
         f"  Email:   {c.email or '-'}",
         f"  Phone:   {c.phone or '-'}",
+        f"  Payment reference: {payment_reference(c.id, c.ref)}",
         f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
         f"  Link:    {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
         f"  Language: {c.language or ctx.site.settings.page_language + ' (the site' + chr(39) + 's)'}",
