@@ -250,7 +250,7 @@ def _check_handle(pattern: re.Pattern, example: str, what: str, strip: str) -> C
         raw = given[what]
         value = raw.strip().lstrip(strip)
         if not pattern.match(value):
-            raise InvalidInput(f"{what} {quoted(raw)} cannot be a {example}")
+            raise InvalidInput(f"{what} {quoted(raw)} cannot be a {example} — copy it from your profile")
         return {what: value}
 
     return check
