@@ -388,13 +388,13 @@ def payment(method: PayMethod, amount_minor: int, currency: str, payer: Payer) -
     raise ValueError(f"unknown pay method {m!r}")
 
 
-def epc_fields(method: PayMethod, amount_minor: int, rf: str) -> list[str]:
+def epc_fields(method: PayMethod, amount_minor: int, rf: str, charset: str = "1") -> list[str]:
     """The EPC069-12 (version 002) fields, in order; the remittance is the structured RF reference."""
     euros = to_decimal(amount_minor, "EUR")
     return [
         "BCD",  # service tag
         "002",  # version
-        "1",  # character set: UTF-8
+        charset,  # 1: UTF-8, 2: ISO 8859-1
         "SCT",  # SEPA credit transfer
         method.get("bic") or "",
         method["name"],
@@ -407,8 +407,25 @@ def epc_fields(method: PayMethod, amount_minor: int, rf: str) -> list[str]:
 
 
 def epc_payload(method: PayMethod, amount_minor: int, rf: str) -> str:
-    """The GiroCode's text: the EPC fields joined by LF (trailing empty fields dropped, as allowed)."""
-    return "\n".join(epc_fields(method, amount_minor, rf)).rstrip("\n")
+    """The GiroCode's text: the EPC fields joined by LF (trailing empty fields dropped, as allowed).
+
+    Its character set field says how ``qr_bytes`` encodes it: ISO 8859-1 where
+    the name allows (what most banking apps expect), else UTF-8.
+    """
+    text = "\n".join(epc_fields(method, amount_minor, rf, "2")).rstrip("\n")
+    try:
+        text.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        text = "\n".join(epc_fields(method, amount_minor, rf, "1")).rstrip("\n")
+    return text
+
+
+def qr_bytes(method: str, payload: str) -> bytes:
+    """The bytes a QR code carries for ``payload``: an EPC code in the character set its third field names;
+    every other payload in UTF-8 (the Swiss QR-bill's; UPI and Pix are ASCII)."""
+    if method == "sepa" and payload.split("\n", 3)[2] == "2":
+        return payload.encode("iso-8859-1")
+    return payload.encode("utf-8")
 
 
 def swiss_bill(details: dict, currency: str, amount_minor: int, rf: str):
@@ -623,27 +640,44 @@ class PayBlock:
         return options
 
 
+_MODULES_PATH = re.compile(r'<path d="([^"]*)"')
+_SIZE = re.compile(r'<svg width="([0-9]+)"')
+
+
 def qr_svg(method: str, payload: str) -> str:
-    """A QR code as an inline ``<svg>`` (dark on white), error correction M as EPC and SIX require.
+    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), error correction M as EPC and
+    SIX require, its data the exact bytes of ``qr_bytes`` (byte mode, no ECI).
 
-    The Swiss QR-bill's code carries the Swiss cross in its middle (7 mm of 46 mm).
+    zxing-cpp draws it (it also picks the mask with the lowest penalty); the modules' path is taken
+    from its SVG and put in our own element. The Swiss QR-bill's code carries the Swiss cross in its
+    middle (7 mm of 46 mm).
     """
-    import segno
+    import zxingcpp
 
-    code = segno.make(payload, error="m", micro=False, boost_error=False)
-    svg = code.svg_inline(scale=1, border=4, omitsize=True, dark="#000", light="#fff", svgclass="pay-qr__code")
-    if method == "swiss_qr":
-        size = code.symbol_size(scale=1, border=4)[0]
-        cross = Decimal(size - 8) * 7 / 46  # the cross's square, in modules
-        x = Decimal(size) / 2 - cross / 2
-        arm, bar = cross * Decimal("0.6"), cross * Decimal("0.2")
-        mid = Decimal(size) / 2
-        cross_svg = (
-            f'<rect x="{x - Decimal("0.3"):.2f}" y="{x - Decimal("0.3"):.2f}" width="{cross + Decimal("0.6"):.2f}"'
-            f' height="{cross + Decimal("0.6"):.2f}" fill="#fff"/>'
-            f'<rect x="{x:.2f}" y="{x:.2f}" width="{cross:.2f}" height="{cross:.2f}" fill="#000"/>'
-            f'<rect x="{mid - bar / 2:.2f}" y="{mid - arm / 2:.2f}" width="{bar:.2f}" height="{arm:.2f}" fill="#fff"/>'
-            f'<rect x="{mid - arm / 2:.2f}" y="{mid - bar / 2:.2f}" width="{arm:.2f}" height="{bar:.2f}" fill="#fff"/>'
-        )
-        svg = svg.replace("</svg>", cross_svg + "</svg>")
-    return svg
+    code = zxingcpp.create_barcode(qr_bytes(method, payload), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    drawn = zxingcpp.write_barcode_to_svg(code, scale=1, add_quiet_zones=True)
+    path, size_match = _MODULES_PATH.search(drawn), _SIZE.search(drawn)
+    if path is None or size_match is None:
+        raise ValueError("zxing-cpp drew a QR code paylink cannot read back")
+    size = int(size_match.group(1))
+    extra = _swiss_cross(size) if method == "swiss_qr" else ""
+    return (
+        f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
+        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/><path fill="#000" d="{path.group(1)}"/>{extra}</svg>'
+    )
+
+
+def _swiss_cross(size: int) -> str:
+    """The Swiss cross drawn over the middle of a Swiss QR-bill code of ``size`` modules (quiet zones of 4)."""
+    cross = Decimal(size - 8) * 7 / 46  # the cross's square, in modules
+    x = Decimal(size) / 2 - cross / 2
+    arm, bar = cross * Decimal("0.6"), cross * Decimal("0.2")
+    mid = Decimal(size) / 2
+    edge = Decimal("0.3")
+    return (
+        f'<rect x="{x - edge:.2f}" y="{x - edge:.2f}" width="{cross + 2 * edge:.2f}"'
+        f' height="{cross + 2 * edge:.2f}" fill="#fff"/>'
+        f'<rect x="{x:.2f}" y="{x:.2f}" width="{cross:.2f}" height="{cross:.2f}" fill="#000"/>'
+        f'<rect x="{mid - bar / 2:.2f}" y="{mid - arm / 2:.2f}" width="{bar:.2f}" height="{arm:.2f}" fill="#fff"/>'
+        f'<rect x="{mid - arm / 2:.2f}" y="{mid - bar / 2:.2f}" width="{arm:.2f}" height="{bar:.2f}" fill="#fff"/>'
+    )

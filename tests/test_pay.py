@@ -206,12 +206,20 @@ def test_sepa_girocode_payload_and_details(tmp_path):
         assert variant.select_one("svg[role=img]") is not None
         assert f"€{total}" in variant.get_text()
     # The payload itself comes from the same function the page uses; its decoded QR is checked in Chromium.
-    from paylink.pay_methods import PayMethod, epc_payload
+    from paylink.pay_methods import PayMethod, epc_payload, qr_bytes
 
     method = PayMethod("sepa", (("iban", IBAN_DE), ("name", "Müller & Söhne GmbH"), ("bic", "COBADEFFXXX")))
     fields = epc_fields(epc_payload(method, 4005, "RF27JANE1"))
-    assert fields[:8] == ["BCD", "002", "1", "SCT", "COBADEFFXXX", "Müller & Söhne GmbH", IBAN_DE, "EUR40.05"]
+    # Character set 2 (ISO 8859-1) where the name allows; the QR code carries those bytes.
+    assert fields[:8] == ["BCD", "002", "2", "SCT", "COBADEFFXXX", "Müller & Söhne GmbH", IBAN_DE, "EUR40.05"]
     assert fields[9] == "RF27JANE1" and iso11649.is_valid(fields[9]) and fields[10] == ""
+    assert qr_bytes("sepa", epc_payload(method, 4005, "RF27JANE1")).split(b"\n")[5] == "Müller & Söhne GmbH".encode(
+        "latin-1"
+    )
+    polish = PayMethod("sepa", (("iban", IBAN_DE), ("name", "Łódź Sp. z o.o.")))
+    fields = epc_fields(epc_payload(polish, 100, "RF27JANE1"))
+    assert fields[2] == "1" and fields[5] == "Łódź Sp. z o.o." and fields[4] == ""  # UTF-8, no BIC
+    assert qr_bytes("sepa", epc_payload(polish, 100, "RF27JANE1")).split(b"\n")[5] == "Łódź Sp. z o.o.".encode()
     copy = [c.get_text() for c in page.select('.pay-option[data-method="sepa"] .pay-copy__text')]
     assert copy == ["Müller & Söhne GmbH", IBAN_DE, "COBADEFFXXX", "RF27JANE1"]
 
