@@ -17,13 +17,13 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from .checks import clean_line, has_control
 from .errors import InvalidInput, SettingsError, quoted
 from .money import major_string, to_decimal
-from .references import payment_reference, reference_key, rf_reference
 
 # Currencies PayPal takes (developer.paypal.com/docs/reports/reference/paypal-supported-currencies).
 PAYPAL_CURRENCIES = frozenset(
@@ -322,19 +322,24 @@ class Payment(NamedTuple):
     copy: tuple[tuple[str, str], ...]  # (what, text)
 
 
-class Payer(NamedTuple):
-    """Who pays: the customer's id, ref and email (the reference is derived from them)."""
+@dataclass(frozen=True)
+class Payer:
+    """Who pays: the customer's id, ref and email (the references are derived from them, once)."""
 
     customer_id: int
     ref: str | None
     email: str | None = None
 
-    @property
+    @cached_property
     def reference(self) -> str:
+        from .references import payment_reference
+
         return payment_reference(self.customer_id, self.ref)
 
-    @property
+    @cached_property
     def rf(self) -> str:
+        from .references import rf_reference  # python-stdnum: only when a page or message needs it
+
         return rf_reference(self.customer_id, self.ref)
 
 
@@ -452,6 +457,8 @@ def upi_uri(method: PayMethod, amount: str, reference: str) -> str:
 
 def pix_txid(reference: str) -> str:
     """The Pix txid: the reference's letters and digits, at most 25 (``***`` when it has none)."""
+    from .references import reference_key
+
     return reference_key(reference)[:25] or "***"
 
 
@@ -490,6 +497,8 @@ def pix_payload(method: PayMethod, amount: str, reference: str) -> str:
 
 def stripe_reference(reference: str) -> str:
     """The reference as Stripe's client_reference_id takes it (letters, digits, - and _)."""
+    from .references import reference_key
+
     return reference if re.fullmatch(r"[A-Za-z0-9_-]{1,200}", reference) else reference_key(reference) or "C"
 
 

@@ -11,13 +11,15 @@ import re
 import sys
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cachefile import read_private, write_private
 from .checks import clean_email, clean_line, clean_phone, has_control
 from .errors import InvalidInput, SettingsError, quoted
 from .money import check_currency
-from .pay_methods import PayMethod, check_pay, from_toml
-from .pay_methods import to_toml as pay_toml
+
+if TYPE_CHECKING:
+    from .pay_methods import PayMethod
 
 _URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
 
@@ -45,7 +47,7 @@ class Settings:
     pay_instructions: str | None = None
     publish: str | None = None
     publish_endpoint: str | None = None
-    pay: tuple[PayMethod, ...] = ()  # the [[pay]] tables, in order (CONTRACT §8)
+    pay: tuple["PayMethod", ...] = ()  # the [[pay]] tables, in order (CONTRACT §8)
 
     def validated(self) -> "Settings":
         """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
@@ -82,7 +84,7 @@ class Settings:
             publish_endpoint=check_base_url(self.publish_endpoint, "publish_endpoint")
             if self.publish_endpoint
             else None,
-            pay=check_pay(self.pay, currency),
+            pay=_checked_pay(self.pay, currency),
         )
 
     @property
@@ -113,7 +115,11 @@ class Settings:
                 # A JSON string with ensure_ascii=False is a valid TOML basic string here:
                 # clean_line has already refused the control characters TOML forbids raw.
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-        return "\n".join(lines) + "\n" + pay_toml(self.pay)
+        if self.pay:
+            from .pay_methods import to_toml
+
+            return "\n".join(lines) + "\n" + to_toml(self.pay)
+        return "\n".join(lines) + "\n"
 
 
 def load_settings(path: Path) -> Settings:
@@ -138,6 +144,8 @@ def load_settings(path: Path) -> Settings:
                 )
             raw[key] = tuple(value)
         elif key == "pay":
+            from .pay_methods import from_toml
+
             try:
                 raw[key] = from_toml(value)
             except SettingsError as exc:
@@ -230,10 +238,23 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
         return None
 
 
-def _cached_pay(value) -> tuple[PayMethod, ...] | None:
+def _checked_pay(methods, currency: str) -> tuple["PayMethod", ...]:
+    """The [[pay]] methods checked (pay_methods.check_pay); a site without any never imports that module."""
+    if not methods:
+        return ()
+    from .pay_methods import check_pay
+
+    return check_pay(methods, currency)
+
+
+def _cached_pay(value) -> tuple["PayMethod", ...] | None:
     """The [[pay]] methods as the cache holds them (validated when the cache was written), or None if malformed."""
     if not isinstance(value, list):
         return None
+    if not value:
+        return ()
+    from .pay_methods import PayMethod
+
     methods = []
     for item in value:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], list)):
