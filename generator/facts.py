@@ -42,6 +42,10 @@ class Statement:
     entry_count: int | None = None  # all the customer's entries but voids; None: just those shown
     # The voids of entries shown: void entry id -> (id, description) of the entry it cancels.
     voids: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+    # Who pays, for the [[pay]] options' reference: the customer's id, ref and email (None: not known).
+    customer_id: int | None = None
+    customer_ref: str | None = None
+    customer_email: str | None = None
 
 
 class EntryLine(NamedTuple):

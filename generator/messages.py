@@ -5,6 +5,7 @@ Spanish customer gets Spanish messages. The amount arrives already formatted
 (with ``money_locale`` for that language); the link is added as given.
 """
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from .i18n import money_locale, translations
@@ -22,12 +23,15 @@ class ShareTexts(NamedTuple):
     email_body: str
 
 
-def share_texts(*, language: str, business: str, state: str, amount: str, url: str) -> ShareTexts:
+def share_texts(
+    *, language: str, business: str, state: str, amount: str, url: str, pay_lines: Sequence[str] = ()
+) -> ShareTexts:
     """Return the SMS and email for a customer whose balance is in ``state``, in ``language``.
 
     ``state`` is "outstanding" (``amount`` is owed), "credit" (the customer has a
     credit of ``amount``) or "zero" (nothing is owed; ``amount`` is not shown).
-    A language paylink does not ship gets English.
+    A language paylink does not ship gets English. ``pay_lines`` ("Pay by Venmo:
+    https://…", one per ``[[pay]]`` method, already translated) follow the link.
     """
     if state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
@@ -47,10 +51,12 @@ def share_texts(*, language: str, business: str, state: str, amount: str, url: s
         lead = t.gettext(
             "You're all paid up with %(business)s: nothing is owed. See your balance at this private link:"
         )
+    pay = "".join("\n" + line.replace("%", "%%") for line in pay_lines)
+    sms += pay
     body = "\n\n".join(
         [
             t.gettext("Hello,"),
-            lead + "\n%(url)s",
+            lead + "\n%(url)s" + pay,
             t.gettext("Anyone with this link can see your balance, so please keep it private."),
             t.gettext("Thank you,") + "\n%(business)s",
         ]

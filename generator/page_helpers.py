@@ -160,6 +160,9 @@ def _packed(statements: list[tuple[str, Statement]]) -> list[tuple]:
             s.language,
             s.entry_count,
             s.voids,
+            s.customer_id,
+            s.customer_ref,
+            s.customer_email,
         )
         for snapshot, s in statements
     ]

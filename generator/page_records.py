@@ -30,7 +30,7 @@ def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tu
     people = {
         r[0]: r[1:]
         for r in conn.execute(
-            "SELECT c.id, c.name, l.snapshot, c.created_at, c.language FROM customers c"
+            "SELECT c.id, c.name, l.snapshot, c.created_at, c.language, c.ref, c.email FROM customers c"
             " JOIN links l ON l.customer_id = c.id"
             " WHERE l.retired_at IS NULL AND c.id IN (SELECT value FROM json_each(?))",
             (json.dumps(customer_ids),),
@@ -55,6 +55,9 @@ def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tu
                 language=person[3],
                 entry_count=count,
                 voids=voids,
+                customer_id=customer_id,
+                customer_ref=person[4],
+                customer_email=person[5],
             ),
         )
 
@@ -63,7 +66,7 @@ def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> 
     """As ``statements``, three queries a customer (cheaper for a posting command's page or two)."""
     for customer_id in customer_ids:
         row = conn.execute(
-            "SELECT c.name, l.snapshot, c.created_at, c.language FROM customers c"
+            "SELECT c.name, l.snapshot, c.created_at, c.language, c.ref, c.email FROM customers c"
             " JOIN links l ON l.customer_id = c.id WHERE c.id = ? AND l.retired_at IS NULL",
             (customer_id,),
         ).fetchone()
@@ -81,6 +84,9 @@ def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> 
             language=row[3],
             entry_count=count,
             voids=voids,
+            customer_id=customer_id,
+            customer_ref=row[4],
+            customer_email=row[5],
         )
         yield row[1], statement
 

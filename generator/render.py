@@ -33,14 +33,19 @@ if TYPE_CHECKING:
 __all__ = ["Renderer", "Statement", "PageFacts", "builtin_templates_dir", "catalog_files", "template_dirs"]
 
 ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
+# A site with [[pay]] methods also serves these (a site without them keeps exactly its files and bytes).
+PAY_ASSET_FILES = ("pay.css", "pay.js")
+# The templates' name for each asset's URL (``assets.css``, ``assets.pay_js``, ...).
+_ASSET_KEYS = {"paylink.css": "css", "tips.js": "js", "favicon.svg": "icon", "pay.css": "pay_css", "pay.js": "pay_js"}
 # What counts as a template when deciding whether every page must be re-rendered.
 TEMPLATE_SUFFIXES = {".html", ".css", ".js", ".svg", ".txt"}
 # A renderer compiles its pages after rendering this many with Jinja (a posting command renders one or two).
 COMPILE_AFTER = 8
 # A command that drew at most this many pages with Jinja compiles their shapes for the page cache when it ends.
 LEARN_PAGES = 4
-# How a page learns its pay options (CONTRACT §8): (statement, page language) -> escaped HTML, or None.
-PayOptions = Callable[[Statement, str], "Markup | None"]
+# How an outstanding page learns its pay options (CONTRACT §8): (statement, the page's facts without
+# them) -> escaped HTML, or None. A site with [[pay]] methods draws them with ``Renderer.pay_block``.
+PayOptions = Callable[[Statement, PageFacts], "Markup | None"]
 
 
 def builtin_templates_dir() -> Path:
@@ -154,6 +159,8 @@ class Renderer:
         self._voices: dict[str, Voice] = {}
         # Pages drawn from the site's page cache, when the owner of this renderer hands one over.
         self.cached = cached if fast_gettext else None
+        if pay_options is None and settings.pay:
+            pay_options = self.pay_block
         self.pay_options = pay_options
         # The compiled page (see compiled_page.py): only with paylink's own page templates and
         # gettext, and only once a run has rendered a few pages (compiling costs a few renders).
@@ -214,19 +221,19 @@ class Renderer:
     @cached_property
     def assets(self) -> dict[str, bytes]:
         """Content-hashed asset file names (inside ``assets/``) and their bytes."""
+        return {hashed: data for hashed, (_, data) in self._named_assets.items()}
+
+    @cached_property
+    def _named_assets(self) -> dict[str, tuple[str, bytes]]:
         named = {}
-        for file_name in ASSET_FILES:
+        for file_name in ASSET_FILES + (PAY_ASSET_FILES if self.settings.pay else ()):
             data = self.source(file_name)
-            named[layout.asset_name(file_name, data)] = data
+            named[layout.asset_name(file_name, data)] = (file_name, data)
         return named
 
     @cached_property
     def asset_urls(self) -> dict[str, str]:
-        urls = {}
-        for hashed in self.assets:
-            key = {"css": "css", "js": "js", "svg": "icon"}[hashed.rpartition(".")[2]]
-            urls[key] = f"/{layout.ASSETS_DIR}/{hashed}"
-        return urls
+        return {_ASSET_KEYS[name]: f"/{layout.ASSETS_DIR}/{hashed}" for hashed, (name, _) in self._named_assets.items()}
 
     @cached_property
     def fingerprint(self) -> str:
@@ -294,9 +301,38 @@ class Renderer:
         }
 
     def facts(self, statement: Statement, formats: PageFormats) -> PageFacts:
-        """The facts of a customer's page in ``formats``' language (facts.page_facts with this site's tips)."""
-        pay = self.pay_options(statement, formats.language) if self.pay_options is not None else None
-        return page_facts(statement, formats, self.settings.tips, pay)
+        """The facts of a customer's page in ``formats``' language (facts.page_facts with this site's tips),
+        with the pay options of an outstanding page."""
+        facts = page_facts(statement, formats, self.settings.tips)
+        if self.pay_options is not None and facts.state == "outstanding":
+            facts = facts._replace(pay_options=self.pay_options(statement, facts))
+        return facts
+
+    @cached_property
+    def _pay_methods(self):
+        from .pay_methods import PayBlock
+
+        return PayBlock(self.settings.pay, self.settings.currency)
+
+    def pay_block(self, statement: Statement, facts: PageFacts) -> "Markup":
+        """The ``#pay-options`` block of an outstanding page (escaped Markup, see _pay_options.html):
+        each ``[[pay]]`` method paying the balance plus each tip choice of ``facts``."""
+        from markupsafe import Markup
+
+        from .pay_methods import Payer
+
+        if statement.customer_id is None:
+            raise ValueError("a page with [[pay]] methods needs the customer's id (Statement.customer_id)")
+        choices = [(t.percent, t.total_minor, t.total) for t in facts.tips] or [
+            (0, statement.balance_minor, facts.total)
+        ]
+        payer = Payer(statement.customer_id, statement.customer_ref, statement.customer_email)
+        voice = self.voice(facts.language)
+        options = self._pay_methods.options(choices, payer, translations(facts.language).gettext)
+        html = voice.env.get_template("_pay_options.html").render(
+            {**voice.common, "tips": facts.tips, "options": options, "reference": payer.reference}
+        )
+        return Markup(html)  # rendered with autoescape: customer text in it is escaped
 
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""

@@ -11,12 +11,16 @@ import re
 import sys
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cachefile import read_private, write_private
 from .checks import clean_email, clean_line, clean_phone, has_control
 from .errors import InvalidInput, SettingsError, quoted
 from .layout import LANGUAGES
 from .money import check_currency
+
+if TYPE_CHECKING:
+    from .pay_methods import PayMethod
 
 _URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z")
 
@@ -74,6 +78,7 @@ class Settings:
     publish: str | None = None
     publish_endpoint: str | None = None
     reminders: ReminderSettings | None = None  # None: no [reminders] table, reminders off
+    pay: tuple["PayMethod", ...] = ()  # the [[pay]] tables, in order (CONTRACT §8)
 
     def validated(self) -> "Settings":
         """Return these settings normalised (currency upper case, no trailing slash), or raise SettingsError."""
@@ -92,10 +97,11 @@ class Settings:
             )
         except InvalidInput as exc:
             raise SettingsError(str(exc)) from exc
+        currency = check_currency(self.currency)
         return replace(
             self,
             name=name,
-            currency=check_currency(self.currency),
+            currency=currency,
             locale=check_locale(self.locale),
             language=check_language(self.language) if self.language else None,
             timezone=check_timezone(self.timezone),
@@ -108,6 +114,7 @@ class Settings:
             publish=check_publish(self.publish) if self.publish else None,
             publish_endpoint=check_endpoint(self.publish_endpoint) if self.publish_endpoint else None,
             reminders=self.reminders.validated(email) if self.reminders is not None else None,
+            pay=_checked_pay(self.pay, currency),
         )
 
     @property
@@ -130,7 +137,7 @@ class Settings:
         """Return the settings as paylink.toml text."""
         lines = ["# paylink site settings — edit, then run `paylink build`"]
         for key, value in asdict(self).items():
-            if value is None or key == "reminders" or (key == "tips" and value == DEFAULT_TIPS):
+            if value is None or key in ("reminders", "pay") or (key == "tips" and value == DEFAULT_TIPS):
                 continue
             if isinstance(value, tuple):
                 lines.append(f"{key} = [{', '.join(str(v) for v in value)}]")
@@ -143,6 +150,10 @@ class Settings:
             for key, value in asdict(self.reminders).items():
                 if value is not None:
                     lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        if self.pay:
+            from .pay_methods import to_toml
+
+            return "\n".join(lines) + "\n" + to_toml(self.pay)
         return "\n".join(lines) + "\n"
 
 
@@ -169,6 +180,13 @@ def load_settings(path: Path) -> Settings:
             raw[key] = tuple(value)
         elif key == "reminders":
             raw[key] = _reminder_table(path, value)
+        elif key == "pay":
+            from .pay_methods import from_toml
+
+            try:
+                raw[key] = from_toml(value)
+            except SettingsError as exc:
+                raise SettingsError(f"{path}: {exc}") from exc
         elif not isinstance(value, str):
             raise SettingsError(f"{path}: {key} must be a quoted string")
     if "name" not in raw:
@@ -227,7 +245,7 @@ def check_smtp(url: str) -> str:
 
 
 # Bump when what the cache holds, or what validation accepts, changes.
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
@@ -261,7 +279,9 @@ def load_settings_cached(path: Path, cache_path: Path, save=None) -> Settings:
     settings = load_settings(path)
     facts = money.formatting_facts(settings.currency, settings.locale)
     money.prime(settings.currency, settings.locale, facts)
-    (save or write_cache)(cache_path, {"key": key, "settings": asdict(settings), "money": facts})
+    values = asdict(settings)
+    values["pay"] = [[m.method, [list(d) for d in m.details]] for m in settings.pay]
+    (save or write_cache)(cache_path, {"key": key, "settings": values, "money": facts})
     return settings
 
 
@@ -284,6 +304,10 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
             elif name == "reminders":
                 if value is not None and not isinstance(value, dict):
                     return None
+            elif name == "pay":
+                values["pay"] = _cached_pay(value)
+                if values["pay"] is None:
+                    return None
             elif not (value is None or isinstance(value, str)):
                 return None
         values["tips"] = tuple(values["tips"])
@@ -301,6 +325,34 @@ def _read_cache(cache_path: Path, key: list) -> tuple[Settings, dict] | None:
         return Settings(**values), facts
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _checked_pay(methods, currency: str) -> tuple["PayMethod", ...]:
+    """The [[pay]] methods checked (pay_methods.check_pay); a site without any never imports that module."""
+    if not methods:
+        return ()
+    from .pay_methods import check_pay
+
+    return check_pay(methods, currency)
+
+
+def _cached_pay(value) -> tuple["PayMethod", ...] | None:
+    """The [[pay]] methods as the cache holds them (validated when the cache was written), or None if malformed."""
+    if not isinstance(value, list):
+        return None
+    if not value:
+        return ()
+    from .pay_methods import PayMethod
+
+    methods = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], list)):
+            return None
+        details = item[1]
+        if not all(isinstance(d, list) and len(d) == 2 and all(isinstance(x, str) for x in d) for d in details):
+            return None
+        methods.append(PayMethod(item[0], tuple((k, v) for k, v in details)))
+    return tuple(methods)
 
 
 def write_cache(cache_path: Path, cache: dict) -> None:

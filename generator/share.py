@@ -43,7 +43,17 @@ def compose(settings: Settings, balance: CustomerBalance, url: str) -> Share:
     customer = balance.customer
     language = customer.language or settings.page_language
     amount = format_money(abs(balance.balance_minor), settings.currency, money_locale(settings, language))
-    texts = share_texts(language=language, business=settings.name, state=balance.state, amount=amount, url=url)
+    pay_lines: list[str] = []
+    if settings.pay and balance.state == "outstanding":
+        from .i18n import translations
+        from .pay_methods import Payer, share_lines
+
+        payer = Payer(customer.id, customer.ref, customer.email)
+        gettext = translations(language).gettext
+        pay_lines = share_lines(settings.pay, balance.balance_minor, settings.currency, payer, gettext)
+    texts = share_texts(
+        language=language, business=settings.name, state=balance.state, amount=amount, url=url, pay_lines=pay_lines
+    )
     return Share(
         customer_id=customer.id,
         url=url,

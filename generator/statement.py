@@ -125,6 +125,17 @@ def local_day(posted_at: str, zone: ZoneInfo) -> dt.date | None:
 # --- the printable statement ----------------------------------------------------
 
 
+def _pay_options(settings, customer: Customer, closing_minor: int, closing_text: str) -> list:
+    """The ``[[pay]]`` methods for paying the closing balance (one option each, with its QR code where it has one)."""
+    if not settings.pay:
+        return []
+    from .pay_methods import PayBlock, Payer
+
+    payer = Payer(customer.id, customer.ref, customer.email)
+    # The statement's words are English (statement.html), so are the methods' names.
+    return PayBlock(settings.pay, settings.currency).options([(0, closing_minor, closing_text)], payer, lambda s: s)
+
+
 def render_html(settings, env, statement: Statement, *, url: str | None, today: dt.date) -> str:
     """Return the printable statement's HTML (``statement.html``), with the QR code of ``url`` when given.
 
@@ -184,5 +195,6 @@ def render_html(settings, env, statement: Statement, *, url: str | None, today: 
         "pay_instructions": settings.pay_instructions,
         # Our own markup, made from the link alone: never customer-provided text.
         "qr_svg": Markup(qr.svg_inline(url)) if url else None,
+        "pay_options": _pay_options(settings, customer, closing, money(closing)) if closing > 0 else [],
     }
     return env.get_template("statement.html").render(context)

@@ -338,11 +338,13 @@ PAY_BLOCK = (
 )
 
 
-def pay_options(statement: Statement, language: str):
+def pay_options(statement: Statement, facts):
     """What another module will give the page: escaped HTML per customer (here: fixed, and a marker of who)."""
     from markupsafe import Markup, escape
 
-    return Markup(PAY_BLOCK) + Markup("<!-- for ") + escape(statement.customer_name) + Markup(f" in {language} -->")
+    return (
+        Markup(PAY_BLOCK) + Markup("<!-- for ") + escape(statement.customer_name) + Markup(f" in {facts.language} -->")
+    )
 
 
 def test_pay_options_take_the_place_of_the_notice_and_the_card_form_and_keep_the_tips():
@@ -358,7 +360,7 @@ def test_pay_options_take_the_place_of_the_notice_and_the_card_form_and_keep_the
     assert soup.select_one("#total").get_text() == "$42.50"
     assert "Ann &lt;O&#39;Hara&gt;" in str(Renderer(settings, pay_options=pay_options).page(statement))
     # Without pay options the page is exactly as without the slot.
-    plain = Renderer(settings, pay_options=lambda statement, language: None).page(statement)
+    plain = Renderer(settings, pay_options=lambda statement, facts: None).page(statement)
     assert plain == Renderer(settings).page(statement)
     assert parse(plain).select("#pay-notice") and parse(plain).select("form#payment-form")
 

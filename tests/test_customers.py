@@ -141,7 +141,8 @@ def test_show_by_id_or_ref(paylink, key):
 
     shown = paylink.json("customer", "show", key)
 
-    assert set(shown) == LIST_KEYS | {"email", "phone", "language", "reminders", "entries"}
+    assert set(shown) == LIST_KEYS | {"email", "phone", "language", "reminders", "reference", "entries"}
+    assert shown["reference"] == "JD-1"
     assert {k: shown[k] for k in LIST_KEYS} == row
     assert shown["balance"] == "14.75" and shown["balance_minor"] == 1475
     assert shown["email"] == "jane@example.com"

@@ -197,6 +197,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     from zoneinfo import ZoneInfo
 
     from ..actions import customer_balances, find_customer, recent_entries, reminder_channels
+    from ..references import payment_reference
     from ..statement import local_day
 
     c = find_customer(ctx.ws, customer_key)
@@ -209,6 +210,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         phone=c.phone,
         language=c.language,
         reminders=reminder_channels(ctx.ws, c),
+        reference=payment_reference(c.id, c.ref),
         entries=[
             {
                 "id": e.id,
@@ -228,6 +230,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         + (f", merged into customer {row['merged_into']}" if "merged_into" in row else ""),
         f"  Email:   {c.email or '-'}",
         f"  Phone:   {c.phone or '-'}",
+        f"  Payment reference: {payment_reference(c.id, c.ref)}",
         f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
         f"  Link:    {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
         f"  Language: {c.language or ctx.site.settings.page_language + ' (the site' + chr(39) + 's)'}",

@@ -1,0 +1,692 @@
+"""The ways a customer can pay (``[[pay]]`` in paylink.toml): their checks and their payloads.
+
+Each method turns an amount (minor units) and the customer's payment reference
+into what its own standard defines: an EPC069-12 GiroCode, a Swiss QR-bill, a
+``upi://pay`` link, a Pix BR Code, or a link to PayPal.me, Venmo, Cash App, a
+Stripe Payment Link or any other service. None of them needs a secret.
+
+Settings are checked once, when paylink.toml loads (``check_pay``); the page's
+block of options is drawn by ``PayBlock`` (one per renderer: it keeps the QR
+codes it drew, by payload). Pure: nothing here prints or writes a file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from .checks import clean_line, has_control
+from .errors import InvalidInput, SettingsError, quoted
+from .money import major_string, to_decimal
+
+# Currencies PayPal takes (developer.paypal.com/docs/reports/reference/paypal-supported-currencies).
+PAYPAL_CURRENCIES = frozenset(
+    "AUD BRL CAD CNY CZK DKK EUR HKD HUF ILS JPY MYR MXN TWD NZD NOK PHP PLN GBP SGD SEK CHF THB USD".split()
+)
+
+
+class MethodSpec(NamedTuple):
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    currencies: frozenset[str] | None  # None: any
+
+
+METHODS: dict[str, MethodSpec] = {
+    "sepa": MethodSpec(("iban", "name"), ("bic",), frozenset({"EUR"})),
+    "swiss_qr": MethodSpec(("iban", "name", "address"), (), frozenset({"CHF", "EUR"})),
+    "upi": MethodSpec(("vpa", "name"), (), frozenset({"INR"})),
+    "pix": MethodSpec(("key", "name", "city"), (), frozenset({"BRL"})),
+    "paypal": MethodSpec(("handle",), (), PAYPAL_CURRENCIES),
+    "venmo": MethodSpec(("handle",), (), frozenset({"USD"})),
+    "cashapp": MethodSpec(("cashtag",), (), frozenset({"USD", "GBP"})),
+    "stripe": MethodSpec(("url",), (), None),
+    "link": MethodSpec(("url", "label"), (), None),
+    "bank": MethodSpec(("details",), (), None),
+}
+# The texts to copy that change with the amount (the rest are the same for every tip).
+AMOUNT_TEXTS = frozenset({"pix"})
+# The methods whose option shows a QR code.
+QR_METHODS = frozenset({"sepa", "swiss_qr", "upi", "pix"})
+
+_VPA_RE = re.compile(r"[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}\Z")
+_PAYPAL_RE = re.compile(r"[A-Za-z0-9]{1,20}\Z")
+_VENMO_RE = re.compile(r"[A-Za-z0-9_-]{5,30}\Z")
+_CASHTAG_RE = re.compile(r"(?=[0-9]*[A-Za-z])[A-Za-z0-9_-]{1,20}\Z")
+_HTTPS_RE = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/?{}-]*)?\Z")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+LINK_PLACEHOLDERS = ("amount", "amount_minor", "currency", "reference")
+_EVP_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_PIX_PHONE_RE = re.compile(r"\+55[0-9]{10,11}\Z")
+_PIX_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_SWISS_ADDRESS_RE = re.compile(
+    r"(?P<street>[^,]+),\s*(?P<pcode>[0-9]{4,5})\s+(?P<city>[^,]+?)(?:,\s*(?P<country>[A-Z]{2}))?\Z"
+)
+
+
+@dataclass(frozen=True)
+class PayMethod:
+    """One ``[[pay]]`` table: the method's name and its public details (checked by ``check_pay``)."""
+
+    method: str
+    details: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.details:
+            if key == name:
+                return value
+        return None
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+def from_toml(tables: object) -> tuple[PayMethod, ...]:
+    """The ``[[pay]]`` tables as PayMethods (shape only; ``check_pay`` checks the values)."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise SettingsError('pay must be tables, one per method: [[pay]] then method = "venmo" …')
+    methods = []
+    for number, table in enumerate(tables, start=1):
+        method = table.get("method")
+        if not isinstance(method, str) or method not in METHODS:
+            raise SettingsError(
+                f"[[pay]] {number}: method {quoted(method)} is not one paylink knows — use one of {', '.join(METHODS)}"
+            )
+        where = f"[[pay]] {number} ({method})"
+        details = []
+        for key, value in table.items():
+            if key == "method":
+                continue
+            if not isinstance(value, str):
+                raise SettingsError(f"{where}: {key[:40]} must be a quoted string")
+            details.append((key, value))
+        methods.append(PayMethod(method, tuple(details)))
+    return tuple(methods)
+
+
+def check_pay(methods: Iterable[PayMethod], currency: str) -> tuple[PayMethod, ...]:
+    """Return the methods with their details checked and normalised, or raise SettingsError naming the table."""
+    checked = []
+    for number, method in enumerate(methods, start=1):
+        where = f"[[pay]] {number} ({method.method})"
+        spec = METHODS.get(method.method)
+        if spec is None:
+            raise SettingsError(f"[[pay]] {number}: method {quoted(method.method)} is not one paylink knows")
+        given = dict(method.details)
+        unknown = sorted(set(given) - set(spec.required) - set(spec.optional))
+        if unknown:
+            raise SettingsError(
+                f"{where}: unknown setting {unknown[0][:40]!r} — {method.method} takes "
+                f"{', '.join(spec.required + spec.optional)}"
+            )
+        missing = [k for k in spec.required if not (given.get(k) or "").strip()]
+        if missing:
+            raise SettingsError(f'{where}: {missing[0]} is missing — add {missing[0]} = "…" to this table')
+        if spec.currencies is not None and currency not in spec.currencies:
+            raise SettingsError(
+                f"{where}: {method.method} does not take {currency} — it takes {', '.join(sorted(spec.currencies))};"
+                " remove this method or use another"
+            )
+        for key, value in given.items():
+            if has_control(value.strip(" \t\r\n")):
+                raise SettingsError(f"{where}: {key} contains a control character — use one plain line")
+        try:
+            details = _CHECKS[method.method](given, currency)
+        except InvalidInput as exc:
+            raise SettingsError(f"{where}: {exc}") from exc
+        checked.append(PayMethod(method.method, tuple((k, v) for k, v in details.items() if v)))
+    return tuple(checked)
+
+
+def _iban(value: str, countries: Sequence[str] | None = None) -> str:
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        iban = IBAN(value).compact
+    except (SchwiftyException, ValueError) as exc:
+        raise InvalidInput(
+            f"iban {quoted(value)} is not a valid IBAN ({exc}) — copy it from your bank's details"
+        ) from exc
+    if countries and iban[:2] not in countries:
+        raise InvalidInput(
+            f"iban {quoted(value)} is not from {' or '.join(countries)} — use your Swiss or Liechtenstein IBAN"
+        )
+    return iban
+
+
+def _check_sepa(given: dict, currency: str) -> dict:
+    out = {"iban": _iban(given["iban"]), "name": clean_line(given["name"], "name", 70)}
+    if given.get("bic", "").strip():
+        from schwifty import BIC
+        from schwifty.exceptions import SchwiftyException
+
+        try:
+            out["bic"] = BIC(given["bic"]).compact
+        except (SchwiftyException, ValueError) as exc:
+            raise InvalidInput(
+                f"bic {quoted(given['bic'])} is not a valid BIC ({exc}) — give 8 or 11 letters and digits, or leave it out"
+            ) from exc
+    return out
+
+
+def _check_swiss_qr(given: dict, currency: str) -> dict:
+    iban = _iban(given["iban"], ("CH", "LI"))
+    if 30000 <= int(iban[4:9]) <= 31999:
+        raise InvalidInput(
+            f"iban {quoted(given['iban'])} is a QR-IBAN, which needs QR references — use the account's ordinary IBAN"
+        )
+    name = clean_line(given["name"], "name", 70)
+    address = clean_line(given["address"], "address", 140)
+    out = {"iban": iban, "name": name, "address": address}
+    try:
+        swiss_bill(out, currency, 100, "RF18539007547034")
+    except InvalidInput:
+        raise
+    except ValueError as exc:
+        raise InvalidInput(f"the Swiss QR-bill refuses these details ({exc}) — check iban, name and address") from exc
+    return out
+
+
+def _swiss_creditor(address: str, name: str) -> dict:
+    match = _SWISS_ADDRESS_RE.match(address)
+    if match is None:
+        raise InvalidInput(
+            f'address {quoted(address)} is not "street and number, postcode town" — e.g. "Rue du Lac 1268, 2501 Biel"'
+        )
+    return {
+        "name": name,
+        "street": match["street"].strip(),
+        "pcode": match["pcode"],
+        "city": match["city"].strip(),
+        "country": match["country"] or "CH",
+    }
+
+
+def _check_upi(given: dict, currency: str) -> dict:
+    vpa = given["vpa"].strip()
+    if not _VPA_RE.match(vpa):
+        raise InvalidInput(f"vpa {quoted(vpa)} is not a UPI address — use one like shop@okaxis")
+    return {"vpa": vpa, "name": clean_line(given["name"], "name", 50)}
+
+
+def _check_pix(given: dict, currency: str) -> dict:
+    from stdnum.br import cnpj, cpf
+
+    key = given["key"].strip()
+    digits = re.sub(r"[.\-/ ]", "", key)
+    if cpf.is_valid(digits) or cnpj.is_valid(digits):
+        key = digits
+    elif not (_EVP_RE.match(key.lower()) or _PIX_PHONE_RE.match(key) or (_PIX_EMAIL_RE.match(key) and len(key) <= 77)):
+        raise InvalidInput(f"key {quoted(key)} is not a Pix key — use a CPF, CNPJ, email, phone (+55…) or random key")
+    if _EVP_RE.match(key.lower()):
+        key = key.lower()
+    name = _pix_text(clean_line(given["name"], "name", 120), 25)
+    city = _pix_text(clean_line(given["city"], "city", 120), 15)
+    if not name or not city:
+        raise InvalidInput("name and city must hold letters — write them as on the account")
+    return {"key": key, "name": name, "city": city}
+
+
+def _pix_text(text: str, limit: int) -> str:
+    """A Pix name or city: ASCII (accents dropped), at most ``limit`` characters."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9 .-]", "", plain).strip()[:limit].strip()
+
+
+def _check_handle(pattern: re.Pattern, example: str, what: str, strip: str) -> Callable[[dict, str], dict]:
+    def check(given: dict, currency: str) -> dict:
+        raw = given[what]
+        value = raw.strip().lstrip(strip)
+        if not pattern.match(value):
+            raise InvalidInput(f"{what} {quoted(raw)} cannot be a {example} — copy it from your profile")
+        return {what: value}
+
+    return check
+
+
+def _https(value: str, what: str = "url") -> str:
+    text = value.strip()
+    if not text.startswith("https://") or not _HTTPS_RE.match(text):
+        raise InvalidInput(f"{what} {quoted(value)} is not an https address — use one like https://buy.stripe.com/…")
+    return text
+
+
+def _check_stripe(given: dict, currency: str) -> dict:
+    url = _https(given["url"])
+    if "?" in url or "#" in url:
+        raise InvalidInput(f"url {quoted(url)} has a query — give the Payment Link itself (https://buy.stripe.com/…)")
+    return {"url": url}
+
+
+def _check_link(given: dict, currency: str) -> dict:
+    url = _https(given["url"])
+    for name in _PLACEHOLDER_RE.findall(url):
+        if name not in LINK_PLACEHOLDERS:
+            raise InvalidInput(
+                f"url has an unknown placeholder {{{name[:40]}}} — use {', '.join('{' + p + '}' for p in LINK_PLACEHOLDERS)}"
+            )
+    if "{amount" not in url:
+        raise InvalidInput("url has no {amount} or {amount_minor} — put the amount in the link, e.g. …?amount={amount}")
+    return {"url": url, "label": clean_line(given["label"], "label", 60)}
+
+
+def _check_bank(given: dict, currency: str) -> dict:
+    return {"details": clean_line(given["details"], "details", 500)}
+
+
+_CHECKS: dict[str, Callable[[dict, str], dict]] = {
+    "sepa": _check_sepa,
+    "swiss_qr": _check_swiss_qr,
+    "upi": _check_upi,
+    "pix": _check_pix,
+    "paypal": _check_handle(_PAYPAL_RE, "PayPal.me name (up to 20 letters and digits)", "handle", "@"),
+    "venmo": _check_handle(_VENMO_RE, "Venmo username (5–30 letters, digits, - or _)", "handle", "@"),
+    "cashapp": _check_handle(_CASHTAG_RE, "Cash App $Cashtag (up to 20 letters and digits)", "cashtag", "$"),
+    "stripe": _check_stripe,
+    "link": _check_link,
+    "bank": _check_bank,
+}
+
+
+def to_toml(methods: Sequence[PayMethod]) -> str:
+    """The methods as ``[[pay]]`` tables (TOML text)."""
+    import json
+
+    out = []
+    for method in methods:
+        out.append(f"\n[[pay]]\nmethod = {json.dumps(method.method)}")
+        out.extend(f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in method.details)
+    return "\n".join(out) + "\n" if out else ""
+
+
+# --- payloads --------------------------------------------------------------------------
+
+
+class Payment(NamedTuple):
+    """What one method offers for one amount: a link to open, a QR payload, texts to copy."""
+
+    url: str | None
+    qr: str | None  # the QR code's payload (the standard's text)
+    copy: tuple[tuple[str, str], ...]  # (what, text)
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Who pays: the customer's id, ref and email (the references are derived from them, once)."""
+
+    customer_id: int
+    ref: str | None
+    email: str | None = None
+
+    @cached_property
+    def reference(self) -> str:
+        from .references import payment_reference
+
+        return payment_reference(self.customer_id, self.ref)
+
+    @cached_property
+    def rf(self) -> str:
+        from .references import rf_reference  # python-stdnum: only when a page or message needs it
+
+        return rf_reference(self.customer_id, self.ref)
+
+
+def payment(method: PayMethod, amount_minor: int, currency: str, payer: Payer) -> Payment:
+    """What ``method`` offers for ``amount_minor`` from this payer: exactly as its standard defines it."""
+    amount = major_string(amount_minor, currency)
+    reference = payer.reference
+    m = method.method
+    if m in ("sepa", "swiss_qr"):
+        account: tuple[tuple[str, str], ...] = (("name", method["name"]), ("iban", method["iban"]))
+        account += (("bic", method["bic"]),) if method.get("bic") else ()
+        if m == "sepa":
+            code = epc_payload(method, amount_minor, payer.rf)
+        else:
+            code = swiss_bill(dict(method.details), currency, amount_minor, payer.rf).qr_data()
+        return Payment(None, code, (*account, ("reference", payer.rf)))
+    if m == "upi":
+        return Payment(
+            upi_uri(method, amount, reference), upi_uri(method, amount, reference), (("reference", reference),)
+        )
+    if m == "pix":
+        code = pix_payload(method, amount, reference)
+        return Payment(None, code, (("pix", code),))
+    if m == "paypal":
+        return Payment(f"https://paypal.me/{method['handle']}/{amount}{currency}", None, (("reference", reference),))
+    if m == "venmo":
+        note = quote(reference, safe="")
+        return Payment(
+            f"https://venmo.com/{method['handle']}?txn=pay&amount={amount}&note={note}",
+            None,
+            (("reference", reference),),
+        )
+    if m == "cashapp":
+        return Payment(f"https://cash.app/${method['cashtag']}/{amount}", None, (("reference", reference),))
+    if m == "stripe":
+        query = f"client_reference_id={quote(stripe_reference(reference), safe='')}"
+        if payer.email:
+            query += f"&prefilled_email={quote(payer.email, safe='')}"
+        return Payment(f"{method['url']}?{query}", None, (("reference", reference),))
+    if m == "link":
+        values = {
+            "amount": amount,
+            "amount_minor": str(amount_minor),
+            "currency": currency,
+            "reference": reference,
+        }
+        url = _PLACEHOLDER_RE.sub(lambda match: quote(values[match.group(1)], safe=""), method["url"])
+        return Payment(url, None, (("reference", reference),))
+    if m == "bank":
+        return Payment(None, None, (("details", method["details"]), ("reference", reference)))
+    raise ValueError(f"unknown pay method {m!r}")
+
+
+def epc_fields(method: PayMethod, amount_minor: int, rf: str, charset: str = "1") -> list[str]:
+    """The EPC069-12 (version 002) fields, in order; the remittance is the structured RF reference."""
+    euros = to_decimal(amount_minor, "EUR")
+    return [
+        "BCD",  # service tag
+        "002",  # version
+        charset,  # 1: UTF-8, 2: ISO 8859-1
+        "SCT",  # SEPA credit transfer
+        method.get("bic") or "",
+        method["name"],
+        method["iban"],
+        f"EUR{euros:.2f}",
+        "",  # purpose
+        rf,  # structured remittance (ISO 11649)
+        "",  # unstructured remittance (one or the other)
+    ]
+
+
+def epc_payload(method: PayMethod, amount_minor: int, rf: str) -> str:
+    """The GiroCode's text: the EPC fields joined by LF (trailing empty fields dropped, as allowed).
+
+    Its character set field says how ``qr_bytes`` encodes it: ISO 8859-1 where
+    the name allows (what most banking apps expect), else UTF-8.
+    """
+    text = "\n".join(epc_fields(method, amount_minor, rf, "2")).rstrip("\n")
+    try:
+        text.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        text = "\n".join(epc_fields(method, amount_minor, rf, "1")).rstrip("\n")
+    return text
+
+
+def qr_bytes(method: str, payload: str) -> bytes:
+    """The bytes a QR code carries for ``payload``: an EPC code in the character set its third field names;
+    every other payload in UTF-8 (the Swiss QR-bill's; UPI and Pix are ASCII)."""
+    if method == "sepa" and payload.split("\n", 3)[2] == "2":
+        return payload.encode("iso-8859-1")
+    return payload.encode("utf-8")
+
+
+def swiss_bill(details: dict, currency: str, amount_minor: int, rf: str):
+    """The Swiss QR-bill (qrbill.QRBill) for the amount, with the RF reference (type SCOR)."""
+    from qrbill import QRBill
+
+    creditor = _swiss_creditor(details["address"], details["name"])
+    return QRBill(
+        account=details["iban"],
+        creditor=creditor,
+        amount=major_string(amount_minor, currency),
+        currency=currency,
+        reference_number=rf,
+    )
+
+
+def upi_uri(method: PayMethod, amount: str, reference: str) -> str:
+    """``upi://pay?pa=…&pn=…&am=…&cu=INR&tn=…`` (NPCI's UPI linking specification)."""
+    return (
+        f"upi://pay?pa={quote(method['vpa'], safe='@')}&pn={quote(method['name'], safe='')}"
+        f"&am={amount}&cu=INR&tn={quote(reference, safe='')}"
+    )
+
+
+def pix_txid(reference: str) -> str:
+    """The Pix txid: the reference's letters and digits, at most 25 (``***`` when it has none)."""
+    from .references import reference_key
+
+    return reference_key(reference)[:25] or "***"
+
+
+def _emv(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def crc16_ccitt(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF), as the BR Code's field 63 uses."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def pix_payload(method: PayMethod, amount: str, reference: str) -> str:
+    """The static Pix BR Code (EMV QRCPS merchant-presented mode), ending with its CRC16."""
+    account = _emv("00", "br.gov.bcb.pix") + _emv("01", method["key"])
+    body = (
+        _emv("00", "01")
+        + _emv("26", account)
+        + _emv("52", "0000")
+        + _emv("53", "986")
+        + _emv("54", amount)
+        + _emv("58", "BR")
+        + _emv("59", method["name"])
+        + _emv("60", method["city"])
+        + _emv("62", _emv("05", pix_txid(reference)))
+        + "6304"
+    )
+    return body + f"{crc16_ccitt(body.encode('utf-8')):04X}"
+
+
+def stripe_reference(reference: str) -> str:
+    """The reference as Stripe's client_reference_id takes it (letters, digits, - and _)."""
+    from .references import reference_key
+
+    return reference if re.fullmatch(r"[A-Za-z0-9_-]{1,200}", reference) else reference_key(reference) or "C"
+
+
+def share_lines(methods: Sequence[PayMethod], amount_minor: int, currency: str, payer: Payer, gettext) -> list[str]:
+    """One line per method for a text message or email: "Pay by Venmo: https://…" (QR-only methods by their details)."""
+    from .money import major_string as plain
+
+    amount = plain(amount_minor, currency)
+    lines = []
+    for method in methods:
+        offer = payment(method, amount_minor, currency, payer)
+        name = method_name(method, gettext)
+        if method.method in ("bank", "stripe"):  # words, not a name: lower case inside a sentence
+            name = name[:1].lower() + name[1:]
+        if offer.url and not offer.url.startswith("upi:"):
+            lines.append(gettext("Pay by %(method)s: %(link)s") % {"method": name, "link": offer.url})
+        elif method.method == "sepa":
+            lines.append(
+                gettext(
+                    "Pay by %(method)s: %(amount)s %(currency)s to IBAN %(iban)s (%(name)s), reference %(reference)s"
+                )
+                % {
+                    "method": name,
+                    "amount": amount,
+                    "currency": currency,
+                    "iban": method["iban"],
+                    "name": method["name"],
+                    "reference": payer.rf,
+                }
+            )
+        elif method.method == "swiss_qr":
+            lines.append(
+                gettext(
+                    "Pay by %(method)s: %(amount)s %(currency)s to IBAN %(iban)s (%(name)s), reference %(reference)s"
+                )
+                % {
+                    "method": name,
+                    "amount": amount,
+                    "currency": currency,
+                    "iban": method["iban"],
+                    "name": method["name"],
+                    "reference": payer.rf,
+                }
+            )
+        elif method.method == "upi":
+            lines.append(gettext("Pay by %(method)s: %(link)s") % {"method": name, "link": offer.url})
+        elif method.method == "pix":
+            lines.append(gettext("Pay by %(method)s (copy and paste): %(code)s") % {"method": name, "code": offer.qr})
+        else:  # bank
+            lines.append(
+                gettext("Pay by %(method)s: %(amount)s %(currency)s to %(details)s, reference %(reference)s")
+                % {
+                    "method": name,
+                    "amount": amount,
+                    "currency": currency,
+                    "details": method["details"],
+                    "reference": payer.reference,
+                }
+            )
+    return lines
+
+
+def method_name(method: PayMethod, gettext) -> str:
+    """The method's name as a customer knows it (translated where it is words)."""
+    names = {
+        "sepa": gettext("SEPA bank transfer"),
+        "swiss_qr": gettext("Swiss QR-bill"),
+        "upi": "UPI",
+        "pix": "Pix",
+        "paypal": "PayPal",
+        "venmo": "Venmo",
+        "cashapp": "Cash App",
+        "stripe": gettext("Card (Stripe)"),
+        "bank": gettext("Bank transfer"),
+    }
+    if method.method == "link":
+        return method["label"]
+    return names[method.method]
+
+
+# --- the page's block ------------------------------------------------------------------
+
+
+class PayVariant(NamedTuple):
+    """One method's option for one tip choice."""
+
+    percent: int
+    total: str  # formatted
+    url: str | None
+    qr_svg: Any  # Markup of an inline <svg>, or None
+    copy: tuple[tuple[str, str], ...]
+
+
+class PayOption(NamedTuple):
+    """One method on the page: its variants, and the texts to copy that are the same for every amount."""
+
+    method: str
+    name: str
+    variants: list[PayVariant]
+    copy: tuple[tuple[str, str], ...]
+
+
+class PayBlock:
+    """Draws the pay options of a site's pages; owned by one renderer, it keeps the QR codes it drew.
+
+    A QR code depends only on its payload (method details, amount, reference),
+    so one drawn for a page is reused wherever the same payload recurs (the
+    same customer's page drawn again in a run, a statement). Bounded, so a
+    build of 100,000 pages does not keep them all.
+    """
+
+    QR_CACHE_ENTRIES = 4096
+
+    def __init__(self, methods: Sequence[PayMethod], currency: str):
+        self.methods = tuple(methods)
+        self.currency = currency
+        self._svgs: dict[tuple[str, str], str] = {}
+
+    def qr_svg(self, method: str, payload: str, title: str):
+        """The QR code of ``payload`` as inline SVG Markup (no style attribute, no script)."""
+        from markupsafe import Markup
+
+        key = (method, payload)
+        svg = self._svgs.get(key)
+        if svg is None:
+            svg = qr_svg(method, payload)
+            if len(self._svgs) >= self.QR_CACHE_ENTRIES:
+                self._svgs.clear()
+            self._svgs[key] = svg
+        return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{Markup.escape(title)}" ', 1))
+
+    def options(self, totals: Sequence[tuple[int, int, str]], payer: Payer, gettext) -> list[PayOption]:
+        """Each method's option, with one variant per (tip percent, total minor, total formatted)."""
+        options = []
+        for method in self.methods:
+            name = method_name(method, gettext)
+            variants = []
+            for percent, total_minor, total_text in totals:
+                offer = payment(method, total_minor, self.currency, payer)
+                svg = None
+                if offer.qr is not None and method.method in QR_METHODS:
+                    title = gettext("QR code to pay %(amount)s by %(method)s") % {"amount": total_text, "method": name}
+                    svg = self.qr_svg(method.method, offer.qr, title)
+                own = tuple(item for item in offer.copy if item[0] in AMOUNT_TEXTS)
+                variants.append(PayVariant(percent, total_text, offer.url, svg, own))
+            common = tuple(item for item in offer.copy if item[0] not in AMOUNT_TEXTS)
+            options.append(PayOption(method.method, name, variants, common))
+        return options
+
+
+_MODULES_PATH = re.compile(r'<path d="([^"]*)"')
+_SIZE = re.compile(r'<svg width="([0-9]+)"')
+
+
+def qr_svg(method: str, payload: str) -> str:
+    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), error correction M as EPC and
+    SIX require, its data the exact bytes of ``qr_bytes`` (byte mode, no ECI).
+
+    zxing-cpp draws it (it also picks the mask with the lowest penalty); the modules' path is taken
+    from its SVG and put in our own element. The Swiss QR-bill's code carries the Swiss cross in its
+    middle (7 mm of 46 mm).
+    """
+    import zxingcpp
+
+    code = zxingcpp.create_barcode(qr_bytes(method, payload), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    drawn = zxingcpp.write_barcode_to_svg(code, scale=1, add_quiet_zones=True)
+    path, size_match = _MODULES_PATH.search(drawn), _SIZE.search(drawn)
+    if path is None or size_match is None:
+        raise ValueError("zxing-cpp drew a QR code paylink cannot read back")
+    size = int(size_match.group(1))
+    extra = _swiss_cross(size) if method == "swiss_qr" else ""
+    return (
+        f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
+        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/><path fill="#000" d="{path.group(1)}"/>{extra}</svg>'
+    )
+
+
+def _swiss_cross(size: int) -> str:
+    """The Swiss cross drawn over the middle of a Swiss QR-bill code of ``size`` modules (quiet zones of 4)."""
+    cross = Decimal(size - 8) * 7 / 46  # the cross's square, in modules
+    x = Decimal(size) / 2 - cross / 2
+    arm, bar = cross * Decimal("0.6"), cross * Decimal("0.2")
+    mid = Decimal(size) / 2
+    edge = Decimal("0.3")
+    return (
+        f'<rect x="{x - edge:.2f}" y="{x - edge:.2f}" width="{cross + 2 * edge:.2f}"'
+        f' height="{cross + 2 * edge:.2f}" fill="#fff"/>'
+        f'<rect x="{x:.2f}" y="{x:.2f}" width="{cross:.2f}" height="{cross:.2f}" fill="#000"/>'
+        f'<rect x="{mid - bar / 2:.2f}" y="{mid - arm / 2:.2f}" width="{bar:.2f}" height="{arm:.2f}" fill="#fff"/>'
+        f'<rect x="{mid - arm / 2:.2f}" y="{mid - bar / 2:.2f}" width="{arm:.2f}" height="{bar:.2f}" fill="#fff"/>'
+    )
