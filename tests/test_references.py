@@ -1,9 +1,8 @@
 """Payment references (CONTRACT §8): ref else C + id, and the ISO 11649 creditor reference derived from it."""
 
 import pytest
-from stdnum import iso11649
-
 from paylink.references import payment_reference, reference_key, rf_body, rf_reference
+from stdnum import iso11649
 
 
 def test_reference_is_ref_else_c_and_id():
@@ -13,7 +12,7 @@ def test_reference_is_ref_else_c_and_id():
 
 @pytest.mark.parametrize(
     ("customer_id", "ref", "expected"),
-    [(1, "JANE", "RF09JANE"), (42, None, "RF" + "%02d" % (98 - int("1242" + "2715" + "00") % 97) + "C42")],
+    [(1, "JANE", "RF09JANE"), (42, None, f"RF{98 - int('1242' + '2715' + '00') % 97:02d}C42")],
 )
 def test_rf_reference_has_iso_11649_check_digits(customer_id, ref, expected):
     rf = rf_reference(customer_id, ref)
