@@ -6,6 +6,7 @@ import click
 
 from .base import (
     Context,
+    _clip,
     _table,
     cli,
     emit,
@@ -149,7 +150,14 @@ def customer_list(ctx: Context, owing, as_csv, as_json) -> None:
             click.echo("No customers yet. Add one with: paylink customer add NAME")
         return
     table = [
-        [str(r["id"]), r["name"], r["ref"] or "", ctx.money(r["balance_minor"]), r["state"], r["url"] or "(no link)"]
+        [
+            str(r["id"]),
+            _clip(r["name"]),
+            _clip(r["ref"] or ""),
+            ctx.money(r["balance_minor"]),
+            r["state"],
+            r["url"] or "(no link)",
+        ]
         for r in rows
     ]
     emit(False, None, _table(["ID", "NAME", "REF", "BALANCE", "STATE", "LINK"], table, right={0, 3}))
