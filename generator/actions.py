@@ -528,10 +528,26 @@ def give_all_links(ws: Workspace) -> list[Link]:
     return links.live_links(ws.conn)
 
 
-def share_link(ws: Workspace, customer_key: str) -> tuple[CustomerBalance, Link]:
-    """Give the customer a link if they have none; return them with their balance, and the link."""
-    customer, link = give_link(ws, customer_key)
-    return customer_balances(ws, customer)[0], link
+@dataclass(frozen=True)
+class SharedLink:
+    """A customer's link given for sharing, with their balance."""
+
+    balance: CustomerBalance
+    link: Link
+    # When this share gave a new link because the old one had been turned off (`link revoke`):
+    # when that was (ISO 8601 UTC), so the owner is told; else None.
+    replaces_revoked_at: str | None = None
+
+
+def share_link(ws: Workspace, customer_key: str) -> SharedLink:
+    """Give the customer a link if they have none; return it with their balance (and any revoked link it follows)."""
+    from . import links
+
+    with keeping_pages_current(ws):
+        customer = ledger.find_customer(ws.conn, customer_key)
+        link, created = links.generate_link(ws.conn, customer)
+        revoked = links.revoked_at(ws.conn, customer.id) if created else None
+    return SharedLink(customer_balances(ws, customer)[0], link, revoked)
 
 
 def current_link(ws: Workspace, customer: Customer) -> Link:

@@ -1,6 +1,7 @@
 """The demo: a ready site for a fictional landscaper, with customers in every state."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from . import actions
@@ -37,7 +38,7 @@ def make_demo(root: Path, *, base_url: str) -> tuple[Site, list[tuple[str, str, 
                 f"{root} holds a paylink site that `paylink demo` did not make — leave it be,"
                 " and give the demo another folder, e.g. `paylink demo demo-site`"
             )
-        site = Site(root)
+        site = _serving_at(Site(root), base_url)
         fresh = False
     else:
         site = actions.create_site(root, Settings(**{**vars(BUSINESS), "base_url": base_url}))
@@ -52,6 +53,21 @@ def make_demo(root: Path, *, base_url: str) -> tuple[Site, list[tuple[str, str, 
             (cb.customer.name, cb.state, ws.url(cb.link_nonce)) for cb in actions.customer_balances(ws) if cb.link_nonce
         ]
     return site, rows
+
+
+def _serving_at(site: Site, base_url: str) -> Site:
+    """The demo site, its links pointing at ``base_url`` (a rerun may serve on another host or port)."""
+    from dataclasses import replace
+
+    settings = site.settings
+    if settings.base_url == base_url:
+        return site
+    moved = replace(settings, base_url=base_url).validated()
+    temp = site.settings_path.with_name(f".{SETTINGS_FILE}.tmp")
+    temp.write_text(moved.to_toml(), encoding="utf-8")
+    os.chmod(temp, 0o644)
+    os.replace(temp, site.settings_path)
+    return Site(site.root)
 
 
 def _fill(ws: Workspace) -> None:

@@ -108,6 +108,16 @@ def revoke_link(conn: sqlite3.Connection, customer: Customer) -> Link:
         return old
 
 
+def revoked_at(conn: sqlite3.Connection, customer_id: int) -> str | None:
+    """When the customer's newest retired link was turned off (``link revoke``), if it was; else None."""
+    row = conn.execute(
+        "SELECT retired_at, retired_because FROM links WHERE customer_id = ? AND retired_at IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+        (customer_id,),
+    ).fetchone()
+    return row[0] if row is not None and row[1] == "revoked" else None
+
+
 def _now():
     import datetime as dt
 

@@ -45,6 +45,9 @@ def file_bytes(url: str, path: Path) -> bytes:
     return out.getvalue()
 
 
-def svg_inline(url: str, *, scale: int = 3) -> str:
-    """The QR code as an ``<svg>`` element to put inside an HTML page (no XML declaration)."""
-    return make(url).svg_inline(scale=scale, border=4, omitsize=True, title="QR code of the customer's link")
+def svg_inline(url: str, *, scale: int = 3, title: str | None = "QR code of the customer's link") -> str:
+    """The QR code as an ``<svg>`` element to put inside an HTML page (no XML declaration).
+
+    ``title=None`` leaves the title out, for a page that names the code itself in its own language.
+    """
+    return make(url).svg_inline(scale=scale, border=4, omitsize=True, title=title)

@@ -123,12 +123,21 @@ def find_site(explicit: str | os.PathLike | None = None) -> Site:
     if named:
         root = Path(named).expanduser().absolute()
         if not (root / SETTINGS_FILE).is_file():
-            raise SiteError(f"no paylink site in {root} — run `paylink init {named}` first, or pass --site DIR")
+            how = "--site" if explicit else SITE_ENV
+            raise SiteError(
+                f"no paylink site in {root} (named by {how}) — give the folder that holds your site's"
+                " paylink.toml; to start a new business there, run paylink init DIR"
+            )
         return Site(root)
     here = Path.cwd()
     enclosing = enclosing_site(here)
     if enclosing is None:
-        raise SiteError(f"no paylink site in {here} — run `paylink init .` first, or pass --site DIR")
+        # Not "run paylink init .": the owner is most likely just outside their site (or in a
+        # folder of it that looked like another), and a second site here would split their books.
+        raise SiteError(
+            f"no paylink site here (looked in {here} and every folder above) — cd into your site's folder,"
+            f" pass --site DIR, or set {SITE_ENV}; to start a new business, run paylink init DIR"
+        )
     return Site(enclosing)
 
 

@@ -25,6 +25,7 @@ class StatementLine:
     day: dt.date | None  # None: another program wrote a posted_at paylink cannot read as a time
     balance_minor: int
     voided: bool
+    voids_description: str | None = None  # for a void: the description of the entry it reverses
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def read_statement(
             )
         rows = conn.execute(
             "SELECT id, customer_id, amount_minor, description, posted_at, voids_entry_id,"
-            " EXISTS (SELECT 1 FROM entries v WHERE v.voids_entry_id = entries.id)"
+            " EXISTS (SELECT 1 FROM entries v WHERE v.voids_entry_id = entries.id),"
+            " (SELECT o.description FROM entries o WHERE o.id = entries.voids_entry_id)"
             f" FROM entries WHERE {' AND '.join(conditions)} ORDER BY julianday(posted_at), id",
             params,
         ).fetchall()
@@ -107,7 +109,7 @@ def read_statement(
     for row in rows:
         entry = Entry(*row[:6])
         balance += entry.amount_minor
-        lines.append(StatementLine(entry, local_day(entry.posted_at, zone), balance, bool(row[6])))
+        lines.append(StatementLine(entry, local_day(entry.posted_at, zone), balance, bool(row[6]), row[7]))
     return Statement(customer, start, end, opening, lines)
 
 
@@ -125,76 +127,130 @@ def local_day(posted_at: str, zone: ZoneInfo) -> dt.date | None:
 # --- the printable statement ----------------------------------------------------
 
 
-def _pay_options(settings, customer: Customer, closing_minor: int, closing_text: str) -> list:
+def _pay_options(settings, customer: Customer, closing_minor: int, closing_text: str, gettext) -> list:
     """The ``[[pay]]`` methods for paying the closing balance (one option each, with its QR code where it has one)."""
     if not settings.pay:
         return []
     from .pay_methods import PayBlock, Payer
 
     payer = Payer(customer.id, customer.ref, customer.email)
-    # The statement's words are English (statement.html), so are the methods' names.
-    return PayBlock(settings.pay, settings.currency).options([(0, closing_minor, closing_text)], payer, lambda s: s)
+    # The methods' names in the statement's language (``gettext`` of that language).
+    return PayBlock(settings.pay, settings.currency).options([(0, closing_minor, closing_text)], payer, gettext)
 
 
-def render_html(settings, env, statement: Statement, *, url: str | None, today: dt.date) -> str:
+@dataclass(frozen=True)
+class CustomerLine:
+    """One row of the customer's statement: an entry, whether it was canceled, the balance after it."""
+
+    line: StatementLine
+    canceled: bool  # voided by an entry in the same period: shown struck through, counted nowhere
+    balance_minor: int  # after this row, leaving out canceled entries and their voids
+    canceled_description: str | None  # a void of an entry before the period: what it canceled
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """What the customer's statement shows, in minor units: its rows and totals.
+
+    A voided entry appears once, marked canceled, and the void that reverses it
+    is not shown (a void's reason is for the business only); neither counts in
+    the totals, so a void is never a payment. A void of an entry from before the
+    period has no row of its own to cancel: it is shown as a cancellation and
+    totalled apart, so opening + charges − credits + canceled_earlier = closing.
+    """
+
+    lines: list[CustomerLine]
+    charges_minor: int
+    credits_minor: int  # payments and credits, as a positive amount
+    canceled_earlier_minor: int  # voids of entries from before the period (signed)
+
+
+def customer_view(statement: Statement) -> CustomerView:
+    """The customer's rows and totals for ``statement`` (the owner's views keep every entry)."""
+    in_period = {line.entry.id for line in statement.lines}
+    # An entry counts as canceled here only when its void is in the period too: a void after
+    # the period's end did not change any balance the statement shows.
+    voided_here = {line.entry.voids_entry_id for line in statement.lines if line.entry.voids_entry_id in in_period}
+    rows: list[CustomerLine] = []
+    balance = statement.opening_minor
+    charges = credits = canceled_earlier = 0
+    for line in statement.lines:
+        entry = line.entry
+        if entry.voids_entry_id in in_period:
+            continue  # the void of a row shown as canceled
+        canceled = entry.id in voided_here
+        earlier = entry.voids_entry_id is not None
+        if not canceled:
+            balance += entry.amount_minor
+            if earlier:
+                canceled_earlier += entry.amount_minor
+            elif entry.amount_minor > 0:
+                charges += entry.amount_minor
+            else:
+                credits -= entry.amount_minor
+        description = (line.voids_description or "") if earlier else None
+        rows.append(CustomerLine(line, canceled, balance, description))
+    return CustomerView(rows, charges, credits, canceled_earlier)
+
+
+def render_html(settings, renderer, statement: Statement, *, url: str | None, today: dt.date) -> str:
     """Return the printable statement's HTML (``statement.html``), with the QR code of ``url`` when given.
 
-    ``env`` is the site's Jinja environment (autoescaping, the site's own
-    templates first). Money and dates are written in the site's locale.
+    ``renderer`` is the site's page renderer (its templates first, autoescaping).
+    Like the customer's page, the statement is in the customer's language, else
+    the site's, with money and dates written for that language in the site's territory.
     """
     from babel.dates import format_date
     from markupsafe import Markup
 
     from . import qr
+    from .i18n import page_language, translations
     from .model import state_of
-    from .money import format_money
 
-    def money(minor: int) -> str:
-        return format_money(minor, settings.currency, settings.locale)
+    voice = renderer.voice(page_language(settings, statement.customer.language))
+    money = voice.money
 
     def day_text(day: dt.date | None) -> str:
-        return format_date(day, "medium", locale=settings.locale) if day else ""
+        return format_date(day, "medium", locale=voice.locale) if day else ""
 
-    voided_ids = {line.entry.id for line in statement.lines if line.voided}
+    view = customer_view(statement)
     lines = [
         {
-            "date": day_text(line.day) if line.day else line.entry.posted_at,
-            "description": line.entry.description,
-            "amount": money(line.entry.amount_minor),
-            "balance": money(line.balance_minor),
-            "voided": line.entry.id in voided_ids,
-            "is_void": line.entry.voids_entry_id is not None,
+            "date": day_text(row.line.day) if row.line.day else row.line.entry.posted_at,
+            "date_iso": row.line.day.isoformat() if row.line.day else "",
+            "description": row.line.entry.description,
+            "canceled_description": row.canceled_description,
+            "amount": money(row.line.entry.amount_minor),
+            "balance": money(row.balance_minor),
+            "canceled": row.canceled,
         }
-        for line in statement.lines
+        for row in view.lines
     ]
-    if statement.start and statement.end:
-        period = f"{day_text(statement.start)} – {day_text(statement.end)}"
-    elif statement.start:
-        period = f"From {day_text(statement.start)}"
-    elif statement.end:
-        period = f"Up to {day_text(statement.end)}"
-    else:
-        period = "All entries"
     closing = statement.closing_minor
-    closing_label = {"outstanding": "Amount due", "credit": "Credit", "zero": "Balance"}[state_of(closing)]
-    customer = statement.customer
     context = {
-        "lang": settings.locale.replace("_", "-"),
+        "lang": voice.lang,
         "business": settings,
-        "customer": customer,
+        "customer": statement.customer,
         "statement_date": {"text": day_text(today), "iso": today.isoformat()},
-        "period": period,
+        "period_start": day_text(statement.start),
+        "period_end": day_text(statement.end),
         "opening": money(statement.opening_minor),
         "opening_date": day_text(statement.start) if statement.start else "",
-        "closing": money(abs(closing)) if closing < 0 else money(closing),
-        "closing_label": closing_label,
+        "closing": money(abs(closing)),
+        "closing_state": state_of(closing),
         "closing_date": day_text(statement.end or today),
-        "charges": money(sum(line.entry.amount_minor for line in statement.lines if line.entry.amount_minor > 0)),
-        "credits": money(-sum(line.entry.amount_minor for line in statement.lines if line.entry.amount_minor < 0)),
+        "charges": money(view.charges_minor),
+        "credits": money(view.credits_minor),
+        "canceled_earlier": money(view.canceled_earlier_minor) if view.canceled_earlier_minor else None,
         "lines": lines,
         "pay_instructions": settings.pay_instructions,
         # Our own markup, made from the link alone: never customer-provided text.
-        "qr_svg": Markup(qr.svg_inline(url)) if url else None,
-        "pay_options": _pay_options(settings, customer, closing, money(closing)) if closing > 0 else [],
+        # Untitled: the template names it in the customer's language.
+        "qr_svg": Markup(qr.svg_inline(url, title=None)) if url else None,
+        "pay_options": _pay_options(
+            settings, statement.customer, closing, money(closing), translations(voice.language).gettext
+        )
+        if closing > 0
+        else [],
     }
-    return env.get_template("statement.html").render(context)
+    return voice.env.get_template("statement.html").render(context)

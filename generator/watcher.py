@@ -15,12 +15,23 @@ success after a failure says so. Idle, the loop only wakes once a second.
 
 Builds and pushes to the store go through ``actions`` like every command's;
 a store out of reach is retried with a growing pause (2 s doubling to 60 s).
+
+Ctrl-C is the watcher's alone: a terminal sends SIGINT to every process of the
+foreground job, helper processes of a large build too, and one still starting
+up would die with a traceback before it could ignore it. So while watching,
+SIGINT is ignored (a started program inherits that, and Python keeps it) and
+blocked; one thread takes it with sigwait (Linux queues a blocked signal even
+when it is ignored) and interrupts the main thread, which stops the build and
+its helpers (the pool terminates them).
 """
 
+import signal
 import sqlite3
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import actions
@@ -39,6 +50,12 @@ Report = Callable[[str, str], None]
 
 def watch_site(site: Site, report: Report, *, stop: threading.Event | None = None) -> None:
     """Watch until ``stop`` is set (or KeyboardInterrupt); report ("built"|"error", text) as it goes."""
+    # Before any thread starts (watchdog starts some as soon as a folder is scheduled).
+    with ctrl_c_for_this_process_only():
+        _watch_site(site, report, stop=stop)
+
+
+def _watch_site(site: Site, report: Report, *, stop: threading.Event | None) -> None:
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
@@ -107,6 +124,67 @@ def watch_site(site: Site, report: Report, *, stop: threading.Event | None = Non
         observer.stop()
         observer.join(timeout=5)
         conn.close()
+
+
+# The signal that carries Ctrl-C to the main thread alone (never sent to another process).
+_RELAY = signal.SIGUSR1
+
+
+@contextmanager
+def ctrl_c_for_this_process_only() -> Iterator[None]:
+    """Within the block, Ctrl-C (SIGINT) raises KeyboardInterrupt in the main thread as usual, but the
+    programs started meanwhile (a build's helper processes) ignore it (see the module's docstring).
+
+    Only in the main thread on Linux, and while no other thread runs: a thread started earlier would
+    not block SIGINT and would take (and, ignoring it, lose) a Ctrl-C. Otherwise the block runs as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or threading.active_count() > 1
+        or not sys.platform.startswith("linux")
+    ):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # multiprocessing starts its resource tracker with SIGINT blocked and then unblocks SIGINT in
+    # the calling thread, which would leave the main thread ignoring Ctrl-C: start it now, before
+    # the block, so a build's helper pool finds it running.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    main = threading.get_ident()
+    done = threading.Event()
+    # Blocked before anything else: every thread started from here on inherits the mask, so
+    # none of them takes (and, ignoring it, loses) a Ctrl-C meant for the relay.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous_relay = signal.signal(_RELAY, interrupt)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def relay() -> None:
+        while True:
+            signal.sigwait({signal.SIGINT})
+            if done.is_set():
+                return
+            signal.pthread_kill(main, _RELAY)
+
+    relayer = threading.Thread(target=relay, name="paylink-ctrl-c", daemon=True)
+    relayer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if relayer.ident is not None and relayer.is_alive():
+            try:
+                signal.pthread_kill(relayer.ident, signal.SIGINT)  # wakes the relay thread to end
+            except OSError:
+                pass  # it ended already (a Ctrl-C came in meanwhile)
+        relayer.join(timeout=1)
+        signal.signal(signal.SIGINT, previous_int)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(_RELAY, previous_relay)
 
 
 def _settle(wake: threading.Event) -> None:

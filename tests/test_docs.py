@@ -79,3 +79,23 @@ def test_the_readme_exists():
 def test_every_command_is_in_the_readme(path, command):
     assert README.is_file(), f"{README} is missing"
     assert f"paylink {' '.join(path)}" in README.read_text(encoding="utf-8")
+
+
+def test_the_readme_starts_with_getting_and_installing_paylink():
+    """A non-programmer reads the top: how to get the files, one install command, the demo, the tests."""
+    text = README.read_text(encoding="utf-8")
+    top = text[: text.index("## For the business")]
+    assert "git clone <the repository URL your host gives you>" in top and "ZIP" in top
+    install = "python3 -m venv .venv && .venv/bin/pip install -q . && source .venv/bin/activate"
+    demo = "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/paylink demo"
+    assert install in top and demo in top and "./scripts/test" in top
+    assert top.index(install) < top.index(demo)
+
+
+def test_the_readme_has_a_go_live_path_in_order():
+    text = README.read_text(encoding="utf-8")
+    go_live = text[text.index("## Go live") : text.index("## Run the tests")]
+    steps = ["paylink init", "paylink customer add", "paylink charge", "paylink link share", "paylink serve"]
+    positions = [go_live.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "CDN" in go_live and "--name" in go_live

@@ -85,7 +85,7 @@ def test_init_dot_inside_build_is_refused(tmp_path, monkeypatch):
     site = make_site(tmp_path / "site")
     monkeypatch.chdir(site / "build")
     before = tree(site)
-    line = one_error_line(invoke("init", "."))
+    line = one_error_line(invoke("init", ".", "--name", "Second"))
     assert "inside the build/ folder of the paylink site" in line
     assert tree(site) == before
     assert not (site / "build" / "paylink.key").exists()

@@ -236,7 +236,9 @@ def test_on_a_terminal_the_qr_code_is_drawn_and_copy_uses_osc52(site, paylink):
     assert url in out
     assert "▀" in out or "▄" in out
     assert f"\x1b]52;c;{base64.b64encode(url.encode()).decode()}\x07" in out
-    assert "Copied" in err
+    # A terminal never confirms OSC 52: paylink says it sent the link, never that it was copied.
+    assert "Sent the link to your terminal's clipboard (OSC 52)" in err
+    assert "Copied" not in err
 
 
 def test_copy_without_a_terminal_says_so_and_succeeds(site, paylink):
@@ -250,4 +252,5 @@ def test_copy_without_a_terminal_says_so_and_succeeds(site, paylink):
     assert run.returncode == 0, run.stderr
     assert "\x1b]52" not in run.stdout
     assert json.loads(run.stdout)["customer_id"] == 1
-    assert "Could not copy" in run.stderr and "Error" not in run.stderr
+    assert "Could not copy: not a terminal" in run.stderr and "Error" not in run.stderr
+    assert "Copied" not in run.stderr and "Sent the link" not in run.stderr

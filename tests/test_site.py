@@ -273,7 +273,11 @@ def test_outside_a_site_is_a_clear_error(tmp_path, monkeypatch):
 
     line = one_error_line(invoke("customer", "list"))
 
-    assert line == f"Error: No paylink site in {Path.cwd()} — run `paylink init .` first, or pass --site DIR"
+    assert line == (
+        f"Error: No paylink site here (looked in {Path.cwd()} and every folder above) — cd into your site's"
+        " folder, pass --site DIR, or set PAYLINK_SITE; to start a new business, run paylink init DIR"
+    )
+    assert "init ." not in line  # never an invitation to start a second site right here
     assert list(elsewhere.iterdir()) == []
 
 

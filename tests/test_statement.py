@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -186,10 +187,12 @@ def test_html_statement_has_everything_the_customer_needs(tmp_path, site, paylin
     assert soup.select_one("#opening-balance").get_text() == "$100.00"
     assert soup.select_one("#closing-balance").get_text() == "$90.25"
     rows = soup.select("#statement-entries tbody tr.entry")
-    assert len(rows) == 4
+    # The void of "Wrong charge" is not a row of its own: the charge shows once, canceled.
+    assert len(rows) == 3
     assert "February work" in rows[0].get_text() and "$140.25" in rows[0].get_text()
-    voided = soup.select("#statement-entries tr.voided")
-    assert len(voided) == 1 and "Wrong charge" in voided[0].get_text() and "Voided" in voided[0].get_text()
+    canceled = soup.select("#statement-entries tr.canceled")
+    assert len(canceled) == 1 and "Wrong charge" in canceled[0].get_text() and "Canceled" in canceled[0].get_text()
+    assert "typo" not in html and "Void" not in html  # a void's reason is for the business only
     assert "Statement" in text and soup.select_one("time[datetime]") is not None
     # A self-contained local file: nothing loaded from anywhere, and the QR code inline.
     assert soup.select("link[rel=stylesheet], script, img[src^=http]") == []
@@ -274,3 +277,153 @@ def test_html_prints_on_one_sheet_for_20_entries_and_its_qr_scans(tmp_path, site
             browser.close()
     decoded = [b.text for b in zxingcpp.read_barcodes(image_module.open(io.BytesIO(qr)))]
     assert decoded == [url]
+
+
+# --- the customer's statement: their language, canceled entries, totals ------------------------
+
+
+def html_statement(paylink: Paylink, tmp_path: Path, customer: str, *args: str):
+    target = tmp_path / f"{customer}-{len(list(tmp_path.glob('*.html')))}.html"
+    paylink.ok("statement", customer, *args, "--html", str(target))
+    return target.read_text(encoding="utf-8"), parse(target.read_text(encoding="utf-8"))
+
+
+def spanish_words() -> set[str]:
+    """Every word of the Spanish catalog's translations, and the Spanish month and day names (dates)."""
+    from babel import Locale
+    from babel.messages.pofile import read_po
+
+    po = Path(__file__).resolve().parent.parent / "site_templates/locale/es/LC_MESSAGES/messages.po"
+    with open(po, "rb") as file:
+        catalog = read_po(file, locale="es")
+    words: set[str] = set()
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        for string in strings:
+            words.update(w.lower() for w in re.findall(r"[^\W\d_]+", re.sub(r"%\(\w+\)[sd]", " ", string)))
+    es = Locale.parse("es_US")
+    for names in (es.months["format"], es.months["stand-alone"], es.days["format"]):
+        for width in names.values():
+            for name in width.values():
+                words.update(w.lower() for w in re.findall(r"[^\W\d_]+", name))
+    return words
+
+
+@pytest.fixture
+def spanish(tmp_path: Path) -> tuple[Paylink, list[str]]:
+    """Juana reads Spanish on an en_US site; two entries of hers were voided. Returns the CLI and her own data."""
+    site = make_site(
+        tmp_path / "es-site",
+        "--timezone",
+        "America/Chicago",
+        "--phone",
+        "555-0100",
+        "--email",
+        "cobros@example.com",
+        "--address",
+        "12 Water St, Springfield",
+        "--base-url",
+        "https://pay.example.com",
+    )
+    p = Paylink(site)
+    p.ok("customer", "add", "Juana Pérez", "--ref", "JUANA", "--language", "es", "--email", "juana@example.com")
+    p.ok("charge", "JUANA", "1200.50", "Caldera nueva", "--date", "2026-01-15")  # 1
+    p.ok("credit", "JUANA", "200", "Cheque 1001", "--date", "2026-01-20")  # 2
+    p.ok("charge", "JUANA", "99", "Cargo duplicado", "--date", "2026-02-03")  # 3
+    p.ok("void", "3", "--reason", "duplicate charge typed twice")  # 4: a void must never count as a payment
+    p.ok("credit", "JUANA", "50", "Cheque rebotado", "--date", "2026-02-05")  # 5
+    p.ok("void", "5", "--reason", "bounced")  # 6: a voided payment is no payment, its void no charge
+    p.ok("link", "generate", "JUANA")
+    data = ["Test Plumbing", "12 Water St, Springfield", "555-0100", "cobros@example.com", "Juana Pérez", "JUANA"]
+    data += ["juana@example.com", "Caldera nueva", "Cheque 1001", "Cargo duplicado", "Cheque rebotado"]
+    return p, data
+
+
+def test_a_spanish_customers_statement_is_wholly_spanish(tmp_path, spanish):
+    paylink, data = spanish
+    html, soup = html_statement(paylink, tmp_path, "JUANA")
+    assert soup.html["lang"] == "es-US"
+    known = spanish_words()
+    texts = [soup.title.get_text()] + [s for s in soup.body.find_all(string=True) if s.parent.name != "style"]
+    texts += [tag["aria-label"] for tag in soup.select("[aria-label]")]
+    left_over = []
+    for text in texts:
+        for value in sorted(data, key=len, reverse=True):
+            text = text.replace(value, " ")
+        left_over += [w for w in re.findall(r"[^\W\d_]+", text) if w.lower() not in known]
+    assert left_over == [], f"words not from the Spanish catalog: {sorted(set(left_over))}"
+    words = {w.lower() for w in re.findall(r"[^\W\d_]+", soup.get_text())}
+    for english in ("statement", "balance", "charges", "payments", "credits", "canceled", "date", "amount"):
+        assert english not in words
+    # Money and dates are written for Spanish in the site's territory (es_US), as on her page.
+    assert soup.select_one("#closing-balance").get_text() == "$1,000.50"
+    assert "15 ene 2026" in soup.select_one("#statement-entries").get_text()
+    closing_label = soup.select_one(".summary .closing th").get_text()
+    assert closing_label == "Saldo pendiente"
+    assert [tag.get_text() for tag in soup.select("tr.canceled .tag")] == ["Cancelado", "Cancelado"]
+    for reason in ("duplicate", "bounced", "Void"):
+        assert reason not in html
+
+
+def test_statement_totals_leave_out_canceled_entries(tmp_path, spanish):
+    paylink, _ = spanish
+    _, soup = html_statement(paylink, tmp_path, "JUANA")
+    rows = soup.select("#statement-entries tr.entry")
+    # Four entries shown (the two voids are not), the voided ones once each, struck through.
+    assert [r.select_one(".desc").get_text() for r in rows] == [
+        "Caldera nueva",
+        "Cheque 1001",
+        "Cargo duplicado",
+        "Cheque rebotado",
+    ]
+    assert ["canceled" in r["class"] for r in rows] == [False, False, True, True]
+    assert soup.select_one("#opening-balance").get_text() == "$0.00"
+    assert soup.select_one("#total-charges").get_text() == "$1,200.50"  # not 1,299.50, nor + the voided payment
+    assert soup.select_one("#total-credits").get_text() == "$200.00"  # not 299 (void of a charge), nor 250
+    assert soup.select_one("#total-canceled-earlier") is None
+    assert soup.select_one("#closing-balance").get_text() == "$1,000.50"
+    # The running balance skips canceled entries: it never jumps where a void is hidden.
+    assert [r.select("td.num")[-1].get_text() for r in rows] == ["$1,200.50", "$1,000.50", "$1,000.50", "$1,000.50"]
+    # The owner's views keep every entry, voids included.
+    stmt = paylink.json("statement", "JUANA")
+    assert [e["id"] for e in stmt["entries"]] == [1, 2, 3, 5, 4, 6]  # the voids were posted today
+    assert [e["voids"] for e in stmt["entries"]] == [None, None, None, None, 3, 5]
+    assert [e["voided"] for e in stmt["entries"]] == [False, False, True, True, False, False]
+    assert stmt["closing_balance_minor"] == 100050
+
+
+def test_a_void_of_an_entry_before_the_period_is_a_cancellation_apart(tmp_path, spanish):
+    """The charge was in January, its void today: a March-on statement cannot show the charge canceled,
+    so it shows the cancellation (no reason) and totals it apart; the balances still add up."""
+    paylink, _ = spanish
+    paylink.ok("customer", "add", "Luis Gómez", "--ref", "LUIS", "--language", "es")
+    paylink.ok("charge", "LUIS", "80", "Instalación", "--date", "2026-01-10")  # 7
+    paylink.ok("charge", "LUIS", "30", "Revisión", "--date", "2026-01-25")  # 8
+    paylink.ok("void", "8", "--reason", "never done")  # 9, today
+    paylink.ok("credit", "LUIS", "5", "Descuento")  # 10, today
+    html, soup = html_statement(paylink, tmp_path, "LUIS", "--from", "2026-03-01")
+    assert soup.select_one("#opening-balance").get_text() == "$110.00"
+    assert soup.select_one("#total-charges").get_text() == "$0.00"
+    assert soup.select_one("#total-credits").get_text() == "$5.00"
+    assert soup.select_one("#total-canceled-earlier").get_text() == "-$30.00"
+    assert soup.select_one("#closing-balance").get_text() == "$75.00"  # 110 + 0 - 5 - 30
+    rows = soup.select("#statement-entries tr.entry")
+    assert [r.select_one(".desc").get_text() for r in rows] == ["Cancelado: Revisión", "Descuento"]
+    assert "never done" not in html and "Void" not in html
+    assert (
+        soup.select_one("#total-canceled-earlier").find_previous("th").get_text() == "Movimientos anteriores cancelados"
+    )
+    # A statement for January alone, when the charge still stood, counts it (its void is after the period).
+    _, january = html_statement(paylink, tmp_path, "LUIS", "--to", "2026-01-31")
+    assert january.select("tr.canceled") == []
+    assert january.select_one("#total-charges").get_text() == "$110.00"
+    assert january.select_one("#closing-balance").get_text() == "$110.00"
+    assert paylink.json("statement", "LUIS", "--to", "2026-01-31")["closing_balance_minor"] == 11000
+
+
+def test_an_english_statement_says_canceled(tmp_path, paylink):
+    html, soup = html_statement(paylink, tmp_path, "JANE")
+    assert soup.html["lang"] == "en-US"
+    assert [t.get_text() for t in soup.select("tr.canceled .tag")] == ["Canceled"]
+    assert soup.select_one("#total-charges").get_text() == "$140.25"  # the canceled $10 left out
+    assert soup.select_one("#total-credits").get_text() == "$50.00"  # its void is no payment

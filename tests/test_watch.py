@@ -43,9 +43,13 @@ def default_sigint() -> None:
 
 
 class Watcher:
-    """`paylink --site SITE watch` in its own process, stderr to a file."""
+    """`paylink --site SITE watch` in its own process, stderr to a file.
 
-    def __init__(self, site: Path, log: Path):
+    With ``own_group``, in a process group of its own, as a shell runs a foreground job:
+    Ctrl-C (``interrupt_group``) then reaches watch and every process it started.
+    """
+
+    def __init__(self, site: Path, log: Path, *, own_group: bool = False):
         self.site = site
         self.log = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
@@ -58,7 +62,12 @@ class Watcher:
                 stderr=err,
                 env=env,
                 preexec_fn=default_sigint,
+                process_group=0 if own_group else None,
             )
+
+    def interrupt_group(self) -> None:
+        """Ctrl-C on a terminal: SIGINT to the whole foreground process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
 
     def stderr(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -249,3 +258,121 @@ def test_watch_pauses_between_retries_of_a_build_that_keeps_failing(site, custom
     (override / "page.html").unlink()
     wait_for("pages current again", lambda: "Pages are current again" in watcher.stderr())
     assert_clean_exit(watcher)
+
+
+# --- Ctrl-C during a large build ----------------------------------------------------------
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid (children, their children, ...), read from /proc."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as file:
+                    children = {int(c) for c in file.read().split()}
+            except OSError:
+                continue
+            todo += list(children - found)
+            found |= children
+    return found
+
+
+def is_helper(pid: int) -> bool:
+    """Whether pid is a build's helper process (a multiprocessing "spawn" child)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return b"spawn_main" in file.read()
+    except OSError:
+        return False
+
+
+def sigint_taken(pid: int) -> bool:
+    """Whether the process has a handler for SIGINT or ignores it (Python is up), read from /proc."""
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            masks = {
+                k: int(v, 16) for k, v in (line.split(":\t") for line in file if line.startswith(("SigCgt", "SigIgn")))
+            }
+    except (OSError, ValueError):
+        return False
+    bit = 1 << (signal.SIGINT - 1)
+    return bool((masks.get("SigCgt", 0) | masks.get("SigIgn", 0)) & bit)
+
+
+def alive(pid: int) -> bool:
+    """Whether pid is a process that is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def large_site(tmp_path: Path) -> Path:
+    """A site with enough linked customers that a full build lends helper processes."""
+    from conftest import make_site
+    from paylink.page_helpers import PARALLEL_MIN_PAGES
+
+    site = make_site(tmp_path / "large")
+    paylink = Paylink(site)
+    count = PARALLEL_MIN_PAGES + 1000
+    customers = tmp_path / "customers.csv"
+    customers.write_text("name,email,phone,ref\n" + "".join(f"Customer {i},,,R{i}\n" for i in range(count)), "utf-8")
+    paylink.ok("import", "customers", str(customers))
+    entries = tmp_path / "entries.csv"
+    entries.write_text(
+        "customer,kind,amount,description,date\n"
+        + "".join(
+            f"R{i % count},charge,{i % 97 + 1}.25,Job {i},2026-0{i % 9 + 1}-1{i % 10}\n" for i in range(count * 4)
+        ),
+        "utf-8",
+    )
+    paylink.ok("import", "entries", str(entries))
+    paylink.ok("link", "generate", "--all")
+    return site
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helper processes need a second core")
+@pytest.mark.parametrize("after_s", [None, 0.1, 0.3, 1.0])
+def test_ctrl_c_during_a_large_build_stops_watch_and_its_helpers(large_site, tmp_path, after_s):
+    watcher = Watcher(large_site, tmp_path / "watch.log", own_group=True)
+    try:
+        watcher.wait_started()
+        # A settings change makes the next build re-render every page, with helper processes.
+        settings = large_site / "paylink.toml"
+        settings.write_text(settings.read_text().replace("Test Plumbing", "Renamed Plumbing"), encoding="utf-8")
+        seen: set[int] = set()
+        deadline = time.monotonic() + 30
+        while not any(is_helper(pid) for pid in seen) and time.monotonic() < deadline:
+            seen |= descendants(watcher.proc.pid)  # until the build has lent its helpers
+            time.sleep(0.01)
+        assert any(is_helper(pid) for pid in seen), f"no helper process started: {watcher.stderr()}"
+        if after_s is None:  # as soon as a helper's Python is up, still starting (importing paylink)
+            wait_for("a helper to start Python", lambda: any(sigint_taken(p) for p in seen if is_helper(p)), 10)
+        else:  # mid-build: helpers starting up (0.1-0.3 s) or rendering (later)
+            time.sleep(after_s)
+        seen |= descendants(watcher.proc.pid)
+        assert "Wrote" not in watcher.stderr(), "the build ended before Ctrl-C"
+        interrupted = time.monotonic()
+        watcher.interrupt_group()
+        try:
+            status = watcher.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"watch still running 10 s after Ctrl-C: {watcher.stderr()}")
+        took = time.monotonic() - interrupted
+        print(f"\nwatch: stopped {took:.2f} s after Ctrl-C {after_s} s into a build ({len(seen)} child processes)")
+        assert took < 5, f"watch took {took:.2f} s to stop"
+        assert status == 0, watcher.stderr()
+        assert "Traceback" not in watcher.stderr()
+        assert watcher.stderr().rstrip().endswith("Stopped watching."), watcher.stderr()
+        wait_for("helpers to be gone", lambda: not any(alive(pid) for pid in seen), timeout=5)
+    finally:
+        watcher.stop()

@@ -114,6 +114,14 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
+NAME_COLUMN = 30  # characters of a name a text table shows: one long name must not widen every row
+
+
+def _clip(text: str, width: int = NAME_COLUMN) -> str:
+    """``text`` cut to ``width`` characters, ending in "…" when cut (for a text table's column)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _table(headers: list[str], rows: list[list[str]], right: set[int] | frozenset[int] = frozenset()) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
@@ -265,12 +273,25 @@ def report_warnings(click_ctx: click.Context, *_result, **_params) -> None:
 
 
 def warn_if_loopback(ctx: Context) -> None:
-    """Say on stderr, in one Warning: line, that links point at this computer only (base_url is loopback)."""
+    """Say on stderr, in one Warning: line, that links point at this computer only (base_url is loopback),
+    or that they travel unencrypted (a plain http:// base_url elsewhere)."""
     settings = ctx.site.settings
     if settings.is_loopback:
         click.echo(
             f"Warning: base_url is {settings.base_url[:80]}, which only this computer can open — set base_url in"
             " paylink.toml to your public address before sending links",
+            err=True,
+        )
+    else:
+        warn_if_unencrypted(settings)
+
+
+def warn_if_unencrypted(settings) -> None:
+    """Say on stderr, in one Warning: line, when links to another machine would use plain http://."""
+    if settings.base_url.lower().startswith("http://") and not settings.is_loopback:
+        click.echo(
+            f"Warning: base_url is {settings.base_url[:80]}, plain http: links (and the balances they open)"
+            " travel unencrypted — use an https:// address for base_url in paylink.toml",
             err=True,
         )
 

@@ -6,6 +6,7 @@ import click
 
 from .base import (
     Context,
+    _clip,
     _table,
     cli,
     emit,
@@ -169,8 +170,8 @@ def customer_list(ctx: Context, owing, as_csv, show_all, as_json) -> None:
     table = [
         [
             str(r["id"]),
-            r["name"],
-            r["ref"] or "",
+            _clip(r["name"]),
+            _clip(r["ref"] or ""),
             ctx.money(r["balance_minor"]),
             r["state"],
             f"(merged into {r['merged_into']})" if "merged_into" in r else r["url"] or "(no link)",

@@ -7,6 +7,7 @@ import click
 
 from .base import (
     Context,
+    _clip,
     _confirm,
     _table,
     cli,
@@ -119,7 +120,7 @@ def link_list(ctx: Context, as_json) -> None:
         if cb.link_nonce
     ]
     if as_json or docs:
-        table = [[str(d["customer_id"]), d["name"], d["ref"] or "", d["url"]] for d in docs]
+        table = [[str(d["customer_id"]), _clip(d["name"]), _clip(d["ref"] or ""), d["url"]] for d in docs]
         emit(as_json, docs, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
     else:
         click.echo("No links yet. Give one with: paylink link share CUSTOMER")
@@ -159,12 +160,19 @@ def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
     target = check_output_path(ctx.site, qr_file, "QR code file") if qr_file is not None else None
     if target is not None:
         qr.file_kind(target)  # refuse a wrong extension before the link is given
-    balance, given = share_link(ctx.ws, customer_key)
-    shared = compose(ctx.site.settings, balance, ctx.ws.url(given))
+    result = share_link(ctx.ws, customer_key)
+    balance = result.balance
+    shared = compose(ctx.site.settings, balance, ctx.ws.url(result.link))
     if target is not None:
         write_private_file(target, qr.file_bytes(shared.url, target))
     warn_if_loopback(ctx)
     c = balance.customer
+    if result.replaces_revoked_at is not None:
+        click.echo(
+            f"Note: {c.name}'s old link was turned off on {_local_day(ctx, result.replaces_revoked_at)}"
+            " (link revoke) and stays off; this is a new link.",
+            err=True,
+        )
     indent = lambda text: "\n".join(("  " + line).rstrip() for line in text.splitlines())  # noqa: E731
     lines = [
         f"Link for {c.name} (customer {c.id}{', ref ' + c.ref if c.ref else ''}):",
@@ -192,12 +200,26 @@ def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
         _copy_to_clipboard(shared.url)
 
 
+def _local_day(ctx: Context, posted_at: str) -> str:
+    """The site-local date (YYYY-MM-DD) of a UTC time paylink wrote."""
+    from zoneinfo import ZoneInfo
+
+    from ..statement import local_day
+
+    day = local_day(posted_at, ZoneInfo(ctx.site.settings.timezone))
+    return day.isoformat() if day else posted_at
+
+
 def _copy_to_clipboard(text: str) -> None:
-    """Put text on the terminal's clipboard with OSC 52; without a terminal, say it could not, and go on."""
+    """Send text to the terminal's clipboard with OSC 52; without a terminal, say it could not, and go on.
+
+    A terminal never answers OSC 52, so whether the copy took cannot be known:
+    the message says the link was sent, not that it was copied.
+    """
     import base64
 
     if not sys.stdout.isatty():
-        click.echo("Could not copy the link: not a terminal (copying needs one) — copy it from the output", err=True)
+        click.echo("Could not copy: not a terminal (stdout is redirected) — copy the link from the output", err=True)
         return
     sequence = f"\x1b]52;c;{base64.b64encode(text.encode()).decode('ascii')}\x07"
     try:
@@ -206,7 +228,11 @@ def _copy_to_clipboard(text: str) -> None:
     except OSError:
         sys.stdout.write(sequence)
         sys.stdout.flush()
-    click.echo("Copied the link to the clipboard.", err=True)
+    click.echo(
+        "Sent the link to your terminal's clipboard (OSC 52) — if pasting gives nothing,"
+        " your terminal does not allow it: copy the link from above",
+        err=True,
+    )
 
 
 def _change_link(ctx: Context, customer_key, yes: bool, offline: bool, question: str, change):

@@ -14,6 +14,7 @@ from .base import (
     friendly_errors,
     json_option,
     pass_ctx,
+    warn_if_unencrypted,
 )
 
 # --- init ------------------------------------------------------------------------
@@ -21,7 +22,7 @@ from .base import (
 
 @cli.command()
 @click.argument("directory", metavar="[DIR]", required=False)
-@click.option("--name", help="The business's name, as customers know it.")
+@click.option("--name", help="The business's name, as customers know it (required).")
 @click.option("--currency", default="USD", show_default=True, help="ISO 4217 currency code.")
 @click.option("--locale", default="en_US", show_default=True, help="Locale for money and dates, e.g. de_DE.")
 @click.option("--language", help="Language of pages and share messages (en or es; default: the locale's).")
@@ -36,11 +37,11 @@ from .base import (
 def init(
     ctx: Context, directory, name, currency, locale, language, timezone, base_url, phone, email, address, as_json
 ) -> None:
-    """Create a new site in DIR (default: the current folder).
+    """Create a new site in DIR (default: the current folder) for the business --name.
 
-    Refuses to touch a folder that already holds a site, or to create one
+    --name is required. Refuses to touch a folder that already holds a site, or to create one
     inside another site's folder or its build/. Exit status: 0 done, 1 a
-    setting is invalid, the site exists, or DIR is inside a site.
+    setting is invalid, the site exists, or DIR is inside a site; 2 no --name.
 
     \b
     Example:
@@ -49,9 +50,14 @@ def init(
     from ..actions import create_site
     from ..settings import Settings
 
+    if name is None:
+        raise click.UsageError(
+            "--name is required: your business's name, as customers will see it"
+            ' (paylink init my-site --name "Bob\'s Plumbing")'
+        )
     root = Path(directory or ctx.site_dir or ".")
     settings = Settings(
-        name=name or "My Business",
+        name=name,
         currency=currency,
         locale=locale,
         language=language,
@@ -75,10 +81,12 @@ def init(
             "phone": s.phone,
             "email": s.email,
         },
-        [f"Created a paylink site for {s.name} in {site.root}"]
-        + ([] if name else ["(Set your business name with --name, or edit name in paylink.toml.)"])
-        + ['Next: paylink customer add "Jane Doe" --phone 555-0100'],
+        [
+            f"Created a paylink site for {s.name} in {site.root}",
+            'Next: paylink customer add "Jane Doe" --phone 555-0100',
+        ],
     )
+    warn_if_unencrypted(s)
 
 
 # --- pages -----------------------------------------------------------------------
@@ -147,6 +155,8 @@ def publish(ctx: Context, full, dry_run, as_json) -> None:
             " will not reach the published pages; set base_url in paylink.toml",
             err=True,
         )
+    elif ctx.site.settings.publish:
+        warn_if_unencrypted(ctx.site.settings)
     result = publish_site(ctx.ws, full=full, dry_run=dry_run, progress=_upload_progress(as_json))
     would = "Would upload" if dry_run else "Uploaded"
     emit(
@@ -236,10 +246,11 @@ def _serve(site, host: str, port: int) -> None:
 @cli.command()
 @click.argument("directory", metavar="[DIR]", default="demo-site", required=False)
 @click.option("--no-serve", is_flag=True, help="Stop after building and printing the links.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (the links use it).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 @pass_ctx
 @friendly_errors
-def demo(ctx: Context, directory, no_serve, port) -> None:
+def demo(ctx: Context, directory, no_serve, host, port) -> None:
     """Make a demo site in DIR (default ./demo-site), print its links and serve it.
 
     The demo business has customers who owe nothing, have a credit, and owe
@@ -250,15 +261,16 @@ def demo(ctx: Context, directory, no_serve, port) -> None:
     \b
     Example:
       paylink demo --no-serve
+      paylink demo --port 8740
     """
     from ..demo import make_demo
 
-    site, links = make_demo(Path(directory), base_url=f"http://127.0.0.1:{port}")
+    site, links = make_demo(Path(directory), base_url=f"http://{host}:{port}")
     click.echo(f"Demo site for {site.settings.name} in {site.root}\n")
     width = max(len(name) for name, _, _ in links)
     for name, state, url in links:
         click.echo(f"  {name:<{width}}  {state:<11}  {url}")
     if no_serve:
         return
-    click.echo(f"\nServing on http://127.0.0.1:{port}/ — open a link above (Ctrl-C to stop)", err=True)
-    _serve(site, "127.0.0.1", port)
+    click.echo(f"\nServing on {site.settings.base_url}/ — open a link above (Ctrl-C to stop)", err=True)
+    _serve(site, host, port)

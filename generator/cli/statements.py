@@ -94,8 +94,8 @@ def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json
         target = check_output_path(ctx.site, html_file, "statement file")
         nonce = customer_balances(ctx.ws, c)[0].link_nonce
         today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-        env = Renderer(settings, ctx.site.templates_dir).env
-        html = render_html(settings, env, stmt, url=ctx.site.link_url(nonce) if nonce else None, today=today)
+        renderer = Renderer(settings, ctx.site.templates_dir)
+        html = render_html(settings, renderer, stmt, url=ctx.site.link_url(nonce) if nonce else None, today=today)
         write_private_file(target, html.encode("utf-8"))
         if not (as_json or as_csv):
             click.echo(
