@@ -217,11 +217,15 @@ def _histories(conn: sqlite3.Connection, today: str) -> dict[tuple[int, str], _H
 
 
 def pay_method_lines(settings: Settings, customer: Customer, balance_minor: int, language: str) -> list[str]:
-    """The ways to pay named in a reminder, one line each, in ``language`` (CONTRACT §8's ``[[pay]]`` methods).
+    """The ways to pay named in a reminder, one line each, in ``language`` (CONTRACT §8's ``[[pay]]`` methods,
+    with the amount and the customer's reference filled in, as ``link share`` names them); none without methods."""
+    if not settings.pay:
+        return []
+    from .i18n import translations
+    from .pay_methods import Payer, share_lines
 
-    The one place the pay methods join the reminders: empty until they exist.
-    """
-    return []
+    payer = Payer(customer.id, customer.ref, customer.email)
+    return share_lines(settings.pay, balance_minor, settings.currency, payer, translations(language).gettext)
 
 
 def plan(

@@ -254,6 +254,22 @@ def test_dry_run_prints_who_would_get_what_and_changes_nothing(site, paylink, ce
     assert "Subject: Reminder: you owe Test Plumbing $120.50" in text
 
 
+def test_a_reminder_email_names_the_pay_methods_with_the_amount(site, paylink, cert):
+    """CONTRACT §9: the reminder carries the pay methods, where set, with the amount and the reference."""
+    owing(paylink, "Jane Doe", "JANE", "--email", "jane@example.com", "--phone", "555-010-1234")
+    with open(site / "paylink.toml", "a", encoding="utf-8") as file:
+        file.write('\n[[pay]]\nmethod = "venmo"\nhandle = "bobs-plumbing"\n')
+    with SmtpServer(*cert) as smtp, SmsReceiver() as sms:
+        configure(site, smtp.url)
+        dry = paylink.json("remind", "--dry-run", env=run_env(cert, sms.url))
+    email = next(w for w in dry["would_send"] if w["channel"] == "email")
+    line = next(line for line in email["text"].splitlines() if line.startswith("Pay by Venmo: "))
+    assert line.startswith("Pay by Venmo: https://venmo.com/bobs-plumbing?") and "amount=120.50" in line
+    assert "JANE" in line
+    sms_text = next(w for w in dry["would_send"] if w["channel"] == "sms")["text"]
+    assert len(sms_text) <= 320 and sms_text.endswith("Reply STOP to stop")
+
+
 def test_a_refused_smtp_server_fails_the_emails_and_the_texts_still_go(site, paylink, cert):
     owing(paylink, "Jane Doe", "JANE", "--email", "jane@example.com", "--phone", "555-010-1234")
     owing(paylink, "Carl Mail", "CARL", "--email", "carl@example.com", reminders="email")
