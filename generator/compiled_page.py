@@ -244,7 +244,7 @@ class PageShape:
         # A row's text is found by (number of the row before, or -1) * 8 + its own number.
         rows = self.numbered_rows
         kind_number = _KIND_NUMBER
-        escaped = self.compiler.escaped.get  # esc's own cache, looked up in line: a page has 80 row values
+        special = _ESCAPED.search
         out = []
         before = -1
         for date, date_iso, description, amount, kind, voided in entries:
@@ -256,14 +256,11 @@ class PageShape:
                 row = rows[before * 8 + variant] = self.row_format(
                     VARIANTS[before] if before >= 0 else None, VARIANTS[variant]
                 )
-            out.append(
-                row.format(
-                    escaped(date) or esc(date),
-                    escaped(date_iso) or esc(date_iso),
-                    escaped(description) or esc(description),
-                    escaped(amount) or esc(amount),
-                )
-            )
+            # Most rows need no escaping at all (a date's ISO form never does: it is digits and dashes).
+            if special(description) or special(amount) or special(date):
+                out.append(row.format(esc(date), date_iso, esc(description), esc(amount)))
+            else:
+                out.append(row.format(date, date_iso, description, amount))
             before = variant
         out.append(self.suffix_format(VARIANTS[before]).format_map(values))
         return "".join(out)
