@@ -48,8 +48,8 @@ def _tokens(text: str) -> list[str]:
     return _SENTINEL.split(text)
 
 
-class _Unusable(Exception):
-    """The shape cannot be compiled exactly: the caller renders it with Jinja."""
+class Unusable(Exception):
+    """The shape (or one of its formats) cannot be compiled exactly: the caller renders it with Jinja."""
 
 
 class PageShape:
@@ -71,6 +71,43 @@ class PageShape:
             self.tokens = self._render([])
             self._check_keys(self.tokens, set())
 
+    @classmethod
+    def restored(cls, compiler: "PageCompiler", has_entries: bool, older_call: tuple | None, formats: dict):
+        """A checked shape from its format strings (the page cache's): no template to make other formats from."""
+        shape = cls.__new__(cls)
+        shape.compiler = compiler
+        shape.voice = None
+        shape.has_entries = has_entries
+        shape.older_call = older_call
+        shape.checked = True
+        shape._rows, shape._seps, shape._formats = {}, {}, dict(formats)
+        shape.numbered_rows, shape.older_texts = {}, {}
+        shape.tokens = []
+        return shape
+
+    def completed_formats(self) -> dict:
+        """Every format string a page of this shape may need (each row variant, each pair of rows), made now;
+        a variant this shape cannot draw is left out (Jinja draws such a page)."""
+        if not self.has_entries:
+            self.whole_format()
+            return dict(self._formats)
+        usable = []
+        for variant in VARIANTS:
+            try:
+                self.prefix_format(variant)
+                self.suffix_format(variant)
+                self.row_format(None, variant)
+                usable.append(variant)
+            except Unusable:
+                continue
+        for before in usable:
+            for variant in usable:
+                try:
+                    self.row_format(before, variant)
+                except Unusable:
+                    continue
+        return dict(self._formats)
+
     # --- compiling --------------------------------------------------------------
 
     def _render(self, rows: list) -> list[str]:
@@ -86,20 +123,20 @@ class PageShape:
         ]
         draw = self.compiler.draw
         if draw is None:
-            raise _Unusable  # a compiler of cached shapes only: this format is not among them
+            raise Unusable  # a compiler of cached shapes only: this format is not among them
         text = draw(self.voice, self.sentinels._replace(entries=lines), {"ngettext": ngettext})
         if calls:
             if len(calls) != 1 or calls[0][2] or (self.older_call is not None and self.older_call != calls[0]):
-                raise _Unusable
+                raise Unusable
             self.older_call = calls[0]
         return _tokens(text)
 
     def _check_keys(self, tokens: list[str], rows: set[str]) -> None:
         for key in tokens[1::2]:
             if key not in self.compiler.page_keys and key[:2] not in rows:
-                raise _Unusable
+                raise Unusable
         if any(_OPEN in c or _CLOSE in c for c in tokens[0::2]):
-            raise _Unusable
+            raise Unusable
 
     def _row(self, variant: tuple) -> tuple:
         done = self._rows.get(variant)
@@ -108,16 +145,16 @@ class PageShape:
             self._check_keys(tokens, {"e0"})
             at = [i for i in range(1, len(tokens), 2) if tokens[i].startswith("e0")]
             if not at:
-                raise _Unusable
+                raise Unusable
             first, last = at[0], at[-1]
             inner = tokens[first : last + 1]
             if any(not k.startswith("e0") for k in inner[0::2]):
-                raise _Unusable  # a page value inside a row
+                raise Unusable  # a page value inside a row
             # Row keys without the row number: "date", "amount", ...
             # (inner starts and ends with a key: keys at even places, constant text between)
             inner = [t[2:] if i % 2 == 0 else t for i, t in enumerate(inner)]
             if any(k not in _ROW_FIELDS for k in inner[0::2]):
-                raise _Unusable
+                raise Unusable
             done = self._rows[variant] = (tokens[:first], inner, tokens[last + 1 :])
         return done
 
@@ -131,10 +168,10 @@ class PageShape:
             head = first[0] + _numbered(first[1], "e0")
             tail = _numbered(second[1], "e1") + second[2]
             if tokens[: len(head)] != head or tokens[len(tokens) - len(tail) :] != tail:
-                raise _Unusable
+                raise Unusable
             middle = tokens[len(head) : len(tokens) - len(tail)]
             if len(middle) != 1:
-                raise _Unusable
+                raise Unusable
             sep = self._seps[(before, after)] = middle[0]
         return sep
 
@@ -194,7 +231,7 @@ class PageShape:
             if self.older_call is None and entries:
                 self._row(VARIANTS[_number(entries[0])])  # compiling a row records the older-entries call
             if self.older_call is None:
-                raise _Unusable
+                raise Unusable
             text = self.older_texts.get(older)
             if text is None:
                 singular, plural, _ = self.older_call
@@ -207,7 +244,7 @@ class PageShape:
         # A row's text is found by (number of the row before, or -1) * 8 + its own number.
         rows = self.numbered_rows
         kind_number = _KIND_NUMBER
-        escaped = self.compiler.escaped.get  # esc's own cache, looked up in line: a page has 80 row values
+        special = _ESCAPED.search
         out = []
         before = -1
         for date, date_iso, description, amount, kind, voided in entries:
@@ -219,14 +256,11 @@ class PageShape:
                 row = rows[before * 8 + variant] = self.row_format(
                     VARIANTS[before] if before >= 0 else None, VARIANTS[variant]
                 )
-            out.append(
-                row.format(
-                    escaped(date) or esc(date),
-                    escaped(date_iso) or esc(date_iso),
-                    escaped(description) or esc(description),
-                    escaped(amount) or esc(amount),
-                )
-            )
+            # Most rows need no escaping at all (a date's ISO form never does: it is digits and dashes).
+            if special(description) or special(amount) or special(date):
+                out.append(row.format(esc(date), date_iso, esc(description), esc(amount)))
+            else:
+                out.append(row.format(date, date_iso, description, amount))
             before = variant
         out.append(self.suffix_format(VARIANTS[before]).format_map(values))
         return "".join(out)
@@ -326,7 +360,7 @@ class PageCompiler:
                 shape = self.shapes[key] = PageShape(self, voice, facts)
             assert isinstance(shape, PageShape)
             html = shape.fill(voice, facts)
-        except _Unusable:
+        except Unusable:
             self.shapes[key] = _UNUSABLE
             return None
         if not shape.checked:

@@ -32,9 +32,9 @@ from typing import Any
 
 from . import layout
 from .cachefile import read_private, write_private
-from .compiled_page import PageCompiler, PageShape, _Unusable
+from .compiled_page import PageCompiler, PageShape, Unusable
 from .dates import LocalDates, date_facts, prime_dates
-from .facts import VARIANTS, PageFacts
+from .facts import PageFacts
 
 PAGE_CACHE = ".paylink-pages.cache"
 # The code that makes and fills the format strings: every module the page's drawing imports
@@ -287,7 +287,9 @@ class CachedPages:
                 formats = {_parse_format_key(k): texts[i] for k, i in data["formats"].items()}
                 # (singular, plural, variables): a shape is only compiled when the call has no variables
                 older: tuple | None = (data["older"][0], data["older"][1], {}) if data["older"] is not None else None
-                self.compiler.shapes[tuple(key)] = _restored_shape(self.compiler, data["has_entries"], older, formats)
+                self.compiler.shapes[tuple(key)] = PageShape.restored(
+                    self.compiler, data["has_entries"], older, formats
+                )
             except (KeyError, TypeError, ValueError, IndexError, AttributeError):
                 continue
 
@@ -314,26 +316,6 @@ class CachedPages:
         return html
 
 
-def _restored_shape(compiler: PageCompiler, has_entries: bool, older_call, formats: dict) -> PageShape:
-    class RestoredShape(PageShape):
-        """A checked shape read from the cache: its format strings, and no template to make others from."""
-
-        def __init__(self):  # noqa: D107 — nothing is rendered: the formats were checked when cached
-            self.compiler = compiler
-            self.voice = None
-            self.has_entries = has_entries
-            self.older_call = older_call
-            self.checked = True
-            self._rows = {}
-            self._seps = {}
-            self._formats = dict(formats)
-            self.numbered_rows = {}
-            self.older_texts = {}
-            self.tokens = []
-
-    return RestoredShape()
-
-
 # --- learning and saving ------------------------------------------------------------
 
 
@@ -358,13 +340,13 @@ def _export(renderer, stored: CacheFile | None, key: list) -> tuple[dict, dict]:
             if not isinstance(shape, PageShape) or not shape.checked or shape_key in shapes:
                 continue
             try:
-                _complete(shape)
-            except _Unusable:
+                formats = shape.completed_formats()
+            except Unusable:
                 continue
             shapes[shape_key] = {
                 "has_entries": shape.has_entries,
                 "older": list(shape.older_call[:2]) if shape.older_call is not None else None,
-                "formats": {_format_key(k): v for k, v in shape._formats.items()},
+                "formats": {_format_key(k): v for k, v in formats.items()},
             }
     settings = renderer.settings
     for language, voice in renderer.voices_made().items():
@@ -392,25 +374,3 @@ def _export(renderer, stored: CacheFile | None, key: list) -> tuple[dict, dict]:
         kept.append([list(shape_key), {**data, "formats": numbered}])
     header = {"key": key, "fingerprint": renderer.fingerprint}
     return header, {"languages": languages, "shapes": kept, "texts": texts}
-
-
-def _complete(shape: PageShape) -> None:
-    """Make every format string a page of this shape may need (each row variant, each pair of rows)."""
-    if not shape.has_entries:
-        shape.whole_format()
-        return
-    usable = []
-    for variant in VARIANTS:
-        try:
-            shape.prefix_format(variant)
-            shape.suffix_format(variant)
-            shape.row_format(None, variant)
-            usable.append(variant)
-        except _Unusable:
-            continue
-    for before in usable:
-        for variant in usable:
-            try:
-                shape.row_format(before, variant)
-            except _Unusable:
-                continue
