@@ -436,11 +436,6 @@ def remind(ws: Workspace, *, dry_run: bool = False) -> reminders.RemindResult:
     return result
 
 
-def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
-    """The customer with that id or ref."""
-    return ledger.find_customer(ws.conn, id_or_ref)
-
-
 def customer_balances(
     ws: Workspace, customer: Customer | None = None, *, include_merged: bool = False
 ) -> list[CustomerBalance]:
@@ -720,6 +715,14 @@ def give_all_links(ws: Workspace) -> list[tuple[Customer, Link]]:
     return [(customers[link.customer_id], link) for link in links.live_links(ws.conn)]
 
 
+def give_links(ws: Workspace, customer_key: str | None) -> list[tuple[Customer, Link]]:
+    """`link generate`: give the customer a link if they have none (``customer_key`` None: every customer
+    without one); return that customer's link (None: every live link) with its customer."""
+    if customer_key is None:
+        return give_all_links(ws)
+    return [give_link(ws, customer_key)]
+
+
 @dataclass(frozen=True)
 class SharedLink:
     """A customer's link given for sharing, with their balance, the texts that send it, and its QR code."""
@@ -785,13 +788,6 @@ def current_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
 
     customer = ledger.find_customer(ws.conn, customer_key)
     return customer, links.require_link(ws.conn, customer)
-
-
-def live_links(ws: Workspace) -> list[Link]:
-    """Every live link, by customer id."""
-    from . import links
-
-    return links.live_links(ws.conn)
 
 
 Confirm = Callable[["Customer"], None]  # asked before a destructive change; raises to stop it

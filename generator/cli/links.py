@@ -47,24 +47,20 @@ def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
     Example:
       paylink link generate JANE
     """
-    from ..actions import give_all_links, give_link
+    from ..actions import give_links
 
     if all_customers == bool(customer_key):
         raise click.UsageError("give either CUSTOMER or --all")
-    if all_customers:
-        given_all = give_all_links(ctx.ws)
-        docs = [{"customer_id": c.id, "url": ctx.ws.url(given)} for c, given in given_all]
-        warn_if_loopback(ctx)
-        if as_json or not docs:
-            emit(as_json, docs, "No customers yet.")
-            return
-        table = [[str(c.id), c.name, c.ref or "", ctx.ws.url(given)] for c, given in given_all]
-        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
-        return
-    c, given = give_link(ctx.ws, customer_key)
-    url = ctx.ws.url(given)
+    given = give_links(ctx.ws, None if all_customers else customer_key)
+    docs = [{"customer_id": c.id, "url": ctx.ws.url(link)} for c, link in given]
     warn_if_loopback(ctx)
-    emit(as_json, {"customer_id": c.id, "url": url}, url)
+    if not all_customers:
+        emit(as_json, docs[0], docs[0]["url"])
+    elif as_json or not docs:
+        emit(as_json, docs, "No customers yet.")
+    else:
+        table = [[str(c.id), c.name, c.ref or "", ctx.ws.url(link)] for c, link in given]
+        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
 
 
 @link.command("show")
