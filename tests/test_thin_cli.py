@@ -11,11 +11,19 @@ Read from the source with ``ast``, for every command function in ``generator/cli
 """
 
 import ast
+import os
+import pty
+import socket
+import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import pytest
+from conftest import PAYLINK
+from edgeserver import clean_env, free_port, request, running_server
 from paylink.cli import cli
+from sitepages import insert_entry
 
 CLI = Path(__file__).parent.parent / "generator" / "cli"
 
@@ -147,3 +155,102 @@ def test_command_modules_import_only_actions_errors_and_formatting(module):
         f"cli/{module}.py imports {sorted(imported - set(ALLOWED))} — a command reaches the domain only"
         " through generator/actions.py"
     )
+
+
+# --- what moved behind the actions still reaches the owner -------------------------------------
+# The commands below once composed these steps themselves; each test breaks if its action stops
+# doing a step (see the report of issue 17 item 4 for the mutation each one caught).
+
+
+def run_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``argv`` with stdout and stderr on a pseudo-terminal (as an owner at a shell); return its status and output."""
+    main, child = pty.openpty()
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the program closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    return process.wait(timeout=60), output.decode("utf-8", errors="replace")
+
+
+def customer_with_link(paylink, name: str = "Jane Doe", charge: str = "10.00") -> int:
+    customer_id = paylink.json("customer", "add", name)["id"]
+    paylink.ok("charge", str(customer_id), charge, "Drain repair")
+    paylink.ok("link", "generate", str(customer_id))
+    return customer_id
+
+
+def test_build_full_on_a_terminal_shows_its_progress(site, paylink):
+    for name in ("Ann", "Ben", "Cy"):
+        customer_with_link(paylink, name)
+    status, output = run_on_a_terminal([PAYLINK, "--site", str(site), "build", "--full"], clean_env())
+    assert status == 0, output
+    assert "Writing pages" in output and "100%" in output, output
+    assert "Wrote 3 pages, removed 0." in output
+
+
+def test_link_share_on_a_terminal_draws_the_qr_code_and_piped_does_not(site, paylink):
+    customer_id = customer_with_link(paylink)
+    status, output = run_on_a_terminal([PAYLINK, "--site", str(site), "link", "share", str(customer_id)], clean_env())
+    assert status == 0, output
+    assert "Text message:" in output
+    assert "█" in output and "▀" in output  # the QR code, in block characters
+    piped = paylink.ok("link", "share", str(customer_id)).stdout
+    assert "Text message:" in piped and "█" not in piped
+
+
+def test_serve_builds_first_then_answers_the_links(site, paylink, tmp_path):
+    customer_id = customer_with_link(paylink)
+    insert_entry(site, customer_id, 2_500, "Another program's charge")  # only a build puts it on the page
+    url = paylink.json("link", "show", str(customer_id))["url"]
+    port = free_port()
+    argv = [PAYLINK, "--site", str(site), "serve", "--port", str(port)]
+    with running_server(argv, port, tmp_path / "serve.log", clean_env()) as server:
+        response = request(port, urlsplit(url).path)
+        log = server.log()
+    assert response.status == 200
+    assert "$35.00" in response.body.decode()  # 10.00 + 25.00: built before serving
+    assert f"Serving {site / 'build'} on http://127.0.0.1:{port}/ (Ctrl-C to stop)" in log
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_error_line(site):
+    """The edge's CannotServe reaches the owner as one Error: line, through the action's SiteError."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [PAYLINK, "--site", str(site), "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.strip().splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr  # (the build ran first and says "Serving ...": as before issue 17)
+    assert errors[0].startswith(f"Error: Cannot listen on 127.0.0.1:{port} (")
+    assert errors[0].endswith("— stop the other server or pick another port")
+    assert "Traceback" not in result.stderr
+
+
+def test_watch_checks_the_ledger_as_every_command_does_before_watching(site, paylink):
+    """watcher.watch, the watch act, refuses a ledger in another currency before it starts watching."""
+    paylink.ok("customer", "add", "Jane")
+    paylink.ok("charge", "1", "12.00", "Work")
+    settings = site / "paylink.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('currency = "USD"', 'currency = "EUR"'))
+    result = subprocess.run(
+        [PAYLINK, "--site", str(site), "watch"], capture_output=True, text=True, env=clean_env(), timeout=30
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: Currency is EUR in paylink.toml but the ledger's amounts are in USD — put currency back to USD"
+    ]
