@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import layout, ledger, page_records
-from .errors import PagesNotWritten, StoreNotUpdated
+from .errors import PagesNotWritten, SiteError, StoreNotUpdated
 from .pages import PageWriter
 from .site import Site, find_site
 from .storage import write_transaction
@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-
     from .pages import BuildResult
     from .publish import PublishResult
     from .settings import Settings
+    from .share import Share
+    from .statement import Statement
 
 
 @dataclass
@@ -213,11 +215,115 @@ def create_site(root: Path, settings: Settings) -> Site:
     return site
 
 
+def start_site(
+    root: Path,
+    *,
+    name: str,
+    currency: str,
+    locale: str,
+    language: str | None,
+    timezone: str,
+    base_url: str,
+    phone: str | None = None,
+    email: str | None = None,
+    address: str | None = None,
+) -> Site:
+    """``paylink init``: create a new site in ``root`` with the settings as the owner typed them (each is checked)."""
+    from .settings import Settings
+
+    settings = Settings(
+        name=name,
+        currency=currency,
+        locale=locale,
+        language=language,
+        timezone=timezone,
+        base_url=base_url,
+        phone=phone,
+        email=email,
+        address=address,
+    )
+    return create_site(root, settings)
+
+
+def make_demo(root: Path, *, base_url: str) -> tuple[Site, list[tuple[str, str, str]]]:
+    """Create (or reuse) the demo site in ``root`` and return it with (name, state, url) per customer with a link.
+
+    A folder holding a site the demo did not make is refused before anything is touched.
+    """
+    from . import demo
+
+    root = root.expanduser().absolute()
+    site = demo.demo_to_reuse(root, base_url=base_url)
+    fresh = site is None
+    if site is None:
+        site = create_site(root, demo.demo_settings(base_url))
+        demo.mark_as_demo(root)
+    with Workspace(site) as ws:
+        if fresh:
+            today = dt.datetime.now(dt.UTC).date()
+            for customer in demo.demo_customers():
+                added = add_customer(ws, customer.name, email=customer.email, phone=customer.phone, ref=customer.ref)
+                for amount_minor, description, days in customer.entries:
+                    day = (today - dt.timedelta(days=days)).isoformat()
+                    post_entry(ws, str(added.id), amount_minor, description, day=day)
+        give_all_links(ws)
+        build(ws)
+        rows = [(cb.customer.name, cb.state, ws.url(cb.link_nonce)) for cb in customer_balances(ws) if cb.link_nonce]
+    return site, rows
+
+
+Ready = Callable[[Site, list[tuple[str, str, str]]], None]
+
+
+def demo(root: Path, *, host: str, port: int, serve: bool = True, ready: Ready | None = None) -> None:
+    """``paylink demo``: make (or reuse) the demo site in ``root`` with links to ``host:port``; ``ready`` hears the
+    site and its (name, state, url) rows; then, if ``serve``, serve it until interrupted."""
+    site, rows = make_demo(root, base_url=f"http://{host}:{port}")
+    if ready is not None:
+        ready(site, rows)
+    if serve:
+        _serve_edge(site, host, port)
+
+
+def serve(ws: Workspace, *, host: str, port: int, ready: Callable[[Path], None] | None = None) -> None:
+    """``paylink serve``: bring ``build/`` up to date, then serve it through the edge on ``host:port`` until
+    interrupted; ``ready`` hears the build folder once it is built. A port or folder that cannot be used is a
+    SiteError."""
+    build(ws)
+    if ready is not None:
+        ready(ws.site.build_dir)
+    _serve_edge(ws.site, host, port)
+
+
+def _serve_edge(site: Site, host: str, port: int) -> None:
+    """Run the edge over the site's build/ until interrupted; a server that cannot start is a SiteError."""
+    from .edge.serve import CannotServe, run
+
+    try:
+        run(site.build_dir, site.signer_keys(), host=host, port=port)
+    except CannotServe as exc:
+        raise SiteError(str(exc)) from exc
+
+
 def build(
-    ws: Workspace, *, full: bool = False, progress: Callable[[int], None] | None = None, push: bool = True
+    ws: Workspace, *, full: bool = False, progress: Callable[[int, int], None] | None = None, push: bool = True
 ) -> BuildResult:
-    """Make ``build/`` match the ledger (every page with ``full``); then, unless not ``push``, send it to the store."""
-    result = ws.pages().build(full=full, progress=progress)
+    """Make ``build/`` match the ledger (every page with ``full``); then, unless not ``push``, send it to the store.
+
+    ``progress``, with ``full``, hears (pages written, pages to write): first (0, total), then as pages are written.
+    """
+    pages = ws.pages()
+    step: Callable[[int], None] | None = None
+    if progress is not None and full:
+        total, done = pages.count_live(), 0
+        progress(0, total)
+
+        def step(written: int) -> None:
+            nonlocal done
+            done += written
+            progress(done, total)
+
+    result = pages.build(full=full, progress=step)
     if push:
         push_to_store(ws)
     return result
@@ -260,11 +366,6 @@ def publish(
     return Publisher(ws.site, ws.conn, progress=progress).publish(full=full, dry_run=dry_run)
 
 
-def count_pages(ws: Workspace) -> int:
-    """How many pages a full build writes."""
-    return ws.pages().count_live()
-
-
 # --- customers -------------------------------------------------------------------
 
 
@@ -281,11 +382,19 @@ def add_customer(
     return ledger.add_customer(ws.conn, name, email=email, phone=phone, ref=ref, language=language)
 
 
-def edit_customer(ws: Workspace, customer_key: str, *, reminders: str | None = None, **changes: str | None) -> Customer:
+@dataclass(frozen=True)
+class Edited:
+    """A customer after an edit, and the channels they now agree to be reminded on (None: not changed)."""
+
+    customer: Customer
+    reminders: list[str] | None = None
+
+
+def edit_customer(ws: Workspace, customer_key: str, *, reminders: str | None = None, **changes: str | None) -> Edited:
     """Change a customer's name, email, phone, ref or language ("" clears); their page is rewritten before this returns.
 
     ``reminders`` (``email,sms``, ``email``, ``sms`` or ``off``) records the channels they now agree to be
-    reminded on, with the time, in the same transaction.
+    reminded on, with the time, in the same transaction; the result then lists the channels.
     """
     channels = None
     if reminders is not None:
@@ -299,7 +408,8 @@ def edit_customer(ws: Workspace, customer_key: str, *, reminders: str | None = N
             from .reminders import record_consent
 
             record_consent(ws.conn, customer, channels, now=now)
-        return ledger.edit_customer(ws.conn, customer, **changes)
+        customer = ledger.edit_customer(ws.conn, customer, **changes)
+    return Edited(customer, reminder_channels(ws, customer) if channels is not None else None)
 
 
 def reminder_channels(ws: Workspace, customer: Customer) -> list[str]:
@@ -324,11 +434,6 @@ def remind(ws: Workspace, *, dry_run: bool = False) -> reminders.RemindResult:
             " them again"
         )
     return result
-
-
-def find_customer(ws: Workspace, id_or_ref: str) -> Customer:
-    """The customer with that id or ref."""
-    return ledger.find_customer(ws.conn, id_or_ref)
 
 
 def customer_balances(
@@ -398,6 +503,87 @@ def customer_statement(
     from . import statement
 
     return statement.read_statement(ws.conn, customer, start=start, end=end, timezone=ws.settings.timezone)
+
+
+@dataclass(frozen=True)
+class StatementMade:
+    """A customer's statement for a period and, when one was asked for, where its printable HTML was written."""
+
+    customer: Customer
+    statement: Statement
+    start: dt.date | None
+    end: dt.date | None
+    html_file: Path | None = None
+
+
+def make_statement(
+    ws: Workspace, customer_key: str, *, start: str | None = None, end: str | None = None, html_file: Path | None = None
+) -> StatementMade:
+    """The customer's statement from ``start`` to ``end`` (``YYYY-MM-DD``, local dates, both included);
+    with ``html_file``, also its printable HTML (with the QR code of their link) written there, never into build/.
+
+    Refusals come in this order: a bad date, an unknown customer, a period that ends before it starts, a file
+    that may not be written.
+    """
+    from zoneinfo import ZoneInfo
+
+    from . import statement
+    from .site import check_output_path, write_private_file
+
+    first, last = statement.parse_day(start, "--from"), statement.parse_day(end, "--to")
+    customer = ledger.find_customer(ws.conn, customer_key)
+    stmt = customer_statement(ws, customer, start=first, end=last)
+    if html_file is None:
+        return StatementMade(customer, stmt, first, last)
+    from .render import Renderer
+
+    target = check_output_path(ws.site, html_file, "statement file")
+    nonce = customer_balances(ws, customer)[0].link_nonce
+    settings = ws.settings
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    renderer = Renderer(settings, ws.site.templates_dir)
+    html = statement.render_html(settings, renderer, stmt, url=ws.url(nonce) if nonce else None, today=today)
+    write_private_file(target, html.encode("utf-8"))
+    return StatementMade(customer, stmt, first, last, target)
+
+
+@dataclass(frozen=True)
+class RecentEntry:
+    """One of a customer's newest entries, with its date in the site's time zone (None: not a time paylink reads)."""
+
+    entry: Entry
+    day: dt.date | None
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    """Everything `customer show` shows: the customer, their balance and link, payment reference, reminder
+    channels, and their newest entries (newest first)."""
+
+    balance: CustomerBalance
+    reference: str
+    reminders: list[str]
+    entries: list[RecentEntry]
+
+    @property
+    def customer(self) -> Customer:
+        return self.balance.customer
+
+
+def customer_details(ws: Workspace, customer_key: str) -> CustomerDetails:
+    """One customer (by id or ref) with their balance, link, payment reference, reminders and newest entries."""
+    from zoneinfo import ZoneInfo
+
+    from .references import payment_reference
+    from .statement import local_day
+
+    customer = ledger.find_customer(ws.conn, customer_key)
+    balance = customer_balances(ws, customer)[0]
+    zone = ZoneInfo(ws.settings.timezone)
+    entries = [RecentEntry(e, local_day(e.posted_at, zone)) for e in recent_entries(ws, customer)]
+    return CustomerDetails(
+        balance, payment_reference(customer.id, customer.ref), reminder_channels(ws, customer), entries
+    )
 
 
 def back_up(ws: Workspace, path: Path) -> backup.Backup:
@@ -519,71 +705,125 @@ def give_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
     return customer, link
 
 
-def give_all_links(ws: Workspace) -> list[Link]:
-    """Give every customer without a link one; return every live link."""
+def give_all_links(ws: Workspace) -> list[tuple[Customer, Link]]:
+    """Give every customer without a link one; return every live link with its customer, by customer id."""
     from . import links
 
     with keeping_pages_current(ws):
         links.generate_all_links(ws.conn)
-    return links.live_links(ws.conn)
+    customers = {cb.customer.id: cb.customer for cb in customer_balances(ws, include_merged=True)}
+    return [(customers[link.customer_id], link) for link in links.live_links(ws.conn)]
+
+
+def give_links(ws: Workspace, customer_key: str | None) -> list[tuple[Customer, Link]]:
+    """`link generate`: give the customer a link if they have none (``customer_key`` None: every customer
+    without one); return that customer's link (None: every live link) with its customer."""
+    if customer_key is None:
+        return give_all_links(ws)
+    return [give_link(ws, customer_key)]
 
 
 @dataclass(frozen=True)
 class SharedLink:
-    """A customer's link given for sharing, with their balance."""
+    """A customer's link given for sharing, with their balance, the texts that send it, and its QR code."""
 
     balance: CustomerBalance
     link: Link
+    share: Share  # the text message, email and sms:/mailto: links, in the customer's language
     # When this share gave a new link because the old one had been turned off (`link revoke`):
     # when that was (ISO 8601 UTC), so the owner is told; else None.
     replaces_revoked_at: str | None = None
+    qr_file: Path | None = None  # where the link's QR code was written, when asked for
+    qr_text: str | None = None  # the QR code drawn for a terminal, when asked for
+    revoked_day: str | None = None  # replaces_revoked_at as the site's local date (YYYY-MM-DD)
 
 
-def share_link(ws: Workspace, customer_key: str) -> SharedLink:
-    """Give the customer a link if they have none; return it with their balance (and any revoked link it follows)."""
-    from . import links
+def share_link(
+    ws: Workspace, customer_key: str, *, qr_file: Path | None = None, terminal_qr: bool = False
+) -> SharedLink:
+    """Give the customer a link if they have none; return it with their balance, the texts that send it (and
+    any revoked link it follows). With ``qr_file`` (.svg or .png, never in build/), its QR code is written
+    there; with ``terminal_qr``, drawn for a terminal. A QR file that may not be written is refused before
+    the link is given.
+    """
+    from . import links, qr
+    from .share import compose
+    from .site import check_output_path, write_private_file
 
+    target = check_output_path(ws.site, qr_file, "QR code file") if qr_file is not None else None
+    if target is not None:
+        qr.file_kind(target)  # refuse a wrong extension before the link is given
     with keeping_pages_current(ws):
         customer = ledger.find_customer(ws.conn, customer_key)
         link, created = links.generate_link(ws.conn, customer)
         revoked = links.revoked_at(ws.conn, customer.id) if created else None
-    return SharedLink(customer_balances(ws, customer)[0], link, revoked)
+    balance = customer_balances(ws, customer)[0]
+    shared = compose(ws.settings, balance, ws.url(link))
+    if target is not None:
+        write_private_file(target, qr.file_bytes(shared.url, target))
+    return SharedLink(
+        balance,
+        link,
+        shared,
+        replaces_revoked_at=revoked,
+        qr_file=target,
+        qr_text=qr.terminal_text(shared.url) if terminal_qr else None,
+        revoked_day=_local_day(ws, revoked) if revoked is not None else None,
+    )
 
 
-def current_link(ws: Workspace, customer: Customer) -> Link:
-    """The customer's live link, or LinkNotFound."""
+def _local_day(ws: Workspace, posted_at: str) -> str:
+    """The site-local date (YYYY-MM-DD) of a UTC time paylink wrote (the time itself if it is not one)."""
+    from zoneinfo import ZoneInfo
+
+    from .statement import local_day
+
+    day = local_day(posted_at, ZoneInfo(ws.settings.timezone))
+    return day.isoformat() if day else posted_at
+
+
+def current_link(ws: Workspace, customer_key: str) -> tuple[Customer, Link]:
+    """The customer (by id or ref) and their live link, or LinkNotFound."""
     from . import links
 
-    return links.require_link(ws.conn, customer)
+    customer = ledger.find_customer(ws.conn, customer_key)
+    return customer, links.require_link(ws.conn, customer)
 
 
-def live_links(ws: Workspace) -> list[Link]:
-    """Every live link, by customer id."""
-    from . import links
-
-    return links.live_links(ws.conn)
+Confirm = Callable[["Customer"], None]  # asked before a destructive change; raises to stop it
 
 
-def rotate_link(ws: Workspace, customer: Customer, *, offline: bool = False) -> Link:
+def rotate_link(
+    ws: Workspace, customer_key: str, *, confirm: Confirm | None = None, offline: bool = False
+) -> tuple[Customer, Link]:
     """Give the customer a new link; the old page is gone (from the store too) when this returns.
 
-    ``offline``: a store out of reach does not stop the change (see keeping_pages_current).
+    A customer without a link is refused first; then ``confirm`` (if given) is asked with the customer
+    and may raise to change nothing. ``offline``: a store out of reach does not stop the change (see
+    keeping_pages_current).
     """
     from . import links
 
+    customer, _ = current_link(ws, customer_key)
+    if confirm is not None:
+        confirm(customer)
     with keeping_pages_current(ws, offline=offline):
-        return links.rotate_link(ws.conn, customer)
+        return customer, links.rotate_link(ws.conn, customer)
 
 
-def revoke_link(ws: Workspace, customer: Customer, *, offline: bool = False) -> Link:
-    """Turn the customer's link off; its page is gone (from the store too) when this returns. Returns the retired link.
-
-    ``offline``: a store out of reach does not stop the change (see keeping_pages_current).
+def revoke_link(
+    ws: Workspace, customer_key: str, *, confirm: Confirm | None = None, offline: bool = False
+) -> tuple[Customer, Link]:
+    """Turn the customer's link off; its page is gone (from the store too) when this returns. Returns the
+    customer and the retired link. ``confirm`` and ``offline`` as for ``rotate_link``.
     """
     from . import links
 
+    customer, _ = current_link(ws, customer_key)
+    if confirm is not None:
+        confirm(customer)
     with keeping_pages_current(ws, offline=offline):
-        return links.revoke_link(ws.conn, customer)
+        return customer, links.revoke_link(ws.conn, customer)
 
 
 # --- imports -----------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""The demo: a ready site for a fictional landscaper, with customers in every state."""
+"""The demo: a ready site for a fictional landscaper, with customers in every state.
 
-import datetime as dt
+What the demo holds (the business, its customers and their entries) and the
+folder rules it keeps; ``actions.make_demo`` does the work through the same
+actions as every command.
+"""
+
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import actions
-from .actions import Workspace
 from .errors import SiteError
 from .layout import DB_FILE, KEY_FILE, SETTINGS_FILE
 from .settings import Settings
@@ -25,34 +28,30 @@ BUSINESS = Settings(
 DEMO_MARKER = ".paylink-demo"
 
 
-def make_demo(root: Path, *, base_url: str) -> tuple[Site, list[tuple[str, str, str]]]:
-    """Create (or reuse) the demo site in ``root`` and return it with (name, state, url) per customer.
+def demo_to_reuse(root: Path, *, base_url: str) -> Site | None:
+    """The demo site already in ``root`` (its links now pointing at ``base_url``), or None when there is none.
 
     A folder holding a site the demo did not make is refused before anything is
     touched: the demo would otherwise relabel a real business's site.
     """
-    root = root.expanduser().absolute()
     if any((root / name).exists() for name in (SETTINGS_FILE, DB_FILE, KEY_FILE)):
         if not (root / DEMO_MARKER).is_file():
             raise SiteError(
                 f"{root} holds a paylink site that `paylink demo` did not make — leave it be,"
                 " and give the demo another folder, e.g. `paylink demo demo-site`"
             )
-        site = _serving_at(Site(root), base_url)
-        fresh = False
-    else:
-        site = actions.create_site(root, Settings(**{**vars(BUSINESS), "base_url": base_url}))
-        (root / DEMO_MARKER).write_text("This site was made by `paylink demo`; `paylink demo` may reuse it.\n")
-        fresh = True
-    with Workspace(site) as ws:
-        if fresh:
-            _fill(ws)
-        actions.give_all_links(ws)
-        actions.build(ws)
-        rows = [
-            (cb.customer.name, cb.state, ws.url(cb.link_nonce)) for cb in actions.customer_balances(ws) if cb.link_nonce
-        ]
-    return site, rows
+        return _serving_at(Site(root), base_url)
+    return None
+
+
+def demo_settings(base_url: str) -> Settings:
+    """The demo business's settings, its links pointing at ``base_url``."""
+    return Settings(**{**vars(BUSINESS), "base_url": base_url})
+
+
+def mark_as_demo(root: Path) -> None:
+    """Leave the marker that lets a later `paylink demo` reuse this site."""
+    (root / DEMO_MARKER).write_text("This site was made by `paylink demo`; `paylink demo` may reuse it.\n")
 
 
 def _serving_at(site: Site, base_url: str) -> Site:
@@ -70,27 +69,39 @@ def _serving_at(site: Site, base_url: str) -> Site:
     return Site(site.root)
 
 
-def _fill(ws: Workspace) -> None:
-    today = dt.datetime.now(dt.UTC).date()
+@dataclass(frozen=True)
+class DemoCustomer:
+    """A demo customer and their entries: (amount in minor units, description, posted this many days ago)."""
 
-    def post(customer, amount_minor: int, description: str, days: int) -> None:
-        day = (today - dt.timedelta(days=days)).isoformat()
-        actions.post_entry(ws, str(customer.id), amount_minor, description, day=day)
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    ref: str | None = None
+    entries: list[tuple[int, str, int]] = field(default_factory=list)
 
-    paid_up = actions.add_customer(ws, "Ana Ortiz", email="ana@example.com", phone="555-0101", ref="ORTIZ")
-    post(paid_up, 18_000, "Spring cleanup", 40)
-    post(paid_up, -18_000, "Payment — thank you", 33)
 
-    in_credit = actions.add_customer(ws, "Ben Carter", phone="555-0102", ref="CARTER")
-    post(in_credit, 9_500, "Hedge trimming", 21)
-    post(in_credit, -12_000, "Payment — thank you", 14)
-
-    regular = actions.add_customer(ws, "Chloe Nguyen", email="chloe@example.com", ref="NGUYEN")
+def demo_customers() -> list[DemoCustomer]:
+    """Customers who owe nothing, have a credit, owe money with a long history, and owe a little."""
+    history: list[tuple[int, str, int]] = []
     for month in range(14, 0, -1):
-        post(regular, 6_500, "Monthly lawn care", month * 30 + 5)
+        history.append((6_500, "Monthly lawn care", month * 30 + 5))
         if month > 1:
-            post(regular, -6_500, "Payment — thank you", month * 30 - 5)
-    post(regular, 24_000, "Mulch, 3 cubic yards, delivered and spread", 9)
-
-    small = actions.add_customer(ws, "Dev Patel", phone="555-0104", ref="PATEL")
-    post(small, 4_250, "Leaf removal", 3)
+            history.append((-6_500, "Payment — thank you", month * 30 - 5))
+    history.append((24_000, "Mulch, 3 cubic yards, delivered and spread", 9))
+    return [
+        DemoCustomer(
+            "Ana Ortiz",
+            email="ana@example.com",
+            phone="555-0101",
+            ref="ORTIZ",
+            entries=[(18_000, "Spring cleanup", 40), (-18_000, "Payment — thank you", 33)],
+        ),
+        DemoCustomer(
+            "Ben Carter",
+            phone="555-0102",
+            ref="CARTER",
+            entries=[(9_500, "Hedge trimming", 21), (-12_000, "Payment — thank you", 14)],
+        ),
+        DemoCustomer("Chloe Nguyen", email="chloe@example.com", ref="NGUYEN", entries=history),
+        DemoCustomer("Dev Patel", phone="555-0104", ref="PATEL", entries=[(4_250, "Leaf removal", 3)]),
+    ]

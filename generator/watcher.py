@@ -48,6 +48,18 @@ STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S = 2.0, 60.0  # pauses between tries of a 
 Report = Callable[[str, str], None]
 
 
+def watch(ws: actions.Workspace, report: Report, *, stop: threading.Event | None = None) -> None:
+    """``paylink watch``: check the site's ledger as every command does, report ("watching", the site's folder),
+    then keep ``build/`` current until ``stop`` is set (or KeyboardInterrupt), reporting as ``watch_site`` does.
+
+    The watch act lives here, not in ``actions``: the watcher builds through the actions, so they cannot
+    import it back (tests/test_import_cycles.py).
+    """
+    ws.conn  # noqa: B018 — the same checks as every command (the ledger's currency) before watching
+    report("watching", str(ws.site.root))
+    watch_site(ws.site, report, stop=stop)
+
+
 def watch_site(site: Site, report: Report, *, stop: threading.Event | None = None) -> None:
     """Watch until ``stop`` is set (or KeyboardInterrupt); report ("built"|"error", text) as it goes."""
     # Before any thread starts (watchdog starts some as soon as a folder is scheduled).

@@ -94,14 +94,13 @@ def customer_edit(ctx: Context, customer_key, name, email, phone, ref, language,
     changes = {"name": name, "email": email, "phone": phone, "ref": ref, "language": language}
     if all(value is None for value in changes.values()) and reminders is None:
         raise click.UsageError("nothing to change: give --name, --email, --phone, --ref, --language or --reminders")
-    c = edit_customer(ctx.ws, customer_key, reminders=reminders, **changes)
+    edited = edit_customer(ctx.ws, customer_key, reminders=reminders, **changes)
+    c = edited.customer
     details = ", ".join(
         f"{k} {v if v is not None else '(none)'}" for k, v in _customer_document(c).items() if k != "id"
     )
-    if reminders is not None:
-        from ..actions import reminder_channels
-
-        details += f", reminders {','.join(reminder_channels(ctx.ws, c)) or 'off'}"
+    if edited.reminders is not None:
+        details += f", reminders {','.join(edited.reminders) or 'off'}"
     emit(as_json, _customer_document(c), f"Changed customer {c.id}: {details}")
 
 
@@ -113,7 +112,7 @@ def _customer_row(ctx: Context, cb) -> dict:
         "balance": ctx.major(cb.balance_minor),
         "balance_minor": cb.balance_minor,
         "state": cb.state,
-        "url": ctx.site.link_url(cb.link_nonce) if cb.link_nonce else None,
+        "url": ctx.ws.url(cb.link_nonce) if cb.link_nonce else None,
     }
     if cb.merged_into is not None:
         row["merged_into"] = cb.merged_into  # only merged customers have it (shown with --all, and by show)
@@ -195,23 +194,19 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
     Example:
       paylink customer show JANE
     """
-    from zoneinfo import ZoneInfo
+    from ..actions import customer_details
 
-    from ..actions import customer_balances, find_customer, recent_entries, reminder_channels
-    from ..references import payment_reference
-    from ..statement import local_day
-
-    c = find_customer(ctx.ws, customer_key)
-    row = _customer_row(ctx, customer_balances(ctx.ws, c)[0])
-    entries = recent_entries(ctx.ws, c)
-    zone = ZoneInfo(ctx.site.settings.timezone)
-    days = {e.id: day.isoformat() if (day := local_day(e.posted_at, zone)) else None for e in entries}
+    shown = customer_details(ctx.ws, customer_key)
+    c = shown.customer
+    row = _customer_row(ctx, shown.balance)
+    entries = [recent.entry for recent in shown.entries]
+    days = {recent.entry.id: recent.day.isoformat() if recent.day else None for recent in shown.entries}
     row.update(
         email=c.email,
         phone=c.phone,
         language=c.language,
-        reminders=reminder_channels(ctx.ws, c),
-        reference=payment_reference(c.id, c.ref),
+        reminders=shown.reminders,
+        reference=shown.reference,
         entries=[
             {
                 "id": e.id,
@@ -231,7 +226,7 @@ def customer_show(ctx: Context, customer_key, as_json) -> None:
         + (f", merged into customer {row['merged_into']}" if "merged_into" in row else ""),
         f"  Email:   {c.email or '-'}",
         f"  Phone:   {c.phone or '-'}",
-        f"  Payment reference: {payment_reference(c.id, c.ref)}",
+        f"  Payment reference: {shown.reference}",
         f"  Balance: {ctx.money(row['balance_minor'])} ({row['state']})",
         f"  Link:    {row['url'] or '(none — paylink link share ' + str(c.ref or c.id) + ')'}",
         f"  Language: {c.language or ctx.site.settings.page_language + ' (the site' + chr(39) + 's)'}",

@@ -47,30 +47,20 @@ def link_generate(ctx: Context, customer_key, all_customers, as_json) -> None:
     Example:
       paylink link generate JANE
     """
-    from ..actions import give_all_links, give_link
+    from ..actions import give_links
 
     if all_customers == bool(customer_key):
         raise click.UsageError("give either CUSTOMER or --all")
-    if all_customers:
-        from ..actions import customer_balances
-
-        docs = [{"customer_id": link.customer_id, "url": ctx.ws.url(link)} for link in give_all_links(ctx.ws)]
-        warn_if_loopback(ctx)
-        if as_json or not docs:
-            emit(as_json, docs, "No customers yet.")
-            return
-        who = {cb.customer.id: cb.customer for cb in customer_balances(ctx.ws)}
-        table = [
-            [str(d["customer_id"]), who[d["customer_id"]].name, who[d["customer_id"]].ref or "", d["url"]]
-            for d in docs
-            if d["customer_id"] in who
-        ]
-        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
-        return
-    c, given = give_link(ctx.ws, customer_key)
-    url = ctx.ws.url(given)
+    given = give_links(ctx.ws, None if all_customers else customer_key)
+    docs = [{"customer_id": c.id, "url": ctx.ws.url(link)} for c, link in given]
     warn_if_loopback(ctx)
-    emit(as_json, {"customer_id": c.id, "url": url}, url)
+    if not all_customers:
+        emit(as_json, docs[0], docs[0]["url"])
+    elif as_json or not docs:
+        emit(as_json, docs, "No customers yet.")
+    else:
+        table = [[str(c.id), c.name, c.ref or "", ctx.ws.url(link)] for c, link in given]
+        emit(False, None, _table(["ID", "NAME", "REF", "LINK"], table, right={0}))
 
 
 @link.command("show")
@@ -87,10 +77,10 @@ def link_show(ctx: Context, customer_key, as_json) -> None:
     Example:
       paylink link show JANE
     """
-    from ..actions import current_link, find_customer
+    from ..actions import current_link
 
-    c = find_customer(ctx.ws, customer_key)
-    url = ctx.ws.url(current_link(ctx.ws, c))
+    c, current = current_link(ctx.ws, customer_key)
+    url = ctx.ws.url(current)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
 
@@ -152,24 +142,16 @@ def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
     Example:
       paylink link share JANE --qr jane.png --copy
     """
-    from .. import qr
     from ..actions import share_link
-    from ..share import compose
-    from ..site import check_output_path, write_private_file
 
-    target = check_output_path(ctx.site, qr_file, "QR code file") if qr_file is not None else None
-    if target is not None:
-        qr.file_kind(target)  # refuse a wrong extension before the link is given
-    result = share_link(ctx.ws, customer_key)
-    balance = result.balance
-    shared = compose(ctx.site.settings, balance, ctx.ws.url(result.link))
-    if target is not None:
-        write_private_file(target, qr.file_bytes(shared.url, target))
+    terminal_qr = not as_json and sys.stdout.isatty()
+    result = share_link(ctx.ws, customer_key, qr_file=qr_file, terminal_qr=terminal_qr)
+    balance, shared = result.balance, result.share
     warn_if_loopback(ctx)
     c = balance.customer
-    if result.replaces_revoked_at is not None:
+    if result.revoked_day is not None:
         click.echo(
-            f"Note: {c.name}'s old link was turned off on {_local_day(ctx, result.replaces_revoked_at)}"
+            f"Note: {c.name}'s old link was turned off on {result.revoked_day}"
             " (link revoke) and stays off; this is a new link.",
             err=True,
         )
@@ -190,24 +172,14 @@ def link_share(ctx: Context, customer_key, qr_file, copy, as_json) -> None:
         f"  {shared.sms_uri}",
         f"  {shared.mailto_uri}",
     ]
-    if target is not None:
-        lines += ["", f"QR code written to {target}"]
+    if result.qr_file is not None:
+        lines += ["", f"QR code written to {result.qr_file}"]
     emit(as_json, shared.as_json(), lines)
-    if not as_json and sys.stdout.isatty():
+    if result.qr_text is not None:
         click.echo("")
-        click.echo(qr.terminal_text(shared.url), nl=False)
+        click.echo(result.qr_text, nl=False)
     if copy:
         _copy_to_clipboard(shared.url)
-
-
-def _local_day(ctx: Context, posted_at: str) -> str:
-    """The site-local date (YYYY-MM-DD) of a UTC time paylink wrote."""
-    from zoneinfo import ZoneInfo
-
-    from ..statement import local_day
-
-    day = local_day(posted_at, ZoneInfo(ctx.site.settings.timezone))
-    return day.isoformat() if day else posted_at
 
 
 def _copy_to_clipboard(text: str) -> None:
@@ -235,14 +207,9 @@ def _copy_to_clipboard(text: str) -> None:
     )
 
 
-def _change_link(ctx: Context, customer_key, yes: bool, offline: bool, question: str, change):
-    """Confirm, then rotate or revoke a customer's link; its old page is gone when this returns."""
-    from ..actions import current_link, find_customer
-
-    c = find_customer(ctx.ws, customer_key)
-    current_link(ctx.ws, c)
-    _confirm(question.format(name=c.name), yes)
-    return c, change(ctx.ws, c, offline=offline)
+def _asking(question: str, yes: bool):
+    """The confirmation a rotate or revoke asks, with the customer's name, before it changes anything."""
+    return lambda customer: _confirm(question.format(name=customer.name), yes)
 
 
 offline_option = click.option(
@@ -275,9 +242,8 @@ def link_rotate(ctx: Context, customer_key, yes, offline, as_json) -> None:
     """
     from ..actions import rotate_link
 
-    c, new = _change_link(
-        ctx, customer_key, yes, offline, "Give {name} a new link? Their current link will stop working.", rotate_link
-    )
+    confirm = _asking("Give {name} a new link? Their current link will stop working.", yes)
+    c, new = rotate_link(ctx.ws, customer_key, confirm=confirm, offline=offline)
     url = ctx.ws.url(new)
     emit(as_json, {"customer_id": c.id, "url": url}, url)
 
@@ -304,12 +270,6 @@ def link_revoke(ctx: Context, customer_key, yes, offline, as_json) -> None:
     """
     from ..actions import revoke_link
 
-    c, _ = _change_link(
-        ctx,
-        customer_key,
-        yes,
-        offline,
-        "Turn off {name}'s link? It will stop working and they will have none.",
-        revoke_link,
-    )
+    confirm = _asking("Turn off {name}'s link? It will stop working and they will have none.", yes)
+    c, _ = revoke_link(ctx.ws, customer_key, confirm=confirm, offline=offline)
     emit(as_json, {"customer_id": c.id, "url": None}, f"Revoked the link of {c.name} (customer {c.id}).")

@@ -1,6 +1,7 @@
 """`paylink init`, `build`, `publish`, `watch`, `serve` and `demo`: the site and its pages."""
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -8,7 +9,6 @@ import click
 from .base import (
     Context,
     _count,
-    _sentence,
     cli,
     emit,
     friendly_errors,
@@ -47,8 +47,7 @@ def init(
     Example:
       paylink init my-site --name "Bob's Plumbing" --phone 555-0100
     """
-    from ..actions import create_site
-    from ..settings import Settings
+    from ..actions import start_site
 
     if name is None:
         raise click.UsageError(
@@ -56,7 +55,8 @@ def init(
             ' (paylink init my-site --name "Bob\'s Plumbing")'
         )
     root = Path(directory or ctx.site_dir or ".")
-    settings = Settings(
+    site = start_site(
+        root,
         name=name,
         currency=currency,
         locale=locale,
@@ -67,7 +67,6 @@ def init(
         email=email,
         address=address,
     )
-    site = create_site(root, settings)
     s = site.settings
     emit(
         as_json,
@@ -109,11 +108,19 @@ def build(ctx: Context, full, as_json) -> None:
       paylink build --full
     """
     from ..actions import build as build_site
-    from ..actions import count_pages
 
     if full and not as_json and sys.stderr.isatty():
-        with click.progressbar(length=count_pages(ctx.ws), label="Writing pages", file=sys.stderr) as bar:
-            result = build_site(ctx.ws, full=True, progress=bar.update)
+        with ExitStack() as shown:
+            bars: list = []  # the progress bar, opened when the build says how many pages it writes
+
+            def progress(written: int, total: int) -> None:
+                if not bars:
+                    bars.append(
+                        shown.enter_context(click.progressbar(length=total, label="Writing pages", file=sys.stderr))
+                    )
+                bars[0].update(written - bars[0].pos)
+
+            result = build_site(ctx.ws, full=True, progress=progress)
     else:
         result = build_site(ctx.ws, full=full)
     emit(
@@ -194,18 +201,16 @@ def watch(ctx: Context) -> None:
     Example:
       paylink watch
     """
-    from ..watcher import watch_site
-
-    ctx.ws.conn  # noqa: B018 — the same checks as every command (the ledger's currency) before watching
-    site = ctx.site
-    click.echo(f"Watching {site.root} (Ctrl-C to stop)", err=True)
+    from ..watcher import watch
 
     def report(event: str, detail: str) -> None:
-        prefix = "Error: " if event == "error" else ""
-        click.echo(f"{prefix}{detail}", err=True)
+        if event == "watching":
+            click.echo(f"Watching {detail} (Ctrl-C to stop)", err=True)
+        else:
+            click.echo(f"{'Error: ' if event == 'error' else ''}{detail}", err=True)
 
     try:
-        watch_site(site, report)
+        watch(ctx.ws, report)
     except KeyboardInterrupt:
         click.echo("Stopped watching.", err=True)
 
@@ -225,22 +230,12 @@ def serve(ctx: Context, host, port) -> None:
     Example:
       paylink serve --port 8000
     """
-    from ..actions import build as build_site
+    from ..actions import serve as serve_site
 
-    site = ctx.site
-    build_site(ctx.ws)
-    click.echo(f"Serving {site.build_dir} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    _serve(site, host, port)
+    def ready(build_dir: Path) -> None:
+        click.echo(f"Serving {build_dir} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
 
-
-def _serve(site, host: str, port: int) -> None:
-    """Run the edge over the site's build/ until interrupted; a server that cannot start is an Error: line."""
-    from ..edge.serve import CannotServe, run
-
-    try:
-        run(site.build_dir, site.signer_keys(), host=host, port=port)
-    except CannotServe as exc:
-        raise click.ClickException(_sentence(str(exc))) from exc
+    serve_site(ctx.ws, host=host, port=port, ready=ready)
 
 
 @cli.command()
@@ -263,14 +258,14 @@ def demo(ctx: Context, directory, no_serve, host, port) -> None:
       paylink demo --no-serve
       paylink demo --port 8740
     """
-    from ..demo import make_demo
+    from ..actions import demo as run_demo
 
-    site, links = make_demo(Path(directory), base_url=f"http://{host}:{port}")
-    click.echo(f"Demo site for {site.settings.name} in {site.root}\n")
-    width = max(len(name) for name, _, _ in links)
-    for name, state, url in links:
-        click.echo(f"  {name:<{width}}  {state:<11}  {url}")
-    if no_serve:
-        return
-    click.echo(f"\nServing on {site.settings.base_url}/ — open a link above (Ctrl-C to stop)", err=True)
-    _serve(site, host, port)
+    def ready(site, links: list[tuple[str, str, str]]) -> None:
+        click.echo(f"Demo site for {site.settings.name} in {site.root}\n")
+        width = max(len(name) for name, _, _ in links)
+        for name, state, url in links:
+            click.echo(f"  {name:<{width}}  {state:<11}  {url}")
+        if not no_serve:
+            click.echo(f"\nServing on {site.settings.base_url}/ — open a link above (Ctrl-C to stop)", err=True)
+
+    run_demo(Path(directory), host=host, port=port, serve=not no_serve, ready=ready)

@@ -60,18 +60,13 @@ def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json
       paylink statement JANE --from 2026-10-01 --to 2026-10-31 --html jane-october.html
     """
     import csv
-    import datetime as dt
-    from zoneinfo import ZoneInfo
 
-    from ..actions import customer_balances, customer_statement, find_customer
-    from ..statement import parse_day
+    from ..actions import make_statement
 
     if as_csv and as_json:
         raise click.UsageError("give --csv or --json, not both")
-    settings = ctx.site.settings
-    first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    c = find_customer(ctx.ws, customer_key)
-    stmt = customer_statement(ctx.ws, c, start=first, end=last)
+    made = make_statement(ctx.ws, customer_key, start=start, end=end, html_file=html_file)
+    c, stmt, first, last = made.customer, made.statement, made.start, made.end
     rows = [
         {
             "id": line.entry.id,
@@ -86,22 +81,11 @@ def statement(ctx: Context, customer_key, start, end, as_csv, html_file, as_json
         }
         for line in stmt.lines
     ]
-    if html_file is not None:
-        from ..render import Renderer
-        from ..site import check_output_path, write_private_file
-        from ..statement import render_html
-
-        target = check_output_path(ctx.site, html_file, "statement file")
-        nonce = customer_balances(ctx.ws, c)[0].link_nonce
-        today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-        renderer = Renderer(settings, ctx.site.templates_dir)
-        html = render_html(settings, renderer, stmt, url=ctx.site.link_url(nonce) if nonce else None, today=today)
-        write_private_file(target, html.encode("utf-8"))
-        if not (as_json or as_csv):
-            click.echo(
-                f"Wrote the statement for {c.name} ({len(rows)} {'entry' if len(rows) == 1 else 'entries'}) to {target}"
-            )
-            return
+    if made.html_file is not None and not (as_json or as_csv):
+        click.echo(
+            f"Wrote the statement for {c.name} ({len(rows)} {'entry' if len(rows) == 1 else 'entries'}) to {made.html_file}"
+        )
+        return
     if as_csv:
         buffer = io.StringIO()
         out = csv.writer(buffer, lineterminator="\n")
