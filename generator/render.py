@@ -329,10 +329,24 @@ class Renderer:
         payer = Payer(statement.customer_id, statement.customer_ref, statement.customer_email)
         voice = self.voice(facts.language)
         options = self._pay_methods.options(choices, payer, translations(facts.language).gettext)
-        html = voice.env.get_template("_pay_options.html").render(
-            {**voice.common, "tips": facts.tips, "options": options, "reference": payer.reference}
+        if self.compiled:
+            html = self._pay_compiler.block(voice, facts.tips, options, payer.reference)
+        else:
+            html = self._draw_pay_block(voice, facts.tips, options, payer.reference)
+        return Markup(html)  # rendered with autoescape (or as it would render): customer text in it is escaped
+
+    @cached_property
+    def _pay_compiler(self):
+        from .compiled_pay import PayBlockCompiler
+
+        return PayBlockCompiler(self._draw_pay_block)
+
+    @staticmethod
+    def _draw_pay_block(voice: Voice, tips: tuple, options, reference: str) -> str:
+        """The pay block rendered by Jinja (the compiled pay block is cut from it and checked against it)."""
+        return voice.env.get_template("_pay_options.html").render(
+            {**voice.common, "tips": tips, "options": options, "reference": reference}
         )
-        return Markup(html)  # rendered with autoescape: customer text in it is escaped
 
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""
