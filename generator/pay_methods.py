@@ -612,9 +612,11 @@ class PayBlock:
 
     QR_CACHE_ENTRIES = 4096
 
-    def __init__(self, methods: Sequence[PayMethod], currency: str):
+    def __init__(self, methods: Sequence[PayMethod], currency: str, codes: Any = None):
         self.methods = tuple(methods)
         self.currency = currency
+        # The site's QR cache (qr_cache.QrCodes, owned by the command's workspace), if it handed one over.
+        self.codes = codes
         self._svgs: dict[tuple[str, str], str] = {}
 
     def qr_svg(self, method: str, payload: str, title: str):
@@ -624,7 +626,13 @@ class PayBlock:
         key = (method, payload)
         svg = self._svgs.get(key)
         if svg is None:
-            svg = qr_svg(method, payload)
+            codes = self.codes
+            if codes is None:
+                svg = qr_svg(method, payload)
+            else:
+                svg = qr_svg(
+                    method, payload, codes.modules(qr_bytes(method, payload), lambda: qr_modules(method, payload))
+                )
             if len(self._svgs) >= self.QR_CACHE_ENTRIES:
                 self._svgs.clear()
             self._svgs[key] = svg
@@ -649,30 +657,67 @@ class PayBlock:
         return options
 
 
-_MODULES_PATH = re.compile(r'<path d="([^"]*)"')
-_SIZE = re.compile(r'<svg width="([0-9]+)"')
-
-
-def qr_svg(method: str, payload: str) -> str:
-    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), error correction M as EPC and
-    SIX require, its data the exact bytes of ``qr_bytes`` (byte mode, no ECI).
-
-    zxing-cpp draws it (it also picks the mask with the lowest penalty); the modules' path is taken
-    from its SVG and put in our own element. The Swiss QR-bill's code carries the Swiss cross in its
-    middle (7 mm of 46 mm).
-    """
+def qr_modules(method: str, payload: str) -> tuple[int, str]:
+    """The QR code of ``payload``: its size in modules (without quiet zones) and its modules row by row,
+    ``"1"`` dark and ``"0"`` light. Error correction M as EPC and SIX require, its data the exact bytes of
+    ``qr_bytes`` (byte mode, no ECI); zxing-cpp encodes it (and picks the mask with the lowest penalty)."""
     import zxingcpp
 
     code = zxingcpp.create_barcode(qr_bytes(method, payload), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    drawn = zxingcpp.write_barcode_to_svg(code, scale=1, add_quiet_zones=True)
-    path, size_match = _MODULES_PATH.search(drawn), _SIZE.search(drawn)
-    if path is None or size_match is None:
+    image = code.to_image(scale=1, add_quiet_zones=False)
+    size = image.shape[0]
+    cells = bytes(memoryview(image))  # type: ignore[arg-type]  # the Image is a buffer (no stub says so)
+    if image.shape != (size, size) or len(cells) != size * size:
         raise ValueError("zxing-cpp drew a QR code paylink cannot read back")
-    size = int(size_match.group(1))
+    return size, cells.translate(_DARK_AS_ONE).decode("ascii")
+
+
+_DARK_AS_ONE = bytes(0x31 if value < 128 else 0x30 for value in range(256))
+# A row of modules is drawn in chunks of 8: each chunk's runs of dark modules as rectangles, moving
+# relatively from the chunk's left edge and back to the next chunk's ("m8 0" for an empty one). One
+# path fills them all at once, so a run cut at a chunk's edge shows no seam.
+_CHUNK = 8
+_chunk_paths: dict[str, str] = {}
+
+
+def _chunk_path(chunk: str) -> str:
+    done = _chunk_paths.get(chunk)
+    if done is None:
+        out, at = [], 0
+        for match in re.finditer("1+", chunk):
+            start, width = match.start(), match.end() - match.start()
+            out.append(f"m{start - at} 0h{width}v1h-{width}z")
+            at = start
+        if len(chunk) - at:
+            out.append(f"m{len(chunk) - at} 0")
+        done = _chunk_paths[chunk] = "".join(out)
+    return done
+
+
+def modules_path(size: int, modules: str) -> str:
+    """The SVG path of the dark modules (``qr_modules``), with a quiet zone of 4 modules around them."""
+    chunk = _chunk_paths.get
+    out = []
+    for y in range(size):
+        out.append(f"M4 {y + 4}")
+        row = modules[y * size : (y + 1) * size]
+        for x in range(0, size, _CHUNK):
+            part = row[x : x + _CHUNK]
+            out.append(chunk(part) or _chunk_path(part))
+    return "".join(out)
+
+
+def qr_svg(method: str, payload: str, modules: tuple[int, str] | None = None) -> str:
+    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), its modules those of
+    ``qr_modules`` (given, or drawn now). The Swiss QR-bill's code carries the Swiss cross in its middle
+    (7 mm of 46 mm)."""
+    inner, modules_text = modules if modules is not None else qr_modules(method, payload)
+    size = inner + 8  # quiet zones of 4
     extra = _swiss_cross(size) if method == "swiss_qr" else ""
     return (
         f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
-        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/><path fill="#000" d="{path.group(1)}"/>{extra}</svg>'
+        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/>'
+        f'<path fill="#000" d="{modules_path(inner, modules_text)}"/>{extra}</svg>'
     )
 
 

@@ -151,6 +151,7 @@ class Renderer:
         fast_gettext: bool = True,
         cached: PageSource | None = None,
         pay_options: PayOptions | None = None,
+        qr_codes=None,
     ):
         self.settings = settings
         # False renders through Jinja's own newstyle gettext (the tests compare the two).
@@ -162,6 +163,8 @@ class Renderer:
         if pay_options is None and settings.pay:
             pay_options = self.pay_block
         self.pay_options = pay_options
+        # The site's QR cache (qr_cache.QrCodes), when the owner of this renderer hands one over.
+        self.qr_codes = qr_codes
         # The compiled page (see compiled_page.py): only with paylink's own page templates and
         # gettext, and only once a run has rendered a few pages (compiling costs a few renders).
         self._compiler: PageCompiler | None = None
@@ -312,7 +315,7 @@ class Renderer:
     def _pay_methods(self):
         from .pay_methods import PayBlock
 
-        return PayBlock(self.settings.pay, self.settings.currency)
+        return PayBlock(self.settings.pay, self.settings.currency, self.qr_codes)
 
     def pay_block(self, statement: Statement, facts: PageFacts) -> "Markup":
         """The ``#pay-options`` block of an outstanding page (escaped Markup, see _pay_options.html):
