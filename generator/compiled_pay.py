@@ -116,6 +116,7 @@ class PayBlockCompiler:
     def __init__(self, draw: Draw):
         self.draw = draw
         self.shapes: dict[tuple, object] = {}
+        self.filled = 0  # blocks drawn from a compiled shape (not by Jinja)
 
     def block(self, voice, tips: tuple, options: Sequence[PayOption], reference: str) -> str:
         """The ``#pay-options`` block of these options, exactly as Jinja draws it."""
@@ -134,6 +135,7 @@ class PayBlockCompiler:
                 self.shapes[key] = _UNUSABLE
                 return jinja
             shape.checked = True
+        self.filled += 1
         return html
 
     def _compile(self, voice, tips: tuple, options: Sequence[PayOption], holes: int) -> object:

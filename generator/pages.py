@@ -162,7 +162,11 @@ class PageWriter:
         read through this writer's connection (inside the caller's transaction, if any)."""
         if self._helpers is not None:
             yield from self._helpers.render(
-                customer_ids, committed=committed, read=self._statements, render=self.renderer.page
+                customer_ids,
+                committed=committed,
+                read=self._statements,
+                render=self.renderer.page,
+                qr_codes=self.qr_codes,
             )
             return
         for start in range(0, len(customer_ids), BATCH):

@@ -53,6 +53,7 @@ class QrCodes:
         self._stored: dict[bytes, bytes] | None = None
         self.used: dict[bytes, bytes] = {}  # what this run looked up or drew, in order
         self.drawn = 0  # codes this run encoded (not found in the file)
+        self._new: list[bytes] = []  # keys drawn since take_new
 
     @property
     def stored(self) -> dict[bytes, bytes]:
@@ -74,21 +75,23 @@ class QrCodes:
                 self.used[key] = packed
                 return modules
         modules = draw()
-        self.used[key] = _pack(modules)
         self.drawn += 1
+        if len(self.used) < MAX_CODES:  # what the file can hold, and no more in memory
+            self.used[key] = _pack(modules)
+            self._new.append(key)
         return modules
 
-    def learn(self, codes: dict[bytes, bytes]) -> None:
-        """Keep codes another process of this run drew (a build's helper processes)."""
-        for key, packed in codes.items():
-            if key not in self.used:
+    def learn(self, codes: list[tuple[bytes, bytes]]) -> None:
+        """Keep codes another process of this run drew (a build's helper processes: ``take_new``)."""
+        for key, packed in codes:
+            if key not in self.used and len(self.used) < MAX_CODES:
                 self.used[key] = packed
                 self.drawn += 1
 
-    def new_codes(self) -> dict[bytes, bytes]:
-        """What this run drew that the file did not hold (a helper process sends them to its parent)."""
-        stored = self.stored
-        return {key: packed for key, packed in self.used.items() if key not in stored}
+    def take_new(self) -> list[tuple[bytes, bytes]]:
+        """The codes drawn since the last call (a helper process sends them to its parent, who saves them)."""
+        new, self._new = self._new, []
+        return [(key, self.used[key]) for key in new]
 
     def save(self) -> None:
         """Write the codes this run used, then the file's others, up to MAX_CODES; nothing if none was drawn."""

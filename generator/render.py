@@ -333,13 +333,14 @@ class Renderer:
         voice = self.voice(facts.language)
         options = self._pay_methods.options(choices, payer, translations(facts.language).gettext)
         if self.compiled:
-            html = self._pay_compiler.block(voice, facts.tips, options, payer.reference)
+            html = self.pay_compiler.block(voice, facts.tips, options, payer.reference)
         else:
             html = self._draw_pay_block(voice, facts.tips, options, payer.reference)
         return Markup(html)  # rendered with autoescape (or as it would render): customer text in it is escaped
 
     @cached_property
-    def _pay_compiler(self):
+    def pay_compiler(self):
+        """The compiled pay block (compiled_pay.py): made on first use, owned by this renderer."""
         from .compiled_pay import PayBlockCompiler
 
         return PayBlockCompiler(self._draw_pay_block)
