@@ -657,10 +657,11 @@ class PayBlock:
         return options
 
 
-def qr_modules(method: str, payload: str) -> tuple[int, str]:
+def qr_modules(method: str, payload: str) -> tuple[int, bytes]:
     """The QR code of ``payload``: its size in modules (without quiet zones) and its modules row by row,
-    ``"1"`` dark and ``"0"`` light. Error correction M as EPC and SIX require, its data the exact bytes of
-    ``qr_bytes`` (byte mode, no ECI); zxing-cpp encodes it (and picks the mask with the lowest penalty)."""
+    each row in ``(size + 7) // 8`` bytes, the leftmost module in the highest bit, 1 dark (padded with
+    light modules). Error correction M as EPC and SIX require, its data the exact bytes of ``qr_bytes``
+    (byte mode, no ECI); zxing-cpp encodes it (and picks the mask with the lowest penalty)."""
     import zxingcpp
 
     code = zxingcpp.create_barcode(qr_bytes(method, payload), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
@@ -669,55 +670,53 @@ def qr_modules(method: str, payload: str) -> tuple[int, str]:
     cells = bytes(memoryview(image))  # type: ignore[arg-type]  # the Image is a buffer (no stub says so)
     if image.shape != (size, size) or len(cells) != size * size:
         raise ValueError("zxing-cpp drew a QR code paylink cannot read back")
-    return size, cells.translate(_DARK_AS_ONE).decode("ascii")
+    bits = cells.translate(_DARK_AS_ONE).decode("ascii")
+    width = (size + 7) // 8
+    pad = "0" * (8 * width - size)
+    rows = pad.join(bits[y * size : (y + 1) * size] for y in range(size)) + pad
+    return size, int(rows, 2).to_bytes(width * size, "big")
 
 
 _DARK_AS_ONE = bytes(0x31 if value < 128 else 0x30 for value in range(256))
-# A row of modules is drawn in chunks of 8: each chunk's runs of dark modules as rectangles, moving
-# relatively from the chunk's left edge and back to the next chunk's ("m8 0" for an empty one). One
-# path fills them all at once, so a run cut at a chunk's edge shows no seam.
-_CHUNK = 8
-_chunk_paths: dict[str, str] = {}
 
 
-def _chunk_path(chunk: str) -> str:
-    done = _chunk_paths.get(chunk)
-    if done is None:
-        out, at = [], 0
-        for match in re.finditer("1+", chunk):
-            start, width = match.start(), match.end() - match.start()
-            out.append(f"m{start - at} 0h{width}v1h-{width}z")
-            at = start
-        if len(chunk) - at:
-            out.append(f"m{len(chunk) - at} 0")
-        done = _chunk_paths[chunk] = "".join(out)
-    return done
-
-
-def modules_path(size: int, modules: str) -> str:
-    """The SVG path of the dark modules (``qr_modules``), with a quiet zone of 4 modules around them."""
-    chunk = _chunk_paths.get
-    out = []
-    for y in range(size):
-        out.append(f"M4 {y + 4}")
-        row = modules[y * size : (y + 1) * size]
-        for x in range(0, size, _CHUNK):
-            part = row[x : x + _CHUNK]
-            out.append(chunk(part) or _chunk_path(part))
+def _byte_path(byte: int) -> str:
+    """Eight modules (a byte of ``qr_modules``' rows) as a path: each run of dark ones a rectangle, moving
+    relatively from the left edge of the byte's modules and on to the next byte's."""
+    out, at = [], 0
+    for match in re.finditer("1+", format(byte, "08b")):
+        start, width = match.start(), match.end() - match.start()
+        out.append(f"m{start - at} 0h{width}v1h-{width}z")
+        at = start
+    out.append(f"m{8 - at} 0")
     return "".join(out)
 
 
-def qr_svg(method: str, payload: str, modules: tuple[int, str] | None = None) -> str:
+# One path fills every rectangle at once, so a run cut where one byte's modules end shows no seam.
+_BYTE_PATHS = tuple(_byte_path(byte) for byte in range(256))
+
+
+def modules_path(size: int, rows: bytes) -> str:
+    """The SVG path of the dark modules (``qr_modules``), with a quiet zone of 4 modules around them."""
+    width = (size + 7) // 8
+    byte_path = _BYTE_PATHS.__getitem__
+    next_row = f"m-{8 * width} 1"  # from the end of a row's last byte to the start of the next row
+    return "M4 4" + next_row.join(
+        "".join(map(byte_path, rows[at : at + width])) for at in range(0, width * size, width)
+    )
+
+
+def qr_svg(method: str, payload: str, modules: tuple[int, bytes] | None = None) -> str:
     """A QR code as an inline ``<svg>`` (dark on white, no style attribute), its modules those of
     ``qr_modules`` (given, or drawn now). The Swiss QR-bill's code carries the Swiss cross in its middle
     (7 mm of 46 mm)."""
-    inner, modules_text = modules if modules is not None else qr_modules(method, payload)
+    inner, rows = modules if modules is not None else qr_modules(method, payload)
     size = inner + 8  # quiet zones of 4
     extra = _swiss_cross(size) if method == "swiss_qr" else ""
     return (
         f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
         f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/>'
-        f'<path fill="#000" d="{modules_path(inner, modules_text)}"/>{extra}</svg>'
+        f'<path fill="#000" d="{modules_path(inner, rows)}"/>{extra}</svg>'
     )
 
 

@@ -3,7 +3,7 @@
 A QR code depends only on the bytes it carries (pay_methods.qr_bytes: the
 method's details, the amount, the reference), and encoding one (zxing-cpp's
 Reed-Solomon and mask choice) is most of what a page of a QR method costs. This
-file keeps, per site, each code's modules (one bit each) under the first 16
+file keeps, per site, each code's modules (one bit each, rows padded to whole bytes) under the first 16
 bytes of the SHA-256 of its bytes: a changed detail or amount is another key,
 so a code is never stale, only unused. It lives in ``<site>/.paylink-qr.cache``
 (mode 0600, written atomically, only by a command that succeeded: the workspace
@@ -20,13 +20,13 @@ from pathlib import Path
 from .cachefile import read_private, write_private
 
 QR_CACHE = ".paylink-qr.cache"
-_VERSION = 1
-# About 190 bytes a code of a SEPA GiroCode's size: 65,536 codes (4 tip choices of 16,384 pages) are 13 MB.
+_VERSION = 2
+# About 200 bytes a code of a SEPA GiroCode's size: 65,536 codes (4 tip choices of 16,384 pages) are 13 MB.
 MAX_CODES = 65536
 _MAX_BYTES = 48 << 20
 _KEY_BYTES = 16
 
-Modules = tuple[int, str]  # (size in modules, the modules row by row: "1" dark, "0" light)
+Modules = tuple[int, bytes]  # (size in modules, its rows: pay_methods.qr_modules)
 
 
 def code_key(data: bytes) -> bytes:
@@ -34,14 +34,19 @@ def code_key(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()[:_KEY_BYTES]
 
 
+def _row_bytes(size: int) -> int:
+    return size * ((size + 7) // 8)
+
+
 def _pack(modules: Modules) -> bytes:
-    size, bits = modules
-    return bytes((size,)) + int(bits, 2).to_bytes((size * size + 7) // 8, "big")
+    size, rows = modules
+    return bytes((size,)) + rows
 
 
-def _unpack(packed: bytes) -> Modules:
+def _unpack(packed: bytes) -> Modules | None:
     size = packed[0]
-    return size, format(int.from_bytes(packed[1:], "big"), f"0{size * size}b")
+    rows = packed[1:]
+    return (size, rows) if len(rows) == _row_bytes(size) else None
 
 
 class QrCodes:
@@ -67,11 +72,8 @@ class QrCodes:
         key = code_key(data)
         packed = self.used.get(key) or self.stored.get(key)
         if packed is not None:
-            try:
-                modules = _unpack(packed)
-            except (ValueError, IndexError):
-                modules = None
-            if modules is not None and len(modules[1]) == modules[0] * modules[0]:
+            modules = _unpack(packed)
+            if modules is not None:
                 self.used[key] = packed
                 return modules
         modules = draw()
@@ -124,7 +126,7 @@ def read(path: Path) -> dict[bytes, bytes]:
         if len(key) < _KEY_BYTES or at + _KEY_BYTES >= len(body):
             return {}
         size = body[at + _KEY_BYTES]
-        end = at + _KEY_BYTES + 1 + (size * size + 7) // 8
+        end = at + _KEY_BYTES + 1 + _row_bytes(size)
         if size < 21 or end > len(body):
             return {}
         codes[key] = body[at + _KEY_BYTES : end]

@@ -190,7 +190,7 @@ def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, damage):
     if damage == "body":  # another code's modules under these keys: the digest no longer matches
         data = head + b"\n" + body[:40] + bytes(b ^ 0xFF for b in body[40:80]) + body[80:]
     elif damage == "header":
-        data = b'{"version": 1, "body": "0"}\n' + body
+        data = b'{"version": 2, "body": "0"}\n' + body
     elif damage == "truncated":
         data = data[: len(data) - 30]
     elif damage == "garbage":
