@@ -681,27 +681,33 @@ _DARK_AS_ONE = bytes(0x31 if value < 128 else 0x30 for value in range(256))
 
 
 def _byte_path(byte: int) -> str:
-    """Eight modules (a byte of ``qr_modules``' rows) as a path: each run of dark ones a rectangle, moving
-    relatively from the left edge of the byte's modules and on to the next byte's."""
+    """Eight modules (a byte of ``qr_modules``' rows) as a path along the middle of their row: a line
+    through each run of dark ones, moving relatively from the left edge of the byte's modules to the
+    next byte's."""
     out, at = [], 0
     for match in re.finditer("1+", format(byte, "08b")):
-        start, width = match.start(), match.end() - match.start()
-        out.append(f"m{start - at} 0h{width}v1h-{width}z")
-        at = start
-    out.append(f"m{8 - at} 0")
+        if match.start() > at:
+            out.append(f"m{match.start() - at} 0")
+        out.append(f"h{match.end() - match.start()}")
+        at = match.end()
+    if at < 8:
+        out.append(f"m{8 - at} 0")
     return "".join(out)
 
 
-# One path fills every rectangle at once, so a run cut where one byte's modules end shows no seam.
+# The dark modules are one path stroked 1 module wide (a line along each row's runs is half the text
+# of a rectangle per run, and a page shows four codes): one path is drawn at once, so a run cut where
+# one byte's modules end shows no seam, and butt caps end each line on the modules' edges.
 _BYTE_PATHS = tuple(_byte_path(byte) for byte in range(256))
 
 
 def modules_path(size: int, rows: bytes) -> str:
-    """The SVG path of the dark modules (``qr_modules``), with a quiet zone of 4 modules around them."""
+    """The path along the dark modules (``qr_modules``), each row's runs a line through the middle of
+    the row (stroke it 1 wide), with a quiet zone of 4 modules around them."""
     width = (size + 7) // 8
     byte_path = _BYTE_PATHS.__getitem__
     next_row = f"m-{8 * width} 1"  # from the end of a row's last byte to the start of the next row
-    return "M4 4" + next_row.join(
+    return "M4 4.5" + next_row.join(
         "".join(map(byte_path, rows[at : at + width])) for at in range(0, width * size, width)
     )
 
@@ -716,7 +722,7 @@ def qr_svg(method: str, payload: str, modules: tuple[int, bytes] | None = None) 
     return (
         f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
         f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/>'
-        f'<path fill="#000" d="{modules_path(inner, rows)}"/>{extra}</svg>'
+        f'<path fill="none" stroke="#000" stroke-width="1" d="{modules_path(inner, rows)}"/>{extra}</svg>'
     )
 
 

@@ -105,7 +105,8 @@ def qr_texts(site: Path, customer_id: int) -> dict[int, str]:
 
 
 def decode_svg(svg) -> str:
-    """Rasterise a QR code's SVG (its dark path: M/m moves, h/v lines, z) and decode it with zxing-cpp."""
+    """Rasterise a QR code's SVG (its one dark path: filled rectangles, or lines stroked 1 module wide;
+    M/m moves, h/v lines, z) and decode it with zxing-cpp."""
     import zxingcpp
     from PIL import Image, ImageDraw
 
@@ -113,19 +114,26 @@ def decode_svg(svg) -> str:
     scale = 6
     image = Image.new("L", (size * scale, size * scale), 255)
     draw = ImageDraw.Draw(image)
-    dark = svg.select('path[fill="#000"]')
+    dark = [p for p in svg.select("path") if "#000" in (p.get("fill"), p.get("stroke"))]
     assert len(dark) == 1
-    x = y = start_x = start_y = 0
-    points: list[tuple[int, int]] = []
+    stroked = dark[0].get("stroke") == "#000"
+    assert not stroked or dark[0]["stroke-width"] == "1"
+    x = y = start_x = start_y = 0.0
+    points: list[tuple[float, float]] = []
     for command, args in re.findall(r"([MmHhVvZz])([^MmHhVvZz]*)", dark[0]["d"]):
-        numbers = [int(n) for n in args.replace(",", " ").split()]
+        numbers = [float(n) for n in args.replace(",", " ").split()]
         if command in "Mm":
             x, y = (numbers[0], numbers[1]) if command == "M" else (x + numbers[0], y + numbers[1])
             start_x, start_y, points = x, y, [(x, y)]
         elif command in "Hh":
-            x = numbers[0] if command == "H" else x + numbers[0]
+            to = numbers[0] if command == "H" else x + numbers[0]
+            if stroked:  # a line 1 wide along y: the modules from x to ``to`` of the row around it
+                left, right = sorted((x, to))
+                draw.rectangle((left * scale, (y - 0.5) * scale, right * scale - 1, (y + 0.5) * scale - 1), fill=0)
+            x = to
             points.append((x, y))
         elif command in "Vv":
+            assert not stroked
             y = numbers[0] if command == "V" else y + numbers[0]
             points.append((x, y))
         else:
