@@ -71,10 +71,10 @@ def layout_of(options: Sequence[PayOption], reference: str) -> tuple[tuple, list
                 add(str(qr))  # Markup: escaped when it was drawn
             for _, text in copy:
                 add(str(escape(text)))
-            variants.append((v.percent, url is not None, qr is not None, tuple(w for w, _ in copy)))
+            variants.append((v.percent, url is not None, qr is not None, tuple([w for w, _ in copy]) if copy else ()))
         for _, text in o.copy:
             add(str(escape(text)))
-        layout.append((o.method, tuple(variants), tuple(w for w, _ in o.copy)))
+        layout.append((o.method, tuple(variants), tuple([w for w, _ in o.copy])))
     return tuple(layout), values
 
 

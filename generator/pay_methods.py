@@ -618,6 +618,7 @@ class PayBlock:
         # The site's QR cache (qr_cache.QrCodes, owned by the command's workspace), if it handed one over.
         self.codes = codes
         self._svgs: dict[tuple[str, str], str] = {}
+        self._catalog_words: dict[int, tuple] = {}
 
     def qr_svg(self, method: str, payload: str, title: str):
         """The QR code of ``payload`` as inline SVG Markup (no style attribute, no script)."""
@@ -640,21 +641,34 @@ class PayBlock:
 
     def options(self, totals: Sequence[tuple[int, int, str]], payer: Payer, gettext) -> list[PayOption]:
         """Each method's option, with one variant per (tip percent, total minor, total formatted)."""
+        names, qr_title = self._words(gettext)
+        make = tuple.__new__  # PayVariant(...) without its Python-level __new__: a build makes millions
         options = []
-        for method in self.methods:
-            name = method_name(method, gettext)
+        for method, name in zip(self.methods, names, strict=True):
             variants = []
+            m = method.method
+            qr_method, amount_texts = m in QR_METHODS, m in AMOUNT_TEXTS
             for percent, total_minor, total_text in totals:
                 offer = payment(method, total_minor, self.currency, payer)
                 svg = None
-                if offer.qr is not None and method.method in QR_METHODS:
-                    title = gettext("QR code to pay %(amount)s by %(method)s") % {"amount": total_text, "method": name}
-                    svg = self.qr_svg(method.method, offer.qr, title)
-                own = tuple(item for item in offer.copy if item[0] in AMOUNT_TEXTS)
-                variants.append(PayVariant(percent, total_text, offer.url, svg, own))
-            common = tuple(item for item in offer.copy if item[0] not in AMOUNT_TEXTS)
-            options.append(PayOption(method.method, name, variants, common))
+                if qr_method and offer.qr is not None:
+                    svg = self.qr_svg(m, offer.qr, qr_title % {"amount": total_text, "method": name})
+                own = tuple(item for item in offer.copy if item[0] in AMOUNT_TEXTS) if amount_texts else ()
+                variants.append(make(PayVariant, (percent, total_text, offer.url, svg, own)))
+            common = tuple(item for item in offer.copy if item[0] not in AMOUNT_TEXTS) if amount_texts else offer.copy
+            options.append(PayOption(m, name, variants, common))
         return options
+
+    def _words(self, gettext) -> tuple[list[str], str]:
+        """The methods' names and the QR codes' title in ``gettext``'s language (kept per catalog)."""
+        catalog = getattr(gettext, "__self__", None)  # a catalog's bound gettext; else not kept
+        words = self._catalog_words.get(id(catalog)) if catalog is not None else None
+        if words is None or words[0] is not catalog:
+            names = [method_name(method, gettext) for method in self.methods]
+            words = (catalog, names, gettext("QR code to pay %(amount)s by %(method)s"))
+            if catalog is not None:
+                self._catalog_words[id(catalog)] = words
+        return words[1], words[2]
 
 
 def qr_modules(method: str, payload: str) -> tuple[int, bytes]:
