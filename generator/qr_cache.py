@@ -25,6 +25,8 @@ _VERSION = 2
 MAX_CODES = 65536
 _MAX_BYTES = 48 << 20
 _KEY_BYTES = 16
+# A run that needs at most this many codes (a command writing a page or two) neither reads nor writes the file.
+SMALL_RUN = 16
 
 Modules = tuple[int, bytes]  # (size in modules, its rows: pay_methods.qr_modules)
 
@@ -50,14 +52,17 @@ def _unpack(packed: bytes) -> Modules | None:
 
 
 class QrCodes:
-    """A site's QR cache for one command, owned by its workspace: read when first needed, saved by the
-    workspace when the command succeeded and drew a code the file did not hold."""
+    """A site's QR cache for one command, owned by its workspace: read once the run has needed more than
+    ``SMALL_RUN`` codes, saved by the workspace when the command succeeded and used a code the file did
+    not hold. A command that writes a page or two (a charge) draws its few codes (about 0.3 ms each)
+    rather than read and rewrite a file of thousands."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self._stored: dict[bytes, bytes] | None = None
         self.used: dict[bytes, bytes] = {}  # what this run looked up or drew, in order
-        self.drawn = 0  # codes this run encoded (not found in the file)
+        self.looked_up = 0
+        self.drawn = 0  # codes this run encoded (not found in the file, or before it was read)
         self._new: list[bytes] = []  # keys drawn since take_new
 
     @property
@@ -70,7 +75,10 @@ class QrCodes:
     def modules(self, data: bytes, draw: Callable[[], Modules]) -> Modules:
         """The modules of the QR code carrying ``data``: from the cache, else ``draw()`` (and kept)."""
         key = code_key(data)
-        packed = self.used.get(key) or self.stored.get(key)
+        self.looked_up += 1
+        packed = self.used.get(key)
+        if packed is None and (self._stored is not None or self.looked_up > SMALL_RUN):
+            packed = self.stored.get(key)
         if packed is not None:
             modules = _unpack(packed)
             if modules is not None:
@@ -96,11 +104,15 @@ class QrCodes:
         return [(key, self.used[key]) for key in new]
 
     def save(self) -> None:
-        """Write the codes this run used, then the file's others, up to MAX_CODES; nothing if none was drawn."""
-        if self.path is None or not self.drawn:
+        """Write the codes this run used, then the file's others, up to MAX_CODES; nothing for a small run,
+        or if the file held every code this run used."""
+        if self.path is None or not self.drawn or (self._stored is None and len(self.used) <= SMALL_RUN):
+            return
+        stored = self.stored
+        if all(key in stored for key in self.used):
             return
         codes = dict(list(self.used.items())[:MAX_CODES])
-        for key, packed in self.stored.items():
+        for key, packed in stored.items():
             if len(codes) >= MAX_CODES:
                 break
             codes.setdefault(key, packed)

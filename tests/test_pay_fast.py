@@ -152,19 +152,25 @@ def cache_header(site: Path) -> dict:
 SEPA = 'method = "sepa"\niban = "DE89370400440532013000"\nname = "Bench Plumbing"'
 
 
-def sepa_site(root: Path) -> tuple[Paylink, int]:
+def sepa_site(root: Path, customers: int = 5) -> tuple[Paylink, list[int]]:
+    """A SEPA site whose customers owe 40.05, 41.05, ...: four codes a page (no tip, 18, 20, 25 %), built in full."""
     paylink = site_with(root, "EUR", [SEPA])
-    customer_id = paylink.json("customer", "add", "Jane", "--ref", "J-1")["id"]
-    paylink.ok("charge", str(customer_id), "40.05", "Work")
-    paylink.ok("link", "generate", str(customer_id))
-    return paylink, customer_id
+    ids = []
+    for n in range(customers):
+        customer_id = paylink.json("customer", "add", f"C{n}", "--ref", f"J-{n}")["id"]
+        paylink.ok("charge", str(customer_id), f"{40 + n}.05", "Work")
+        paylink.ok("link", "generate", str(customer_id))
+        ids.append(customer_id)
+    paylink.ok("build", "--full")
+    return paylink, ids
 
 
 def test_a_rebuild_draws_no_code_again_and_a_changed_amount_or_detail_makes_a_new_one(tmp_path):
-    paylink, customer_id = sepa_site(tmp_path / "site")
+    paylink, ids = sepa_site(tmp_path / "site")
+    customer_id = ids[0]
     cache = paylink.site / ".paylink-qr.cache"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
-    assert cache_header(paylink.site)["codes"] == 4  # one a tip choice: none, 18, 20, 25 %
+    assert cache_header(paylink.site)["codes"] == 4 * len(ids)  # one a tip choice: none, 18, 20, 25 %
     codes = qr_texts(paylink.site, customer_id)
     assert [line for line in codes[0].split("\n") if line.startswith("EUR")] == ["EUR40.05"]
     assert "EUR47.26" in codes[18].split("\n") and "Bench Plumbing" in codes[0].split("\n")
@@ -175,20 +181,26 @@ def test_a_rebuild_draws_no_code_again_and_a_changed_amount_or_detail_makes_a_ne
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # every code was in it
     assert qr_texts(paylink.site, customer_id) == codes
 
-    paylink.ok("charge", str(customer_id), "1.00", "More work")
+    paylink.ok("charge", str(customer_id), "1.00", "More work")  # one page: its codes drawn, the file untouched
     assert "EUR41.05" in qr_texts(paylink.site, customer_id)[0].split("\n")
-    assert cache_header(paylink.site)["codes"] == 8  # the new amounts' codes, and the old ones kept
+    after = cache.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    paylink.ok("build", "--full")
+    assert "EUR41.05" in qr_texts(paylink.site, customer_id)[0].split("\n")
+    assert cache_header(paylink.site)["codes"] == 4 * len(ids) + 4  # the new amounts' codes, and the old ones kept
 
     toml = paylink.site / "paylink.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("Bench Plumbing", "Other Name"), encoding="utf-8")
     paylink.ok("build")
     fields = qr_texts(paylink.site, customer_id)[0].split("\n")
     assert "Other Name" in fields and "Bench Plumbing" not in fields and "EUR41.05" in fields
+    assert cache_header(paylink.site)["codes"] == 4 * len(ids) * 2 + 4
 
 
 @pytest.mark.parametrize("damage", ["body", "header", "truncated", "loose mode", "garbage"])
 def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, damage):
-    paylink, customer_id = sepa_site(tmp_path / "site")
+    paylink, ids = sepa_site(tmp_path / "site")
+    customer_id = ids[0]
     cache = paylink.site / ".paylink-qr.cache"
     good_codes = qr_texts(paylink.site, customer_id)
     page = paylink.site / "build" / "p" / live_snapshot(paylink.site, customer_id)
@@ -209,7 +221,7 @@ def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, damage):
     paylink.ok("build", "--full")
     assert page.read_bytes() == good_page
     assert qr_texts(paylink.site, customer_id) == good_codes
-    assert stat.S_IMODE(cache.stat().st_mode) == 0o600 and cache_header(paylink.site)["codes"] == 4
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600 and cache_header(paylink.site)["codes"] == 4 * len(ids)
 
 
 def test_a_site_without_pay_methods_has_no_qr_cache(tmp_path):
@@ -223,15 +235,9 @@ def test_a_site_without_pay_methods_has_no_qr_cache(tmp_path):
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helper processes need a second core")
 def test_codes_drawn_by_helper_processes_are_kept(tmp_path):
-    paylink, first = sepa_site(tmp_path / "site")
-    ids = [first]
-    for n in range(5):
-        customer_id = paylink.json("customer", "add", f"C{n}")["id"]
-        paylink.ok("charge", str(customer_id), f"{n + 1}.25", "Work")
-        paylink.ok("link", "generate", str(customer_id))
-        ids.append(customer_id)
+    paylink, ids = sepa_site(tmp_path / "site", customers=6)
     (paylink.site / ".paylink-qr.cache").unlink()
     env = {"PAYLINK_PARALLEL_MIN_PAGES": "2"}
     paylink.ok("build", "--full", env=env)
     assert cache_header(paylink.site)["codes"] == 4 * len(ids)
-    assert "EUR5.25" in qr_texts(paylink.site, ids[-1])[0].split("\n")
+    assert "EUR45.05" in qr_texts(paylink.site, ids[-1])[0].split("\n")
