@@ -62,6 +62,7 @@ class Scale:
     publish_pages: int  # customers (pages) of the site published to moto
     publish_rounds: int  # first publishes timed; a put_object loop runs before each
     statement_entries: int  # entries of the large site's heavy customer
+    pay_customers: int  # customers of the sites built with and without [[pay]] methods
 
 
 FULL = Scale(
@@ -77,6 +78,7 @@ FULL = Scale(
     publish_pages=10_000,
     publish_rounds=2,
     statement_entries=10_000,
+    pay_customers=10_000,
 )
 QUICK = Scale(
     "quick",
@@ -91,6 +93,23 @@ QUICK = Scale(
     publish_pages=1_000,
     publish_rounds=1,
     statement_entries=10_000,
+    pay_customers=2_000,
+)
+# The [[pay]] methods of the "full build, two pay methods" rows: (row id, what the row says, currency, tables).
+PAY_SITES = (
+    (
+        "pay_build_paypal_venmo",
+        "PayPal + Venmo",
+        "USD",
+        '[[pay]]\nmethod = "paypal"\nhandle = "benchplumbing"\n\n[[pay]]\nmethod = "venmo"\nhandle = "Bench-Plumbing"\n',
+    ),
+    (
+        "pay_build_sepa_paypal",
+        "SEPA (QR codes) + PayPal",
+        "EUR",
+        '[[pay]]\nmethod = "sepa"\niban = "DE89370400440532013000"\nname = "Bench Landscaping & Plumbing"\n'
+        'bic = "COBADEFFXXX"\n\n[[pay]]\nmethod = "paypal"\nhandle = "benchplumbing"\n',
+    ),
 )
 IMPORT_TARGET_S = 25.0  # for 1,000,000 rows; scaled to the rows imported in a quick run
 BUCKET = "bench"
@@ -195,6 +214,16 @@ def make_rows(scale: Scale) -> dict[str, Row]:
             "publish after one charge: bucket listings",
             "listings",
             Target("figure", "==", 0, "listings"),
+        ),
+        *(
+            Row(
+                row_id,
+                f"full build, {scale.pay_customers:,} customers, {methods}",
+                "s",
+                Target("ratio", "<=", 1.2),
+                floor_title="the same build without [[pay]]",
+            )
+            for row_id, methods, _, _ in PAY_SITES
         ),
         Row(
             "import_entries",
@@ -734,6 +763,53 @@ class Bench:
         if doc.get("uploaded") != 0:
             objects.fail(f"publish after the charge uploaded {doc.get('uploaded')}: the charge did not send its page")
 
+    def pay_build(self) -> None:
+        """`paylink build --full` of a site with two ``[[pay]]`` methods beside the same build of the same
+        site without them (CONTRACT §8: at most 1.2×), for PayPal + Venmo (links) and SEPA + PayPal
+        (four QR codes a page).
+
+        The bench's data (a fresh site of ``pay_customers``, USD or EUR) is copied, and the copy gets the
+        methods, so both keep their own page cache. One untimed build of each fills the caches (the first
+        build with methods draws every QR code: its time is in the details as ``first_build_s``); then
+        rounds alternate a build without and one with the methods, each writing every page afresh.
+        """
+        for row_id, _, currency, tables in PAY_SITES:
+            row = self.rows[row_id]
+            try:
+                plain = make_site(
+                    self.paylink, self.workdir / f"{row_id}-none", self.scale.pay_customers, currency=currency
+                )
+                shutil.copytree(plain.root, self.workdir / f"{row_id}-pay", symlinks=True)
+                paid = BenchSite(self.workdir / f"{row_id}-pay", plain.customers)
+                with open(paid.root / "paylink.toml", "a", encoding="utf-8") as toml:
+                    toml.write("\n" + tables)
+                self._build_once(plain, f"{row_id}-none-first")
+                first = self._build_once(paid, f"{row_id}-pay-first")
+                with_pay, without = [], []
+                for n in range(self.scale.build_runs):
+                    without.append(self._build_once(plain, f"{row_id}-none-{n}"))
+                    with_pay.append(self._build_once(paid, f"{row_id}-pay-{n}"))
+                shown = [(paid.build_dir / "p" / name).read_bytes() for name, _ in snapshot_files(paid)[:50]]
+                if not any(b'id="pay-options"' in page for page in shown):
+                    raise RuntimeError("the pages built with [[pay]] methods show no pay options")
+            except Exception as exc:  # the other row still counts
+                row.fail(f"{type(exc).__name__}: {exc}")
+                continue
+            finally:
+                shutil.rmtree(self.trash, ignore_errors=True)
+            pay, none = Summary([r.seconds for r in with_pay]), Summary([r.seconds for r in without])
+            row.fill(
+                pay.median,
+                none.median,
+                with_pay=pay.as_dict(),
+                with_pay_cpu_s=cpu_dict(with_pay),
+                without=none.as_dict(),
+                without_cpu_s=cpu_dict(without),
+                first_build_s=round(first.seconds, 2),
+                first_build_cpu_s=cpu_dict([first]),
+                pages=paid.pages,
+            )
+
     def import_entries(self) -> None:
         """`paylink import entries` of a CSV spread over every customer of the large site (by id and by ref).
 
@@ -822,9 +898,10 @@ MEASUREMENTS = {
     "worker": (Bench.worker, ["worker_rps"]),
     "publish": (Bench.publish, ["publish_first", "publish_one_charge", "publish_one_charge_listings"]),
     "import": (Bench.import_entries, ["import_entries"]),
+    "pay": (Bench.pay_build, [row_id for row_id, *_ in PAY_SITES]),
 }
-# The measurements that use the large site (publish makes its own).
-USE_LARGE_SITE = set(MEASUREMENTS) - {"publish"}
+# The measurements that use the large site (publish and pay make their own).
+USE_LARGE_SITE = set(MEASUREMENTS) - {"publish", "pay"}
 
 
 def edge_workers() -> int:

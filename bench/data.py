@@ -90,11 +90,14 @@ class BenchSite:
         return tokens.LinkSigner(keys).sign(nonce), snapshot
 
 
-def make_site(paylink: list[str], root: Path, customers: int, seed: int = 1, heavy_entries: int = 0) -> BenchSite:
+def make_site(
+    paylink: list[str], root: Path, customers: int, seed: int = 1, heavy_entries: int = 0, currency: str = "USD"
+) -> BenchSite:
     """Create a site at ``root`` with ``customers`` customers, 25 entries each, all linked; return it.
 
     With ``heavy_entries``, one more customer (id ``customers + 1``, ref ``C-HEAVY``, linked)
-    has that many entries, posted over the past year.
+    has that many entries, posted over the past year. ``currency``: the ledger's (the amounts
+    are the same minor units in any currency of two decimals).
     """
     subprocess.run(
         [
@@ -107,6 +110,8 @@ def make_site(paylink: list[str], root: Path, customers: int, seed: int = 1, hea
             "555-0100",
             "--email",
             "office@bench.example",
+            "--currency",
+            currency,
             "--json",
         ],
         check=True,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the rest is imported where used: a posting command's start-
     from .page_cache import PageCache
     from .pages import BuildResult
     from .publish import PublishResult
+    from .qr_cache import QrCodes
     from .settings import Settings
     from .share import Share
     from .statement import Statement
@@ -48,6 +49,7 @@ class Workspace:
     _conn: sqlite3.Connection | None = None
     _pages: PageWriter | None = None
     _page_cache: PageCache | None = None
+    _qr_codes: QrCodes | None = None
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -83,7 +85,9 @@ class Workspace:
         """The page writer, made once per workspace: its renderer compiles the templates once, and
         draws from (and teaches) this workspace's page cache."""
         if self._pages is None:
-            self._pages = PageWriter(self.site, self.conn, self.page_cache)
+            self._pages = PageWriter(
+                self.site, self.conn, self.page_cache, self.qr_codes if self.settings.pay else None
+            )
         return self._pages
 
     @property
@@ -98,6 +102,15 @@ class Workspace:
             self._page_cache = PageCache(self.site.root / PAGE_CACHE, settings, folders, catalog_files())
         return self._page_cache
 
+    @property
+    def qr_codes(self) -> QrCodes:
+        """The site's QR cache (qr_cache.py) for the pay options' codes, saved by ``close`` when the work succeeded."""
+        if self._qr_codes is None:
+            from .qr_cache import QR_CACHE, QrCodes
+
+            self._qr_codes = QrCodes(self.site.root / QR_CACHE)
+        return self._qr_codes
+
     def url(self, link: Link | str) -> str:
         """The customer-facing URL of a link (or of a link nonce)."""
         return self.site.link_url(link if isinstance(link, str) else link.nonce)
@@ -110,8 +123,11 @@ class Workspace:
                 self.site.save_settings_cache()
                 if self._page_cache is not None:
                     self._page_cache.save()
+                if self._qr_codes is not None:
+                    self._qr_codes.save()
         finally:
             self._page_cache = None
+            self._qr_codes = None
             self._pages = None
             if self._conn is not None:
                 self._conn.close()

@@ -43,6 +43,9 @@ OWN_CODE = (
     "page_cache.py",
     "compiled_page.py",
     "render.py",
+    "compiled_pay.py",  # the pay options an outstanding page of a [[pay]] site shows (and what they import)
+    "pay_methods.py",
+    "references.py",
     "facts.py",
     "dates.py",
     "money.py",

@@ -43,7 +43,13 @@ class RenderHelpers:
         self.share = 0.7  # of each chunk, what the helpers do (adapts during a run)
 
     def render(
-        self, customer_ids: list[int], *, committed: bool, read: Read, render: Callable[[Statement], str]
+        self,
+        customer_ids: list[int],
+        *,
+        committed: bool,
+        read: Read,
+        render: Callable[[Statement], str],
+        qr_codes: Any = None,
     ) -> Iterator[tuple[str, bytes]]:
         """Yield (snapshot file name, page bytes) for these customers (those with a live link), in order.
 
@@ -56,8 +62,16 @@ class RenderHelpers:
         page, so no commit can come between this process's view and theirs. A
         change not yet committed only this process can see: it reads the
         helpers' share too and sends them what the pages show. The share adapts
-        so that neither side waits for the other.
+        so that neither side waits for the other. The QR codes the helpers drew
+        go to ``qr_codes`` (the caller's qr_cache.QrCodes, saved by its owner).
         """
+
+        def pages(job) -> list[tuple[str, bytes]]:
+            rendered, codes = job.get()
+            if qr_codes is not None and codes:
+                qr_codes.learn(codes)
+            return rendered
+
         waiting: deque = deque()
         for start in range(0, len(customer_ids), HELPER_CHUNK):
             chunk = customer_ids[start : start + HELPER_CHUNK]
@@ -80,12 +94,12 @@ class RenderHelpers:
                     step = HELPER_SHARE_STEP if all(job.ready() for job in jobs) else -HELPER_SHARE_STEP
                     self.share = min(HELPER_SHARE_MAX, max(HELPER_SHARE_MIN, self.share + step))
                 for job in jobs:
-                    yield from job.get()
+                    yield from pages(job)
                 yield from done
         while waiting:
             jobs, done = waiting.popleft()
             for job in jobs:
-                yield from job.get()
+                yield from pages(job)
             yield from done
 
     def _split(self, items: list) -> list[list]:
@@ -144,7 +158,17 @@ def _helper_start(site_root: str, parent_pid: int) -> None:
     from .storage import connect_reader
 
     site = Site(Path(site_root))
-    _helper_reader = (connect_reader(site.db_path), Renderer(site.settings, site.templates_dir))
+    qr_codes = None
+    if site.settings.pay:  # the site's QR cache, read only: the parent saves what the helpers drew
+        from .qr_cache import QR_CACHE, QrCodes
+
+        qr_codes = QrCodes(site.root / QR_CACHE)
+    _helper_reader = (connect_reader(site.db_path), Renderer(site.settings, site.templates_dir, qr_codes=qr_codes))
+
+
+def _new_codes(renderer: Renderer) -> list:
+    """The QR codes this helper drew since it last sent some (for the parent's QR cache)."""
+    return renderer.qr_codes.take_new() if renderer.qr_codes is not None else []
 
 
 def _packed(statements: list[tuple[str, Statement]]) -> list[tuple]:
@@ -168,19 +192,20 @@ def _packed(statements: list[tuple[str, Statement]]) -> list[tuple]:
     ]
 
 
-def _helper_render(packed: list[tuple]) -> list[tuple[str, bytes]]:
+def _helper_render(packed: list[tuple]) -> tuple[list[tuple[str, bytes]], list]:
     """Render pages (``_packed`` statements) in the helper and return their bytes; the parent,
     holding the locks, writes them."""
     assert _helper_reader is not None, "_helper_start runs first"
     renderer = _helper_reader[1]
     entry = Entry._make
-    return [
+    pages = [
         (snapshot, renderer.page(Statement(name, balance, [entry(e) for e in entries], *rest)).encode("utf-8"))
         for snapshot, name, balance, entries, *rest in packed
     ]
+    return pages, _new_codes(renderer)
 
 
-def _helper_read_render(customer_ids: list[int]) -> list[tuple[str, bytes]]:
+def _helper_read_render(customer_ids: list[int]) -> tuple[list[tuple[str, bytes]], list]:
     """Read these customers' pages from the ledger as committed (one read transaction) and render them.
 
     The parent holds the write lock while it waits for them, so what is read
@@ -193,4 +218,5 @@ def _helper_read_render(customer_ids: list[int]) -> list[tuple[str, bytes]]:
         statements = list(page_records.statements(conn, customer_ids))
     finally:
         conn.execute("COMMIT")
-    return [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]
+    pages = [(snapshot, renderer.page(statement).encode("utf-8")) for snapshot, statement in statements]
+    return pages, _new_codes(renderer)

@@ -34,6 +34,7 @@ from .storage import write_transaction
 
 if TYPE_CHECKING:
     from .page_cache import PageCache
+    from .qr_cache import QrCodes
 
 BATCH = 1000
 # With helper processes (page_helpers), committed pages are done in larger batches (one transaction,
@@ -105,18 +106,31 @@ class StagedPages:
 class PageWriter:
     """Writes and removes a site's snapshots."""
 
-    def __init__(self, site: Site, conn: sqlite3.Connection, page_cache: "PageCache | None" = None):
+    def __init__(
+        self,
+        site: Site,
+        conn: sqlite3.Connection,
+        page_cache: "PageCache | None" = None,
+        qr_codes: "QrCodes | None" = None,
+    ):
         self.site = site
         self.conn = conn
         self.pages_dir = site.build_dir / layout.SNAPSHOT_DIR
         self._helpers: RenderHelpers | None = None  # helper processes, only during a large run
         # The site's page cache, owned by the caller (the workspace saves it when the command succeeded).
         self.page_cache = page_cache
+        # The site's QR cache (qr_cache.py), owned by the caller too; helper processes send theirs back to it.
+        self.qr_codes = qr_codes
 
     @cached_property
     def renderer(self) -> Renderer:
         cache = self.page_cache
-        renderer = Renderer(self.site.settings, self.site.templates_dir, cached=cache.pages() if cache else None)
+        renderer = Renderer(
+            self.site.settings,
+            self.site.templates_dir,
+            cached=cache.pages() if cache else None,
+            qr_codes=self.qr_codes,
+        )
         if cache is not None:
             cache.learn_from(renderer)
         return renderer
@@ -148,7 +162,11 @@ class PageWriter:
         read through this writer's connection (inside the caller's transaction, if any)."""
         if self._helpers is not None:
             yield from self._helpers.render(
-                customer_ids, committed=committed, read=self._statements, render=self.renderer.page
+                customer_ids,
+                committed=committed,
+                read=self._statements,
+                render=self.renderer.page,
+                qr_codes=self.qr_codes,
             )
             return
         for start in range(0, len(customer_ids), BATCH):

@@ -612,10 +612,13 @@ class PayBlock:
 
     QR_CACHE_ENTRIES = 4096
 
-    def __init__(self, methods: Sequence[PayMethod], currency: str):
+    def __init__(self, methods: Sequence[PayMethod], currency: str, codes: Any = None):
         self.methods = tuple(methods)
         self.currency = currency
+        # The site's QR cache (qr_cache.QrCodes, owned by the command's workspace), if it handed one over.
+        self.codes = codes
         self._svgs: dict[tuple[str, str], str] = {}
+        self._catalog_words: dict[int, tuple] = {}
 
     def qr_svg(self, method: str, payload: str, title: str):
         """The QR code of ``payload`` as inline SVG Markup (no style attribute, no script)."""
@@ -624,7 +627,13 @@ class PayBlock:
         key = (method, payload)
         svg = self._svgs.get(key)
         if svg is None:
-            svg = qr_svg(method, payload)
+            codes = self.codes
+            if codes is None:
+                svg = qr_svg(method, payload)
+            else:
+                svg = qr_svg(
+                    method, payload, codes.modules(qr_bytes(method, payload), lambda: qr_modules(method, payload))
+                )
             if len(self._svgs) >= self.QR_CACHE_ENTRIES:
                 self._svgs.clear()
             self._svgs[key] = svg
@@ -632,47 +641,102 @@ class PayBlock:
 
     def options(self, totals: Sequence[tuple[int, int, str]], payer: Payer, gettext) -> list[PayOption]:
         """Each method's option, with one variant per (tip percent, total minor, total formatted)."""
+        names, qr_title = self._words(gettext)
+        make = tuple.__new__  # PayVariant(...) without its Python-level __new__: a build makes millions
         options = []
-        for method in self.methods:
-            name = method_name(method, gettext)
+        for method, name in zip(self.methods, names, strict=True):
             variants = []
+            m = method.method
+            qr_method, amount_texts = m in QR_METHODS, m in AMOUNT_TEXTS
             for percent, total_minor, total_text in totals:
                 offer = payment(method, total_minor, self.currency, payer)
                 svg = None
-                if offer.qr is not None and method.method in QR_METHODS:
-                    title = gettext("QR code to pay %(amount)s by %(method)s") % {"amount": total_text, "method": name}
-                    svg = self.qr_svg(method.method, offer.qr, title)
-                own = tuple(item for item in offer.copy if item[0] in AMOUNT_TEXTS)
-                variants.append(PayVariant(percent, total_text, offer.url, svg, own))
-            common = tuple(item for item in offer.copy if item[0] not in AMOUNT_TEXTS)
-            options.append(PayOption(method.method, name, variants, common))
+                if qr_method and offer.qr is not None:
+                    svg = self.qr_svg(m, offer.qr, qr_title % {"amount": total_text, "method": name})
+                own = tuple(item for item in offer.copy if item[0] in AMOUNT_TEXTS) if amount_texts else ()
+                variants.append(make(PayVariant, (percent, total_text, offer.url, svg, own)))
+            common = tuple(item for item in offer.copy if item[0] not in AMOUNT_TEXTS) if amount_texts else offer.copy
+            options.append(PayOption(m, name, variants, common))
         return options
 
+    def _words(self, gettext) -> tuple[list[str], str]:
+        """The methods' names and the QR codes' title in ``gettext``'s language (kept per catalog)."""
+        catalog = getattr(gettext, "__self__", None)  # a catalog's bound gettext; else not kept
+        words = self._catalog_words.get(id(catalog)) if catalog is not None else None
+        if words is None or words[0] is not catalog:
+            names = [method_name(method, gettext) for method in self.methods]
+            words = (catalog, names, gettext("QR code to pay %(amount)s by %(method)s"))
+            if catalog is not None:
+                self._catalog_words[id(catalog)] = words
+        return words[1], words[2]
 
-_MODULES_PATH = re.compile(r'<path d="([^"]*)"')
-_SIZE = re.compile(r'<svg width="([0-9]+)"')
 
-
-def qr_svg(method: str, payload: str) -> str:
-    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), error correction M as EPC and
-    SIX require, its data the exact bytes of ``qr_bytes`` (byte mode, no ECI).
-
-    zxing-cpp draws it (it also picks the mask with the lowest penalty); the modules' path is taken
-    from its SVG and put in our own element. The Swiss QR-bill's code carries the Swiss cross in its
-    middle (7 mm of 46 mm).
-    """
+def qr_modules(method: str, payload: str) -> tuple[int, bytes]:
+    """The QR code of ``payload``: its size in modules (without quiet zones) and its modules row by row,
+    each row in ``(size + 7) // 8`` bytes, the leftmost module in the highest bit, 1 dark (padded with
+    light modules). Error correction M as EPC and SIX require, its data the exact bytes of ``qr_bytes``
+    (byte mode, no ECI); zxing-cpp encodes it (and picks the mask with the lowest penalty)."""
     import zxingcpp
 
     code = zxingcpp.create_barcode(qr_bytes(method, payload), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    drawn = zxingcpp.write_barcode_to_svg(code, scale=1, add_quiet_zones=True)
-    path, size_match = _MODULES_PATH.search(drawn), _SIZE.search(drawn)
-    if path is None or size_match is None:
+    image = code.to_image(scale=1, add_quiet_zones=False)
+    size = image.shape[0]
+    cells = bytes(memoryview(image))  # type: ignore[arg-type]  # the Image is a buffer (no stub says so)
+    if image.shape != (size, size) or len(cells) != size * size:
         raise ValueError("zxing-cpp drew a QR code paylink cannot read back")
-    size = int(size_match.group(1))
+    bits = cells.translate(_DARK_AS_ONE).decode("ascii")
+    width = (size + 7) // 8
+    pad = "0" * (8 * width - size)
+    rows = pad.join(bits[y * size : (y + 1) * size] for y in range(size)) + pad
+    return size, int(rows, 2).to_bytes(width * size, "big")
+
+
+_DARK_AS_ONE = bytes(0x31 if value < 128 else 0x30 for value in range(256))
+
+
+def _byte_path(byte: int) -> str:
+    """Eight modules (a byte of ``qr_modules``' rows) as a path along the middle of their row: a line
+    through each run of dark ones, moving relatively from the left edge of the byte's modules to the
+    next byte's."""
+    out, at = [], 0
+    for match in re.finditer("1+", format(byte, "08b")):
+        if match.start() > at:
+            out.append(f"m{match.start() - at} 0")
+        out.append(f"h{match.end() - match.start()}")
+        at = match.end()
+    if at < 8:
+        out.append(f"m{8 - at} 0")
+    return "".join(out)
+
+
+# The dark modules are one path stroked 1 module wide (a line along each row's runs is half the text
+# of a rectangle per run, and a page shows four codes): one path is drawn at once, so a run cut where
+# one byte's modules end shows no seam, and butt caps end each line on the modules' edges.
+_BYTE_PATHS = tuple(_byte_path(byte) for byte in range(256))
+
+
+def modules_path(size: int, rows: bytes) -> str:
+    """The path along the dark modules (``qr_modules``), each row's runs a line through the middle of
+    the row (stroke it 1 wide), with a quiet zone of 4 modules around them."""
+    width = (size + 7) // 8
+    byte_path = _BYTE_PATHS.__getitem__
+    next_row = f"m-{8 * width} 1"  # from the end of a row's last byte to the start of the next row
+    return "M4 4.5" + next_row.join(
+        "".join(map(byte_path, rows[at : at + width])) for at in range(0, width * size, width)
+    )
+
+
+def qr_svg(method: str, payload: str, modules: tuple[int, bytes] | None = None) -> str:
+    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), its modules those of
+    ``qr_modules`` (given, or drawn now). The Swiss QR-bill's code carries the Swiss cross in its middle
+    (7 mm of 46 mm)."""
+    inner, rows = modules if modules is not None else qr_modules(method, payload)
+    size = inner + 8  # quiet zones of 4
     extra = _swiss_cross(size) if method == "swiss_qr" else ""
     return (
         f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
-        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/><path fill="#000" d="{path.group(1)}"/>{extra}</svg>'
+        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/>'
+        f'<path fill="none" stroke="#000" stroke-width="1" d="{modules_path(inner, rows)}"/>{extra}</svg>'
     )
 
 

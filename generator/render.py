@@ -151,6 +151,7 @@ class Renderer:
         fast_gettext: bool = True,
         cached: PageSource | None = None,
         pay_options: PayOptions | None = None,
+        qr_codes=None,
     ):
         self.settings = settings
         # False renders through Jinja's own newstyle gettext (the tests compare the two).
@@ -162,6 +163,8 @@ class Renderer:
         if pay_options is None and settings.pay:
             pay_options = self.pay_block
         self.pay_options = pay_options
+        # The site's QR cache (qr_cache.QrCodes), when the owner of this renderer hands one over.
+        self.qr_codes = qr_codes
         # The compiled page (see compiled_page.py): only with paylink's own page templates and
         # gettext, and only once a run has rendered a few pages (compiling costs a few renders).
         self._compiler: PageCompiler | None = None
@@ -312,7 +315,7 @@ class Renderer:
     def _pay_methods(self):
         from .pay_methods import PayBlock
 
-        return PayBlock(self.settings.pay, self.settings.currency)
+        return PayBlock(self.settings.pay, self.settings.currency, self.qr_codes)
 
     def pay_block(self, statement: Statement, facts: PageFacts) -> "Markup":
         """The ``#pay-options`` block of an outstanding page (escaped Markup, see _pay_options.html):
@@ -329,10 +332,25 @@ class Renderer:
         payer = Payer(statement.customer_id, statement.customer_ref, statement.customer_email)
         voice = self.voice(facts.language)
         options = self._pay_methods.options(choices, payer, translations(facts.language).gettext)
-        html = voice.env.get_template("_pay_options.html").render(
-            {**voice.common, "tips": facts.tips, "options": options, "reference": payer.reference}
+        if self.compiled:
+            html = self.pay_compiler.block(voice, facts.tips, options, payer.reference)
+        else:
+            html = self._draw_pay_block(voice, facts.tips, options, payer.reference)
+        return Markup(html)  # rendered with autoescape (or as it would render): customer text in it is escaped
+
+    @cached_property
+    def pay_compiler(self):
+        """The compiled pay block (compiled_pay.py): made on first use, owned by this renderer."""
+        from .compiled_pay import PayBlockCompiler
+
+        return PayBlockCompiler(self._draw_pay_block)
+
+    @staticmethod
+    def _draw_pay_block(voice: Voice, tips: tuple, options, reference: str) -> str:
+        """The pay block rendered by Jinja (the compiled pay block is cut from it and checked against it)."""
+        return voice.env.get_template("_pay_options.html").render(
+            {**voice.common, "tips": tips, "options": options, "reference": reference}
         )
-        return Markup(html)  # rendered with autoescape: customer text in it is escaped
 
     def page(self, statement: Statement) -> str:
         """Return the HTML of a customer's page, in their language (else the site's)."""

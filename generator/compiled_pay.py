@@ -1,0 +1,150 @@
+"""The compiled pay block: ``_pay_options.html`` compiled once per shape, with holes for the values.
+
+An outstanding page of a site with ``[[pay]]`` methods shows its pay options
+(CONTRACT §8). Rendering them through Jinja for every page cost more than the
+rest of the page; but the block's text depends on the page only through its
+values (the reference, each option's totals, links, QR codes and texts to
+copy). So, as compiled_page.py does for the page, the real template is
+rendered once per *shape* (language, tip choices, each option's method and
+which of its parts are there) from options whose every value is a unique
+sentinel, and split on the sentinels into constant text and holes. A block is
+then the constant text joined with its options' values, escaped as Jinja's
+autoescape escapes them; a QR code (already escaped Markup) goes in as it is.
+The first block of every shape is compared with Jinja's own output, and a shape
+that does not match (a site's own template, a translation that moves a value)
+is left to Jinja, so the bytes are always Jinja's. Nothing here computes a
+value: the options (pay_methods.PayBlock.options) are the only source.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from .pay_methods import PayOption, PayVariant
+
+_OPEN, _CLOSE = "\ue002", "\ue003"  # private-use characters: escaping leaves them alone
+_UNUSABLE = object()
+
+# draw(voice, tips, options, reference) renders the block with Jinja.
+Draw = Callable[[Any, tuple, Sequence[PayOption], str], str]
+
+
+def _s(key: str) -> str:
+    return f"{_OPEN}{key}{_CLOSE}"
+
+
+def _tokens(text: str) -> list[str] | None:
+    """[const, key, const, key, ..., const], or None if a sentinel is cut apart."""
+    out: list[str] = []
+    rest = text
+    while True:
+        start = rest.find(_OPEN)
+        if start < 0:
+            if _CLOSE in rest:
+                return None
+            out.append(rest)
+            return out
+        end = rest.find(_CLOSE, start)
+        if end < 0 or _CLOSE in rest[:start] or _OPEN in rest[start + 1 : end]:
+            return None
+        out.append(rest[:start])
+        out.append(rest[start + 1 : end])
+        rest = rest[end + 1 :]
+
+
+def layout_of(options: Sequence[PayOption], reference: str) -> tuple[tuple, list[str]]:
+    """The options' layout (everything the template branches on, but no value) and their values, in the
+    order of their holes: escaped as autoescape escapes them, QR codes (Markup) as they are."""
+    values = [str(escape(reference))]
+    add = values.append
+    layout = []
+    for o in options:
+        add(str(escape(o.name)))
+        variants = []
+        for v in o.variants:
+            add(str(escape(v.total)))
+            url, qr, copy = v.url, v.qr_svg, v.copy
+            if url is not None:
+                add(str(escape(url)))
+            if qr is not None:
+                add(str(qr))  # Markup: escaped when it was drawn
+            for _, text in copy:
+                add(str(escape(text)))
+            variants.append((v.percent, url is not None, qr is not None, tuple([w for w, _ in copy]) if copy else ()))
+        for _, text in o.copy:
+            add(str(escape(text)))
+        layout.append((o.method, tuple(variants), tuple([w for w, _ in o.copy])))
+    return tuple(layout), values
+
+
+def _sentinel_options(options: Sequence[PayOption]) -> list[PayOption]:
+    """Options of the same layout whose every value is a sentinel: the number of its place in
+    ``layout_of``'s values (0 is the reference)."""
+    count = iter(range(1, 1 << 30))
+
+    def hole() -> str:
+        return _s(str(next(count)))
+
+    out = []
+    for o in options:
+        name = hole()
+        variants = []
+        for v in o.variants:
+            total = hole()
+            url = hole() if v.url is not None else None
+            qr = Markup(hole()) if v.qr_svg is not None else None
+            variants.append(PayVariant(v.percent, total, url, qr, tuple((w, hole()) for w, _ in v.copy)))
+        common = tuple((w, hole()) for w, _ in o.copy)
+        out.append(PayOption(o.method, name, variants, common))
+    return out
+
+
+class _Shape:
+    """One shape's block as a ``str.format`` string, and whether its first block matched Jinja's."""
+
+    __slots__ = ("fmt", "checked")
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.checked = False
+
+
+class PayBlockCompiler:
+    """The compiled pay blocks of one renderer (owned by it, never shared)."""
+
+    def __init__(self, draw: Draw):
+        self.draw = draw
+        self.shapes: dict[tuple, object] = {}
+        self.filled = 0  # blocks drawn from a compiled shape (not by Jinja)
+
+    def block(self, voice, tips: tuple, options: Sequence[PayOption], reference: str) -> str:
+        """The ``#pay-options`` block of these options, exactly as Jinja draws it."""
+        layout, values = layout_of(options, reference)
+        key = (voice.language, tuple(t.percent for t in tips), layout)
+        shape = self.shapes.get(key)
+        if shape is None:
+            shape = self.shapes[key] = self._compile(voice, tips, options, len(values))
+        if shape is _UNUSABLE:
+            return self.draw(voice, tips, options, reference)
+        assert isinstance(shape, _Shape)
+        html = shape.fmt.format(*values)
+        if not shape.checked:
+            jinja = self.draw(voice, tips, options, reference)
+            if html != jinja:
+                self.shapes[key] = _UNUSABLE
+                return jinja
+            shape.checked = True
+        self.filled += 1
+        return html
+
+    def _compile(self, voice, tips: tuple, options: Sequence[PayOption], holes: int) -> object:
+        tokens = _tokens(self.draw(voice, tips, _sentinel_options(options), _s("0")))
+        if tokens is None:
+            return _UNUSABLE
+        if any(not key.isdigit() or int(key) >= holes for key in tokens[1::2]):
+            return _UNUSABLE
+        out = []
+        for i, token in enumerate(tokens):
+            out.append(token.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{int(token)}}}")
+        return _Shape("".join(out))

@@ -1,0 +1,153 @@
+"""The QR cache: the modules of the pay options' QR codes drawn before, so a rebuild does not draw them again.
+
+A QR code depends only on the bytes it carries (pay_methods.qr_bytes: the
+method's details, the amount, the reference), and encoding one (zxing-cpp's
+Reed-Solomon and mask choice) is most of what a page of a QR method costs. This
+file keeps, per site, each code's modules (one bit each, rows padded to whole bytes) under the first 16
+bytes of the SHA-256 of its bytes: a changed detail or amount is another key,
+so a code is never stale, only unused. It lives in ``<site>/.paylink-qr.cache``
+(mode 0600, written atomically, only by a command that succeeded: the workspace
+saves it), is bounded (the codes this run used first, then the older ones, up
+to ``MAX_CODES``), and anything missing, damaged, loosened or another user's
+means the codes are drawn again. Deleting it is always safe.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from .cachefile import read_private, write_private
+
+QR_CACHE = ".paylink-qr.cache"
+_VERSION = 2
+# About 200 bytes a code of a SEPA GiroCode's size: 65,536 codes (4 tip choices of 16,384 pages) are 13 MB.
+MAX_CODES = 65536
+_MAX_BYTES = 48 << 20
+_KEY_BYTES = 16
+# A run that needs at most this many codes (a command writing a page or two) neither reads nor writes the file.
+SMALL_RUN = 16
+
+Modules = tuple[int, bytes]  # (size in modules, its rows: pay_methods.qr_modules)
+
+
+def code_key(data: bytes) -> bytes:
+    """The cache's key of a QR code carrying ``data``."""
+    return hashlib.sha256(data).digest()[:_KEY_BYTES]
+
+
+def _row_bytes(size: int) -> int:
+    return size * ((size + 7) // 8)
+
+
+def _pack(modules: Modules) -> bytes:
+    size, rows = modules
+    return bytes((size,)) + rows
+
+
+def _unpack(packed: bytes) -> Modules | None:
+    size = packed[0]
+    rows = packed[1:]
+    return (size, rows) if len(rows) == _row_bytes(size) else None
+
+
+class QrCodes:
+    """A site's QR cache for one command, owned by its workspace: read once the run has needed more than
+    ``SMALL_RUN`` codes, saved by the workspace when the command succeeded and used a code the file did
+    not hold. A command that writes a page or two (a charge) draws its few codes (about 0.3 ms each)
+    rather than read and rewrite a file of thousands."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._stored: dict[bytes, bytes] | None = None
+        self.used: dict[bytes, bytes] = {}  # what this run looked up or drew, in order
+        self.looked_up = 0
+        self.drawn = 0  # codes this run encoded (not found in the file, or before it was read)
+        self._new: list[bytes] = []  # keys drawn since take_new
+
+    @property
+    def stored(self) -> dict[bytes, bytes]:
+        """The file's codes by key (none if it is missing, damaged or not ours)."""
+        if self._stored is None:
+            self._stored = read(self.path) if self.path is not None else {}
+        return self._stored
+
+    def modules(self, data: bytes, draw: Callable[[], Modules]) -> Modules:
+        """The modules of the QR code carrying ``data``: from the cache, else ``draw()`` (and kept)."""
+        key = code_key(data)
+        self.looked_up += 1
+        packed = self.used.get(key)
+        if packed is None and (self._stored is not None or self.looked_up > SMALL_RUN):
+            packed = self.stored.get(key)
+        if packed is not None:
+            modules = _unpack(packed)
+            if modules is not None:
+                self.used[key] = packed
+                return modules
+        modules = draw()
+        self.drawn += 1
+        if len(self.used) < MAX_CODES:  # what the file can hold, and no more in memory
+            self.used[key] = _pack(modules)
+            self._new.append(key)
+        return modules
+
+    def learn(self, codes: list[tuple[bytes, bytes]]) -> None:
+        """Keep codes another process of this run drew (a build's helper processes: ``take_new``)."""
+        for key, packed in codes:
+            if key not in self.used and len(self.used) < MAX_CODES:
+                self.used[key] = packed
+                self.drawn += 1
+
+    def take_new(self) -> list[tuple[bytes, bytes]]:
+        """The codes drawn since the last call (a helper process sends them to its parent, who saves them)."""
+        new, self._new = self._new, []
+        return [(key, self.used[key]) for key in new]
+
+    def save(self) -> None:
+        """Write the codes this run used, then the file's others, up to MAX_CODES; nothing for a small run,
+        or if the file held every code this run used."""
+        if self.path is None or not self.drawn or (self._stored is None and len(self.used) <= SMALL_RUN):
+            return
+        stored = self.stored
+        if all(key in stored for key in self.used):
+            return
+        codes = dict(list(self.used.items())[:MAX_CODES])
+        for key, packed in stored.items():
+            if len(codes) >= MAX_CODES:
+                break
+            codes.setdefault(key, packed)
+        write(self.path, codes)
+
+
+def read(path: Path) -> dict[bytes, bytes]:
+    """The codes of the cache at ``path``, or none if it is missing, not ours, loosened or damaged."""
+    data = read_private(path, _MAX_BYTES)
+    if data is None:
+        return {}
+    head, _, body = data.partition(b"\n")
+    try:
+        header = json.loads(head)
+        if header.get("version") != _VERSION or hashlib.sha256(body).hexdigest() != header.get("body"):
+            return {}
+    except (ValueError, AttributeError):
+        return {}
+    codes = {}
+    at = 0
+    while at < len(body):
+        key = body[at : at + _KEY_BYTES]
+        if len(key) < _KEY_BYTES or at + _KEY_BYTES >= len(body):
+            return {}
+        size = body[at + _KEY_BYTES]
+        end = at + _KEY_BYTES + 1 + _row_bytes(size)
+        if size < 21 or end > len(body):
+            return {}
+        codes[key] = body[at + _KEY_BYTES : end]
+        at = end
+    return codes
+
+
+def write(path: Path, codes: dict[bytes, bytes]) -> None:
+    """Write the cache atomically, mode 0600 (a folder we may not write in just means no cache)."""
+    body = b"".join(key + packed for key, packed in codes.items())
+    header = json.dumps({"version": _VERSION, "codes": len(codes), "body": hashlib.sha256(body).hexdigest()})
+    write_private(path, header.encode("ascii") + b"\n" + body)
