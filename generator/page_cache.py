@@ -56,8 +56,6 @@ OWN_CODE = (
     "cachefile.py",
     "checks.py",
     "errors.py",
-    "pay_methods.py",
-    "references.py",
 )
 # Bump when what the cache holds, or how a page is drawn from it, changes.
 _VERSION = 2
