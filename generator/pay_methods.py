@@ -515,21 +515,7 @@ def share_lines(methods: Sequence[PayMethod], amount_minor: int, currency: str, 
             name = name[:1].lower() + name[1:]
         if offer.url and not offer.url.startswith("upi:"):
             lines.append(gettext("Pay by %(method)s: %(link)s") % {"method": name, "link": offer.url})
-        elif method.method == "sepa":
-            lines.append(
-                gettext(
-                    "Pay by %(method)s: %(amount)s %(currency)s to IBAN %(iban)s (%(name)s), reference %(reference)s"
-                )
-                % {
-                    "method": name,
-                    "amount": amount,
-                    "currency": currency,
-                    "iban": method["iban"],
-                    "name": method["name"],
-                    "reference": payer.rf,
-                }
-            )
-        elif method.method == "swiss_qr":
+        elif method.method in ("sepa", "swiss_qr"):  # a bank transfer with the RF reference
             lines.append(
                 gettext(
                     "Pay by %(method)s: %(amount)s %(currency)s to IBAN %(iban)s (%(name)s), reference %(reference)s"
