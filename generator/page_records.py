@@ -43,23 +43,7 @@ def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tu
         if person is None:
             continue
         entries, voids, balance, count, newest = ledgers.get(customer_id, nothing)
-        yield (
-            person[1],
-            Statement(
-                customer_name=person[0],
-                balance_minor=balance,
-                entries=entries,
-                # the balance last changed with the newest entry (a void too); with none, when the
-                # customer was added
-                last_change=newest or person[2],
-                language=person[3],
-                entry_count=count,
-                voids=voids,
-                customer_id=customer_id,
-                customer_ref=person[4],
-                customer_email=person[5],
-            ),
-        )
+        yield person[1], _statement(customer_id, person, entries, voids, balance, count, newest)
 
 
 def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
@@ -73,22 +57,25 @@ def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> 
         if row is None:
             continue
         entries, voids = recent_entries_and_voids(conn, customer_id)
-        balance, count, newest = page_totals(conn, customer_id)
-        statement = Statement(
-            customer_name=row[0],
-            balance_minor=balance,
-            entries=entries,
-            # the balance last changed with the newest entry (a void too); with none, when the
-            # customer was added
-            last_change=newest or row[2],
-            language=row[3],
-            entry_count=count,
-            voids=voids,
-            customer_id=customer_id,
-            customer_ref=row[4],
-            customer_email=row[5],
-        )
-        yield row[1], statement
+        yield row[1], _statement(customer_id, row, entries, voids, *page_totals(conn, customer_id))
+
+
+def _statement(customer_id: int, person: tuple, entries, voids, balance: int, count: int, newest) -> Statement:
+    """What a customer's page shows, from their row (name, snapshot, created_at, language, ref, email)
+    and their ledger's newest entries, voids, balance, entry count and newest entry's time."""
+    return Statement(
+        customer_name=person[0],
+        balance_minor=balance,
+        entries=entries,
+        # the balance last changed with the newest entry (a void too); with none, when the customer was added
+        last_change=newest or person[2],
+        language=person[3],
+        entry_count=count,
+        voids=voids,
+        customer_id=customer_id,
+        customer_ref=person[4],
+        customer_email=person[5],
+    )
 
 
 # --- which pages are due ----------------------------------------------------------------
