@@ -30,8 +30,8 @@ from pathlib import Path, PurePosixPath
 
 from . import layout
 from .errors import PaylinkError, SiteError, quoted
-from .ledger import CURRENCY_STATE
 from .site import SETTINGS_MODE, Site, check_new_site_folder, check_output_path
+from .storage import CURRENCY_STATE
 
 MANIFEST = "paylink-backup.json"
 FORMAT = "paylink backup"

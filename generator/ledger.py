@@ -336,35 +336,6 @@ def merge_customer(
     return moved
 
 
-# --- the ledger's currency ----------------------------------------------------------
-
-CURRENCY_STATE = "currency"
-
-
-def record_currency(conn: sqlite3.Connection, currency: str) -> None:
-    """Remember the currency the ledger's amounts are in (at init, and while it has no entries)."""
-    conn.execute("INSERT OR REPLACE INTO build_state (name, value) VALUES (?, ?)", (CURRENCY_STATE, currency))
-
-
-def check_currency(conn: sqlite3.Connection, currency: str) -> None:
-    """Refuse a paylink.toml currency other than the one the ledger's entries were recorded in.
-
-    Amounts are stored in the currency's minor units, so changing USD to JPY
-    would turn $1,200.00 into ¥120,000. Before the first entry the currency may
-    change freely (and is remembered as changed); a ledger from before this
-    check adopts the settings' currency.
-    """
-    row = conn.execute("SELECT value FROM build_state WHERE name = ?", (CURRENCY_STATE,)).fetchone()
-    if row is not None and row[0] == currency:
-        return
-    if row is not None and conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
-        raise SettingsError(
-            f"currency is {currency} in paylink.toml but the ledger's amounts are in {row[0]}"
-            f" — put currency back to {row[0]}"
-        )
-    record_currency(conn, currency)
-
-
 def balance_minor(conn: sqlite3.Connection, customer_id: int, *, through_entry: int | None = None) -> int:
     """Return the customer's balance (charges minus credits), optionally as it stood right after one entry.
 

@@ -28,13 +28,13 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import layout
 from .cachefile import read_private, write_private
-from .compiled_page import PageCompiler, PageShape, Unusable
-from .dates import LocalDates, date_facts, prime_dates
-from .facts import PageFacts
+
+if TYPE_CHECKING:  # the drawing's modules are imported when a page is drawn: a no-op build needs only the header
+    from .facts import PageFacts
 
 PAGE_CACHE = ".paylink-pages.cache"
 # The code that makes and fills the format strings: every module the page's drawing imports
@@ -43,6 +43,7 @@ OWN_CODE = (
     "page_cache.py",
     "compiled_page.py",
     "render.py",
+    "template_files.py",
     "compiled_pay.py",  # the pay options an outstanding page of a [[pay]] site shows (and what they import)
     "pay_methods.py",
     "references.py",
@@ -175,13 +176,28 @@ class PageCache:
         self.path = path
         self.settings = settings
         self.key = cache_key(settings, template_dirs, catalogs)
+        self._read = False
+        self._stored: CacheFile | None = None
         self._pages: CachedPages | None = None
         self._renderer: Any = None
+
+    def _file(self) -> CacheFile | None:
+        """The file for this key, read once (its pages are parsed only when first drawn from)."""
+        if not self._read:
+            self._stored, self._read = read(self.path, self.key), True
+        return self._stored
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The templates' fingerprint the file holds for this key (None: missing, stale or damaged), read
+        without parsing its pages: all a build with nothing to do needs (pages.PageWriter.build)."""
+        stored = self._file()
+        return stored.fingerprint if stored is not None else None
 
     def pages(self) -> "CachedPages":
         """The pages this cache can draw (none if the file is missing, stale or damaged)."""
         if self._pages is None:
-            self._pages = CachedPages(read(self.path, self.key), self.settings)
+            self._pages = CachedPages(self._file(), self.settings)
         return self._pages
 
     def learn_from(self, renderer) -> None:
@@ -210,6 +226,7 @@ class LightVoice:
 
     def __init__(self, settings, language: str, facts: dict):
         from . import money
+        from .dates import LocalDates, prime_dates
 
         self.language = language
         self.currency = settings.currency
@@ -277,6 +294,8 @@ class CachedPages:
     """Pages drawn from the cache file (render.PageSource): a compiled page whose shapes come from the file."""
 
     def __init__(self, stored: CacheFile | None, settings):
+        from .compiled_page import PageCompiler, PageShape
+
         self.stored = stored
         self.settings = settings
         self.fingerprint: str | None = stored.fingerprint if stored is not None else None
@@ -306,7 +325,7 @@ class CachedPages:
                 self.voices[language] = None
         return self.voices[language]
 
-    def page(self, formats, facts: PageFacts) -> str | None:
+    def page(self, formats, facts: "PageFacts") -> str | None:
         """The page of these facts from the cached shapes, or None (then Jinja renders it)."""
         if not self.compiler.shapes:
             return None
@@ -325,6 +344,8 @@ class CachedPages:
 def _export(renderer, stored: CacheFile | None, key: list) -> tuple[dict, dict]:
     """The cache's content after this run: the old cache's shapes and languages, and what this run learnt."""
     from . import money
+    from .compiled_page import PageShape, Unusable
+    from .dates import date_facts
     from .i18n import catalog_file
 
     body = stored.body if stored is not None else {}

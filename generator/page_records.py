@@ -8,12 +8,15 @@ remember between runs (the templates' fingerprint, the last sweep).
 Nothing here writes a file.
 """
 
+from __future__ import annotations
+
 import json
 import sqlite3
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from .facts import Statement
-from .ledger import page_totals, pages_of, recent_entries_and_voids
+if TYPE_CHECKING:  # the page readers' modules are imported when a page is read: a no-op build reads none
+    from .facts import Statement
 
 # From this many customers on, a batch's ledger is read in one streaming pass (ledger.pages_of).
 STREAM_MIN = 8
@@ -24,6 +27,8 @@ STREAM_MIN = 8
 
 def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
     """Yield (snapshot file name, what the page shows) for these customers (those with a live link), in order."""
+    from .ledger import pages_of
+
     if len(customer_ids) < STREAM_MIN:
         yield from statements_one_by_one(conn, customer_ids)
         return
@@ -48,6 +53,8 @@ def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tu
 
 def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
     """As ``statements``, three queries a customer (cheaper for a posting command's page or two)."""
+    from .ledger import page_totals, recent_entries_and_voids
+
     for customer_id in customer_ids:
         row = conn.execute(
             "SELECT c.name, l.snapshot, c.created_at, c.language, c.ref, c.email FROM customers c"
@@ -63,6 +70,8 @@ def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> 
 def _statement(customer_id: int, person: tuple, entries, voids, balance: int, count: int, newest) -> Statement:
     """What a customer's page shows, from their row (name, snapshot, created_at, language, ref, email)
     and their ledger's newest entries, voids, balance, entry count and newest entry's time."""
+    from .facts import Statement
+
     return Statement(
         customer_name=person[0],
         balance_minor=balance,
@@ -107,6 +116,18 @@ def retired_snapshots(conn: sqlite3.Connection, limit: int = -1) -> list[str]:
 def work_left(conn: sqlite3.Connection) -> bool:
     """Whether any page is due or any snapshot still to remove."""
     return bool(pending_count(conn) or conn.execute("SELECT 1 FROM retired_snapshots LIMIT 1").fetchone())
+
+
+def nothing_due(conn: sqlite3.Connection, fingerprint: str, swept_mtime: str) -> bool:
+    """Whether, in one read, no page is due, no snapshot is to remove, the last full build was made with
+    templates of this ``fingerprint`` and the last sweep left build/p at this ``swept_mtime``."""
+    row = conn.execute(
+        "SELECT (SELECT value FROM build_state WHERE name = 'fingerprint') = ?"
+        " AND (SELECT value FROM build_state WHERE name = 'swept_mtime') = ?"
+        " AND NOT EXISTS (SELECT 1 FROM pending_pages) AND NOT EXISTS (SELECT 1 FROM retired_snapshots)",
+        (fingerprint, swept_mtime),
+    ).fetchone()
+    return bool(row[0])
 
 
 def clear_pending(conn: sqlite3.Connection, customer_ids: list[int]) -> None:

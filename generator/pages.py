@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING
 
 from . import layout, page_records, snapshots
 from .errors import PagesNotWritten, PaylinkError
-from .page_helpers import RenderHelpers, helpers_for
 from .page_lock import site_lock
-from .render import Renderer
 from .site import Site
 from .storage import write_transaction
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the renderer and the helpers are imported when a page is drawn: a no-op build draws none
     from .page_cache import PageCache
+    from .page_helpers import RenderHelpers
     from .qr_cache import QrCodes
+    from .render import Renderer
 
 BATCH = 1000
 # With helper processes (page_helpers), committed pages are done in larger batches (one transaction,
@@ -123,7 +123,9 @@ class PageWriter:
         self.qr_codes = qr_codes
 
     @cached_property
-    def renderer(self) -> Renderer:
+    def renderer(self) -> "Renderer":
+        from .render import Renderer
+
         cache = self.page_cache
         renderer = Renderer(
             self.site.settings,
@@ -145,6 +147,8 @@ class PageWriter:
         if self._helpers is not None:
             yield
             return
+        from .page_helpers import helpers_for
+
         with helpers_for(self.site.root, pages) as helpers:
             self._helpers = helpers
             try:
@@ -298,12 +302,37 @@ class PageWriter:
         Holds the site's page lock throughout, so no other writer's pages interleave with these.
         """
         with self.locked():
+            if not full and self._nothing_to_do():
+                return BuildResult()
             try:
                 return self._build(full=full, progress=progress)
             except (PaylinkError, OSError, sqlite3.Error):
                 raise
             except Exception as exc:  # a broken template: one line saying which
                 raise _not_written(exc) from exc
+
+    def _nothing_to_do(self) -> bool:
+        """Whether ``_build`` would find nothing to do, seen without a renderer (no Jinja, no page facts,
+        no template read): the page cache holds the templates' fingerprint (it is current), the last full
+        build was made with it, no page is due and no snapshot to remove, build/p is as the last sweep
+        left it, and the assets and fixed files are in place. Anything else takes ``_build``, which
+        checks the same and does the work."""
+        fingerprint = self.page_cache.fingerprint if self.page_cache is not None else None
+        if fingerprint is None:
+            return False
+        try:
+            swept_mtime = str(os.stat(self.pages_dir).st_mtime_ns)
+        except OSError:
+            return False
+        if not page_records.nothing_due(self.conn, fingerprint, swept_mtime):
+            return False
+        from .template_files import named_assets, template_dirs
+
+        build = self.site.build_dir
+        assets = named_assets(template_dirs(self.site.templates_dir), bool(self.site.settings.pay))
+        return all((build / layout.ASSETS_DIR / name).exists() for name in assets) and all(
+            (build / name).exists() for name in layout.STATIC_FILES
+        )
 
     def _build(self, *, full: bool, progress: Progress | None) -> BuildResult:
         self._ensure_folders()

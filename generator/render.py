@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from . import layout
 from .dates import LocalDates
 from .facts import PageFacts, PageFormats, Statement, page_facts
-from .i18n import gettext_globals, html_lang, locale_dir, money_locale, page_language, translations
+from .i18n import gettext_globals, html_lang, money_locale, page_language, translations
 from .money import money_formatter
-from .settings import LANGUAGES, Settings
+from .settings import Settings
+from .template_files import builtin_templates_dir, catalog_files, named_assets, source, template_dirs
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Renderer", "Statement", "PageFacts", "builtin_templates_dir", "catalog_files", "template_dirs"]
 
-ASSET_FILES = ("paylink.css", "tips.js", "favicon.svg")
-# A site with [[pay]] methods also serves these (a site without them keeps exactly its files and bytes).
-PAY_ASSET_FILES = ("pay.css", "pay.js")
 # The templates' name for each asset's URL (``assets.css``, ``assets.pay_js``, ...).
 _ASSET_KEYS = {"paylink.css": "css", "tips.js": "js", "favicon.svg": "icon", "pay.css": "pay_css", "pay.js": "pay_js"}
 # What counts as a template when deciding whether every page must be re-rendered.
@@ -46,24 +44,6 @@ LEARN_PAGES = 4
 # How an outstanding page learns its pay options (CONTRACT §8): (statement, the page's facts without
 # them) -> escaped HTML, or None. A site with [[pay]] methods draws them with ``Renderer.pay_block``.
 PayOptions = Callable[[Statement, PageFacts], "Markup | None"]
-
-
-def builtin_templates_dir() -> Path:
-    """The templates that ship with paylink."""
-    # Installed as paylink.site_templates (package-dir); mypy reads the repo's folders, where it is a sibling.
-    from . import site_templates  # type: ignore[attr-defined]
-
-    return Path(site_templates.__file__).parent
-
-
-def template_dirs(override_dir: Path | None) -> list[Path]:
-    """Where a site's templates are looked for: its own folder (if it exists), then paylink's."""
-    return [d for d in (override_dir, builtin_templates_dir()) if d is not None and d.is_dir()]
-
-
-def catalog_files() -> list[Path]:
-    """The compiled catalogs of every shipped language."""
-    return [locale_dir() / language / "LC_MESSAGES" / "messages.mo" for language in LANGUAGES]
 
 
 class PageSource(Protocol):
@@ -215,11 +195,7 @@ class Renderer:
 
     def source(self, name: str) -> bytes:
         """Return the bytes of a template or asset file, the site's own first."""
-        for folder in self.template_dirs:
-            path = folder / name
-            if path.is_file():
-                return path.read_bytes()
-        raise FileNotFoundError(f"template {name} not found in {', '.join(map(str, self.template_dirs))}")
+        return source(self.template_dirs, name)
 
     @cached_property
     def assets(self) -> dict[str, bytes]:
@@ -228,11 +204,7 @@ class Renderer:
 
     @cached_property
     def _named_assets(self) -> dict[str, tuple[str, bytes]]:
-        named = {}
-        for file_name in ASSET_FILES + (PAY_ASSET_FILES if self.settings.pay else ()):
-            data = self.source(file_name)
-            named[layout.asset_name(file_name, data)] = (file_name, data)
-        return named
+        return named_assets(self.template_dirs, bool(self.settings.pay))
 
     @cached_property
     def asset_urls(self) -> dict[str, str]:

@@ -219,7 +219,7 @@ def init_site(root: Path, settings: Settings) -> Site:
     Refuses to touch a folder that already holds any part of a site. Nothing is
     written until every setting has been validated.
     """
-    from . import ledger, storage, tokens
+    from . import storage, tokens
 
     settings = settings.validated()
     root = root.expanduser().absolute()
@@ -236,7 +236,7 @@ def init_site(root: Path, settings: Settings) -> Site:
         os.fsync(key_file.fileno())
     conn = storage.connect(site.db_path)
     try:
-        ledger.record_currency(conn, settings.currency)
+        storage.record_currency(conn, settings.currency)
     finally:
         conn.close()
     if not site.build_dir.is_dir():

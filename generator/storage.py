@@ -7,7 +7,8 @@ writers never both read, then collide on upgrade.
 
 The schema is managed by sqlite-utils ``Migrations``; ``PRAGMA user_version``
 records how far they have run, so the common case (schema current) never pays
-for importing sqlite-utils.
+for importing sqlite-utils. It also keeps the currency the ledger's amounts are in
+(``check_currency``): every command that opens the ledger checks it.
 """
 
 import os
@@ -15,6 +16,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import SettingsError
 
 BUSY_TIMEOUT_S = 30.0
 # How many migrations generator/schema.py holds; kept here so opening a current
@@ -119,3 +122,32 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+# --- the ledger's currency ----------------------------------------------------------
+
+CURRENCY_STATE = "currency"
+
+
+def record_currency(conn: sqlite3.Connection, currency: str) -> None:
+    """Remember the currency the ledger's amounts are in (at init, and while it has no entries)."""
+    conn.execute("INSERT OR REPLACE INTO build_state (name, value) VALUES (?, ?)", (CURRENCY_STATE, currency))
+
+
+def check_currency(conn: sqlite3.Connection, currency: str) -> None:
+    """Refuse a paylink.toml currency other than the one the ledger's entries were recorded in.
+
+    Amounts are stored in the currency's minor units, so changing USD to JPY
+    would turn $1,200.00 into ¥120,000. Before the first entry the currency may
+    change freely (and is remembered as changed); a ledger from before this
+    check adopts the settings' currency.
+    """
+    row = conn.execute("SELECT value FROM build_state WHERE name = ?", (CURRENCY_STATE,)).fetchone()
+    if row is not None and row[0] == currency:
+        return
+    if row is not None and conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
+        raise SettingsError(
+            f"currency is {currency} in paylink.toml but the ledger's amounts are in {row[0]}"
+            f" — put currency back to {row[0]}"
+        )
+    record_currency(conn, currency)

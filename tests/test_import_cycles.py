@@ -88,7 +88,8 @@ def test_the_walk_sees_the_imports():
     graph = import_graph()
     assert {"facts", "dates"} <= graph["compiled_page"]
     assert "compiled_page" in graph["page_cache"]
-    assert "ledger" in graph["actions"]  # `from . import ledger`
+    assert "ledger" in graph["actions.posting"]  # `from .. import ledger`
+    assert "actions.workspace" in graph["actions"]  # `from .workspace import ...`
     assert "errors" in graph["cli.base"]  # `from ..errors import ...`
 
 
