@@ -27,6 +27,7 @@ user name or password.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -211,19 +212,17 @@ _PAGES = f"{layout.SNAPSHOT_DIR}/"
 
 
 def live_pages(conn: sqlite3.Connection, names: Iterable[str]) -> set[str]:
-    """Those of ``names`` that are the page of a live link, by the ledger."""
+    """Those of ``names`` that are the page of a live link, by the ledger: one query for them all."""
     snapshots = [n[len(_PAGES) :] for n in names if n.startswith(_PAGES)]
-    live: set[str] = set()
-    for start in range(0, len(snapshots), 500):
-        chunk = snapshots[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        live.update(
-            _PAGES + r[0]
-            for r in conn.execute(
-                f"SELECT snapshot FROM links WHERE retired_at IS NULL AND snapshot IN ({marks})", chunk
-            )
+    if not snapshots:
+        return set()
+    return {
+        _PAGES + r[0]
+        for r in conn.execute(
+            "SELECT l.snapshot FROM json_each(?) j JOIN links l ON l.snapshot = j.value WHERE l.retired_at IS NULL",
+            (json.dumps(snapshots),),
         )
-    return live
+    }
 
 
 def expected(name: str, live: set[str]) -> bool:
@@ -319,16 +318,16 @@ class Publisher:
         return self.conn.execute("SELECT COUNT(*) FROM publish_queue").fetchone()[0]
 
     def _published(self, names: Iterable[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        chunk: list[str] = []
-        for name in [*names, None]:
-            if name is not None:
-                chunk.append(name)
-            if chunk and (name is None or len(chunk) == 500):
-                marks = ",".join("?" * len(chunk))
-                found.update(self.conn.execute(f"SELECT name, digest FROM published WHERE name IN ({marks})", chunk))
-                chunk = []
-        return found
+        """The digest last sent of each of ``names`` that the store holds, by the ``published`` table (one query)."""
+        wanted = list(names)
+        if not wanted:
+            return {}
+        return dict(
+            self.conn.execute(
+                "SELECT p.name, p.digest FROM json_each(?) j JOIN published p ON p.name = j.value",
+                (json.dumps(wanted),),
+            )
+        )
 
     def _classify_queue(self, *, tidy: bool = True) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         """Split the queue into (to upload), (unchanged: name, digest), (to delete)."""

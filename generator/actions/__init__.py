@@ -130,7 +130,9 @@ def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f".{module}", __name__), name)
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # bound here once found: later look-ups are plain attribute reads
+    return value
 
 
 def __dir__() -> list[str]:
