@@ -27,6 +27,7 @@ STREAM_MIN = 8
 
 def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
     """Yield (snapshot file name, what the page shows) for these customers (those with a live link), in order."""
+    from .facts import Statement
     from .ledger import pages_of
 
     if len(customer_ids) < STREAM_MIN:
@@ -48,11 +49,12 @@ def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tu
         if person is None:
             continue
         entries, voids, balance, count, newest = ledgers.get(customer_id, nothing)
-        yield person[1], _statement(customer_id, person, entries, voids, balance, count, newest)
+        yield person[1], _statement(Statement, customer_id, person, entries, voids, balance, count, newest)
 
 
 def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
     """As ``statements``, three queries a customer (cheaper for a posting command's page or two)."""
+    from .facts import Statement
     from .ledger import page_totals, recent_entries_and_voids
 
     for customer_id in customer_ids:
@@ -64,15 +66,16 @@ def statements_one_by_one(conn: sqlite3.Connection, customer_ids: list[int]) -> 
         if row is None:
             continue
         entries, voids = recent_entries_and_voids(conn, customer_id)
-        yield row[1], _statement(customer_id, row, entries, voids, *page_totals(conn, customer_id))
+        yield row[1], _statement(Statement, customer_id, row, entries, voids, *page_totals(conn, customer_id))
 
 
-def _statement(customer_id: int, person: tuple, entries, voids, balance: int, count: int, newest) -> Statement:
+def _statement(
+    statement: type[Statement], customer_id: int, person: tuple, entries, voids, balance: int, count: int, newest
+) -> Statement:
     """What a customer's page shows, from their row (name, snapshot, created_at, language, ref, email)
-    and their ledger's newest entries, voids, balance, entry count and newest entry's time."""
-    from .facts import Statement
-
-    return Statement(
+    and their ledger's newest entries, voids, balance, entry count and newest entry's time. ``statement`` is
+    facts.Statement, handed in by the readers, which import it once a batch rather than once a page."""
+    return statement(
         customer_name=person[0],
         balance_minor=balance,
         entries=entries,
