@@ -118,7 +118,11 @@ def retired_snapshots(conn: sqlite3.Connection, limit: int = -1) -> list[str]:
 
 def work_left(conn: sqlite3.Connection) -> bool:
     """Whether any page is due or any snapshot still to remove."""
-    return bool(pending_count(conn) or conn.execute("SELECT 1 FROM retired_snapshots LIMIT 1").fetchone())
+    return bool(
+        conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pending_pages) OR EXISTS (SELECT 1 FROM retired_snapshots)"
+        ).fetchone()[0]
+    )
 
 
 def nothing_due(conn: sqlite3.Connection, fingerprint: str, swept_mtime: str) -> bool:
