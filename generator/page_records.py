@@ -27,12 +27,12 @@ STREAM_MIN = 8
 
 def statements(conn: sqlite3.Connection, customer_ids: list[int]) -> Iterator[tuple[str, Statement]]:
     """Yield (snapshot file name, what the page shows) for these customers (those with a live link), in order."""
-    from .facts import Statement
-    from .ledger import pages_of
-
     if len(customer_ids) < STREAM_MIN:
         yield from statements_one_by_one(conn, customer_ids)
         return
+    from .facts import Statement
+    from .ledger import pages_of
+
     people = {
         r[0]: r[1:]
         for r in conn.execute(
