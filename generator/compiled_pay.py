@@ -16,6 +16,7 @@ is left to Jinja, so the bytes are always Jinja's. Nothing here computes a
 value: the options (pay_methods.PayBlock.options) are the only source.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,27 +54,35 @@ def _tokens(text: str) -> list[str] | None:
         rest = rest[end + 1 :]
 
 
+def _escaped(text: str) -> str:
+    """``text`` as autoescape writes it (most values have nothing to escape: they are kept as they are)."""
+    return str(escape(text)) if _TO_ESCAPE.search(text) else text
+
+
+_TO_ESCAPE = re.compile("[&<>\"']")
+
+
 def layout_of(options: Sequence[PayOption], reference: str) -> tuple[tuple, list[str]]:
     """The options' layout (everything the template branches on, but no value) and their values, in the
     order of their holes: escaped as autoescape escapes them, QR codes (Markup) as they are."""
-    values = [str(escape(reference))]
+    values = [_escaped(reference)]
     add = values.append
     layout = []
     for o in options:
-        add(str(escape(o.name)))
+        add(_escaped(o.name))
         variants = []
         for v in o.variants:
-            add(str(escape(v.total)))
-            url, qr, copy = v.url, v.qr_svg, v.copy
+            add(_escaped(v.total))
+            url, qr, copy = v.url, v.qr_code, v.copy
             if url is not None:
-                add(str(escape(url)))
+                add(_escaped(url))
             if qr is not None:
                 add(str(qr))  # Markup: escaped when it was drawn
             for _, text in copy:
-                add(str(escape(text)))
+                add(_escaped(text))
             variants.append((v.percent, url is not None, qr is not None, tuple([w for w, _ in copy]) if copy else ()))
         for _, text in o.copy:
-            add(str(escape(text)))
+            add(_escaped(text))
         layout.append((o.method, tuple(variants), tuple([w for w, _ in o.copy])))
     return tuple(layout), values
 
@@ -93,7 +102,7 @@ def _sentinel_options(options: Sequence[PayOption]) -> list[PayOption]:
         for v in o.variants:
             total = hole()
             url = hole() if v.url is not None else None
-            qr = Markup(hole()) if v.qr_svg is not None else None
+            qr = Markup(hole()) if v.qr_code is not None else None
             variants.append(PayVariant(v.percent, total, url, qr, tuple((w, hole()) for w, _ in v.copy)))
         common = tuple((w, hole()) for w, _ in o.copy)
         out.append(PayOption(o.method, name, variants, common))
