@@ -16,7 +16,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -321,25 +320,27 @@ class Payment(NamedTuple):
     copy: tuple[tuple[str, str], ...]  # (what, text)
 
 
-@dataclass(frozen=True)
 class Payer:
-    """Who pays: the customer's id, ref and email (the references are derived from them, once)."""
+    """Who pays: the customer's id, ref and email, and the references derived from them (each once: a page
+    is drawn for a new Payer, so plain attributes, not cached properties with their lock)."""
 
-    customer_id: int
-    ref: str | None
-    email: str | None = None
+    __slots__ = ("customer_id", "ref", "email", "reference", "_rf")
 
-    @cached_property
-    def reference(self) -> str:
+    def __init__(self, customer_id: int, ref: str | None, email: str | None = None):
         from .references import payment_reference
 
-        return payment_reference(self.customer_id, self.ref)
+        self.customer_id, self.ref, self.email = customer_id, ref, email
+        self.reference = payment_reference(customer_id, ref)
+        self._rf: str | None = None
 
-    @cached_property
+    @property
     def rf(self) -> str:
-        from .references import rf_reference  # python-stdnum: only when a page or message needs it
+        """The ISO 11649 creditor reference (python-stdnum: only when a page or message needs it)."""
+        if self._rf is None:
+            from .references import rf_reference
 
-        return rf_reference(self.customer_id, self.ref)
+            self._rf = rf_reference(self.customer_id, self.ref)
+        return self._rf
 
 
 def payment(method: PayMethod, amount_minor: int, currency: str, payer: Payer) -> Payment:
@@ -667,7 +668,14 @@ class PayBlock:
         options = []
         currency = self.currency
         # Each tip's amount as the links carry it and as the QR codes' alt text shows it (for every method).
-        amounts = [(*total, major_string(total[1], currency), str(escape(total[2]))) for total in totals]
+        amounts = [
+            (
+                *total,
+                major_string(total[1], currency),
+                str(escape(total[2])) if _TO_ESCAPE.search(total[2]) else total[2],
+            )
+            for total in totals
+        ]
         for method, name, alt in zip(self.methods, names, alts, strict=True):
             variants = []
             m = method.method
@@ -720,6 +728,7 @@ def qr_modules(method: str, payload: str) -> tuple[int, bytes]:
     return size, int(rows, 2).to_bytes(width * size, "big")
 
 
+_TO_ESCAPE = re.compile("[&<>\"']")  # what autoescape would change (most amounts hold none of it)
 _DARK_AS_ONE = bytes(0x31 if value < 128 else 0x30 for value in range(256))
 
 # The Swiss QR-bill's code is drawn this many pixels a module, so its cross (7 mm of 46 mm) and the

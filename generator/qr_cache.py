@@ -16,7 +16,9 @@ another user's means the codes are drawn again. Deleting it is always safe.
 
 import hashlib
 import json
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterator
+from itertools import accumulate
 from pathlib import Path
 
 from .cachefile import read_private, write_private
@@ -27,7 +29,7 @@ _VERSION = 3
 MAX_CODES = 65536
 _MAX_BYTES = 48 << 20
 _KEY_BYTES = 16
-_LENGTH_BYTES = 2  # each code's stored length (its side, 2 bytes, then its base64 text)
+_LENGTH_BYTES = 2  # each code's stored length (its side, 2 bytes, then its base64 text): at most 65,535
 # A run that needs at most this many codes (a command writing a page or two) neither reads nor writes the file.
 SMALL_RUN = 16
 
@@ -50,6 +52,33 @@ def _unpack(packed: bytes) -> Image:
     return packed[2:].decode("ascii"), int.from_bytes(packed[:2], "big")
 
 
+class Stored:
+    """The codes of a cache file by key, each sliced out of the file's bytes only when it is used (a build
+    uses each page's few, and a helper process only its share)."""
+
+    __slots__ = ("_body", "_index", "_ends")
+
+    def __init__(self, body: bytes = b"", keys: list[bytes] | None = None, ends: list[int] | None = None):
+        self._body = body
+        self._index = dict(zip(keys or [], range(len(keys or [])), strict=True))
+        self._ends = ends or [0]
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._index
+
+    def get(self, key: bytes) -> bytes | None:
+        at = self._index.get(key)
+        return None if at is None else self._body[self._ends[at] : self._ends[at + 1]]
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        body, ends = self._body, self._ends
+        for key, at in self._index.items():
+            yield key, body[ends[at] : ends[at + 1]]
+
+
 class QrCodes:
     """A site's QR cache for one command, owned by its workspace: read once the run has needed more than
     ``SMALL_RUN`` codes, saved by the workspace when the command succeeded and used a code the file did
@@ -58,17 +87,17 @@ class QrCodes:
 
     def __init__(self, path: Path | None):
         self.path = path
-        self._stored: dict[bytes, bytes] | None = None
+        self._stored: Stored | None = None
         self.used: dict[bytes, bytes] = {}  # what this run looked up or drew, in order
         self.looked_up = 0
         self.drawn = 0  # codes this run encoded (not found in the file, or before it was read)
         self._new: list[bytes] = []  # keys drawn since take_new
 
     @property
-    def stored(self) -> dict[bytes, bytes]:
+    def stored(self) -> Stored:
         """The file's codes by key (none if it is missing, damaged or not ours)."""
         if self._stored is None:
-            self._stored = read(self.path) if self.path is not None else {}
+            self._stored = read(self.path) if self.path is not None else Stored()
         return self._stored
 
     def image(self, data: bytes, draw: Callable[[], Image]) -> Image:
@@ -116,40 +145,45 @@ class QrCodes:
         for key, packed in (*self.used.items(), *stored.items()):
             if len(codes) >= MAX_CODES:
                 break
-            if key not in codes and room >= _KEY_BYTES + _LENGTH_BYTES + len(packed):
+            if (
+                key not in codes
+                and len(packed) < 1 << 8 * _LENGTH_BYTES
+                and room >= _KEY_BYTES + _LENGTH_BYTES + len(packed)
+            ):
                 codes[key] = packed
                 room -= _KEY_BYTES + _LENGTH_BYTES + len(packed)
         write(self.path, codes)
 
 
-def read(path: Path) -> dict[bytes, bytes]:
+def read(path: Path) -> Stored:
     """The codes of the cache at ``path``, or none if it is missing, not ours, loosened or damaged."""
     data = read_private(path, _MAX_BYTES)
     if data is None:
-        return {}
+        return Stored()
     head, _, body = data.partition(b"\n")
     try:
         header = json.loads(head)
         if header.get("version") != _VERSION or hashlib.sha256(body).hexdigest() != header.get("body"):
-            return {}
+            return Stored()
     except (ValueError, AttributeError):
-        return {}
-    codes = {}
-    at, end = 0, len(body)
-    while at < end:
-        start = at + _KEY_BYTES + _LENGTH_BYTES
-        if start > end:
-            return {}
-        length = int.from_bytes(body[at + _KEY_BYTES : start], "big")
-        if length < 3 or start + length > end:
-            return {}
-        codes[body[at : at + _KEY_BYTES]] = body[start : start + length]
-        at = start + length
-    return codes
+        return Stored()
+    count = header.get("codes")
+    if not isinstance(count, int) or count < 0:
+        return Stored()
+    index = count * (_KEY_BYTES + _LENGTH_BYTES)  # the keys, then each code's length, then the codes
+    if len(body) < index:
+        return Stored()
+    lengths = struct.unpack(f">{count}H", body[count * _KEY_BYTES : index])
+    if sum(lengths) != len(body) - index or min(lengths, default=3) < 3:
+        return Stored()
+    keys = [body[at : at + _KEY_BYTES] for at in range(0, count * _KEY_BYTES, _KEY_BYTES)]
+    return Stored(body, keys, list(accumulate(lengths, initial=index)))
 
 
 def write(path: Path, codes: dict[bytes, bytes]) -> None:
     """Write the cache atomically, mode 0600 (a folder we may not write in just means no cache)."""
-    body = b"".join(key + len(packed).to_bytes(_LENGTH_BYTES, "big") + packed for key, packed in codes.items())
+    # All keys, then all lengths, then the codes: read back with a few slices, not a loop over fields.
+    lengths = struct.pack(f">{len(codes)}H", *map(len, codes.values()))
+    body = b"".join((*codes, lengths, *codes.values()))
     header = json.dumps({"version": _VERSION, "codes": len(codes), "body": hashlib.sha256(body).hexdigest()})
     write_private(path, header.encode("ascii") + b"\n" + body)
