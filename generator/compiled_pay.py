@@ -18,7 +18,6 @@ value: the options (pay_methods.PayBlock.options) are the only source.
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -27,8 +26,8 @@ from .pay_methods import PayOption, PayVariant
 _OPEN, _CLOSE = "\ue002", "\ue003"  # private-use characters: escaping leaves them alone
 _UNUSABLE = object()
 
-# draw(voice, tips, options, reference) renders the block with Jinja.
-Draw = Callable[[Any, tuple, Sequence[PayOption], str], str]
+# draw(language, tips, options, reference) renders the block with Jinja.
+Draw = Callable[[str, tuple, Sequence[PayOption], str], str]
 
 
 def _s(key: str) -> str:
@@ -133,29 +132,41 @@ class PayBlockCompiler:
         self.draw = draw
         self.shapes: dict[tuple, object] = {}
         self.filled = 0  # blocks drawn from a compiled shape (not by Jinja)
+        self.learnt = False  # a shape was compiled and checked in this run (worth keeping in the page cache)
 
-    def block(self, voice, tips: tuple, options: Sequence[PayOption], reference: str) -> str:
+    def restore(self, shapes: dict[tuple, list[str]]) -> None:
+        """Take shapes an earlier run compiled and checked (page_cache.py keeps them: ``checked_shapes``)."""
+        for key, tokens in shapes.items():
+            shape = _Shape(tokens)
+            shape.checked = True
+            self.shapes[key] = shape
+
+    def checked_shapes(self) -> dict[tuple, list[str]]:
+        """Every shape whose block matched Jinja's, by key: its constant texts and holes (``_Shape.texts``)."""
+        return {key: shape.texts for key, shape in self.shapes.items() if isinstance(shape, _Shape) and shape.checked}
+
+    def block(self, language: str, tips: tuple, options: Sequence[PayOption], reference: str) -> str:
         """The ``#pay-options`` block of these options, exactly as Jinja draws it."""
         layout, values = layout_of(options, reference)
-        key = (voice.language, tuple([t.percent for t in tips]), layout)
+        key = (language, tuple([t.percent for t in tips]), layout)
         shape = self.shapes.get(key)
         if shape is None:
-            shape = self.shapes[key] = self._compile(voice, tips, options, len(values))
+            shape = self.shapes[key] = self._compile(language, tips, options, len(values))
         if shape is _UNUSABLE:
-            return self.draw(voice, tips, options, reference)
+            return self.draw(language, tips, options, reference)
         assert isinstance(shape, _Shape)
         html = shape.fill(values)
         if not shape.checked:
-            jinja = self.draw(voice, tips, options, reference)
+            jinja = self.draw(language, tips, options, reference)
             if html != jinja:
                 self.shapes[key] = _UNUSABLE
                 return jinja
-            shape.checked = True
+            shape.checked = self.learnt = True
         self.filled += 1
         return html
 
-    def _compile(self, voice, tips: tuple, options: Sequence[PayOption], holes: int) -> object:
-        tokens = _tokens(self.draw(voice, tips, _sentinel_options(options), _s("0")))
+    def _compile(self, language: str, tips: tuple, options: Sequence[PayOption], holes: int) -> object:
+        tokens = _tokens(self.draw(language, tips, _sentinel_options(options), _s("0")))
         if tokens is None:
             return _UNUSABLE
         if any(not key.isdigit() or int(key) >= holes for key in tokens[1::2]):

@@ -777,7 +777,7 @@ def qr_png(method: str, modules: tuple[int, bytes]) -> tuple[str, int]:
     png = (
         _PNG_SIGNATURE
         + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))  # grey, 1 bit, not interlaced
-        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
     return binascii.b2a_base64(png, newline=False).decode("ascii"), side

@@ -93,6 +93,28 @@ def test_the_compiled_pay_block_gives_jinjas_bytes(tmp_path, currency, tips):
     assert "&lt;b&gt;&#34;x&#34; &amp; &#39;y&#39;&lt;/b&gt;" in built and HOSTILE_REF not in built
 
 
+def test_a_pay_page_is_drawn_from_the_page_cache_without_templates_or_babel(tmp_path):
+    """After a build, the pay blocks' shapes are in the page cache: a later run draws every outstanding
+    page, English and Spanish, with no Voice (no Jinja environment, no Babel) and Jinja's bytes."""
+    from paylink import page_records
+    from paylink.actions import Workspace
+    from paylink.render import Renderer
+
+    paylink = site_with(tmp_path / "site", "EUR", SITES["EUR"])
+    ids = add_customers(paylink)
+    paylink.ok("build", "--full")
+    with Workspace.find(str(paylink.site)) as ws:
+        statements = [s for _, s in page_records.statements(ws.conn, ids)]
+        cached = Renderer(ws.settings, ws.site.templates_dir, cached=ws.page_cache.pages(), qr_codes=ws.qr_codes)
+        jinja = Renderer(ws.settings, ws.site.templates_dir, fast_gettext=False)
+        for statement in statements:
+            assert cached.page(statement) == jinja.page(statement)
+        assert cached.voices_made() == {} and not cached.learnt
+        assert cached.pay_compiler.filled == len(statements) and {"en", "es"} <= {
+            key[0] for key in cached.pay_compiler.shapes
+        }
+
+
 # --- the QR cache ----------------------------------------------------------------------------------------
 
 
