@@ -186,6 +186,12 @@ def test_a_rebuild_draws_no_code_again_and_a_changed_amount_or_detail_makes_a_ne
     after = cache.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # every code was in it
     assert qr_texts(paylink.site, customer_id) == codes
+    for n, other in enumerate(ids):  # each page's codes, most of them from the file: its own amounts
+        texts = qr_texts(paylink.site, other)
+        for percent in (0, 18, 20, 25):
+            balance = 4005 + 100 * n
+            total = balance + (balance * percent + 50) // 100  # the tip rounded half up to the cent
+            assert f"EUR{total // 100}.{total % 100:02d}" in texts[percent].split("\n")
 
     paylink.ok("charge", str(customer_id), "1.00", "More work")  # one page: its codes drawn, the file untouched
     assert "EUR41.05" in qr_texts(paylink.site, customer_id)[0].split("\n")
