@@ -343,3 +343,33 @@ def test_the_swiss_qr_bill_code_carries_the_swiss_cross_in_its_middle(tmp_path):
                     assert pixels[x, y] == 255, (x, y)  # the white edge round the square, the white cross
                 elif square:
                     assert pixels[x, y] == 0, (x, y)
+
+
+@pytest.mark.parametrize("currency", ["CHF", "EUR"])
+def test_a_swiss_qr_bills_text_for_each_amount_is_qrbills_own(currency):
+    """The QR-bill's text is made once a page and each tip's amount put in its place: for every amount it
+    equals what qrbill itself writes for a bill of that amount; an amount a QR-bill cannot carry is refused."""
+    from paylink.money import major_string
+    from paylink.pay_methods import Payer, PayMethod, offers, swiss_bill
+
+    method = PayMethod(
+        "swiss_qr",
+        (
+            ("iban", "CH9300762011623852957"),
+            ("name", "Robert & Schneider AG"),
+            ("address", "Rue du Lac 1268, 2501 Biel"),
+        ),
+    )
+    payer = Payer(7, "<es>&")
+    offer = offers(method, currency, payer)
+    for minor in (1, 5, 99, 100, 4005, 123456, 99_999_999_999):
+        code = offer(minor, major_string(minor, currency)).qr
+        assert code == swiss_bill(dict(method.details), currency, minor, payer.rf).qr_data(), minor
+    with pytest.raises(ValueError):
+        offer(100_000_000_000, major_string(100_000_000_000, currency))
+
+
+def test_the_pix_crc_is_crc16_ccitt_false():
+    from paylink.pay_methods import crc16_ccitt
+
+    assert crc16_ccitt(b"123456789") == 0x29B1  # the catalogued check value of CRC-16/CCITT-FALSE
