@@ -16,8 +16,8 @@ is left to Jinja, so the bytes are always Jinja's. Nothing here computes a
 value: the options (pay_methods.PayBlock.options) are the only source.
 """
 
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -26,8 +26,8 @@ from .pay_methods import PayOption, PayVariant
 _OPEN, _CLOSE = "\ue002", "\ue003"  # private-use characters: escaping leaves them alone
 _UNUSABLE = object()
 
-# draw(voice, tips, options, reference) renders the block with Jinja.
-Draw = Callable[[Any, tuple, Sequence[PayOption], str], str]
+# draw(language, tips, options, reference) renders the block with Jinja.
+Draw = Callable[[str, tuple, Sequence[PayOption], str], str]
 
 
 def _s(key: str) -> str:
@@ -53,27 +53,35 @@ def _tokens(text: str) -> list[str] | None:
         rest = rest[end + 1 :]
 
 
+def _escaped(text: str) -> str:
+    """``text`` as autoescape writes it (most values have nothing to escape: they are kept as they are)."""
+    return str(escape(text)) if _TO_ESCAPE.search(text) else text
+
+
+_TO_ESCAPE = re.compile("[&<>\"']")
+
+
 def layout_of(options: Sequence[PayOption], reference: str) -> tuple[tuple, list[str]]:
     """The options' layout (everything the template branches on, but no value) and their values, in the
     order of their holes: escaped as autoescape escapes them, QR codes (Markup) as they are."""
-    values = [str(escape(reference))]
+    values = [_escaped(reference)]
     add = values.append
     layout = []
     for o in options:
-        add(str(escape(o.name)))
+        add(_escaped(o.name))
         variants = []
         for v in o.variants:
-            add(str(escape(v.total)))
-            url, qr, copy = v.url, v.qr_svg, v.copy
+            add(_escaped(v.total))
+            url, qr, copy = v.url, v.qr_code, v.copy
             if url is not None:
-                add(str(escape(url)))
+                add(_escaped(url))
             if qr is not None:
                 add(str(qr))  # Markup: escaped when it was drawn
             for _, text in copy:
-                add(str(escape(text)))
+                add(_escaped(text))
             variants.append((v.percent, url is not None, qr is not None, tuple([w for w, _ in copy]) if copy else ()))
         for _, text in o.copy:
-            add(str(escape(text)))
+            add(_escaped(text))
         layout.append((o.method, tuple(variants), tuple([w for w, _ in o.copy])))
     return tuple(layout), values
 
@@ -93,7 +101,7 @@ def _sentinel_options(options: Sequence[PayOption]) -> list[PayOption]:
         for v in o.variants:
             total = hole()
             url = hole() if v.url is not None else None
-            qr = Markup(hole()) if v.qr_svg is not None else None
+            qr = Markup(hole()) if v.qr_code is not None else None
             variants.append(PayVariant(v.percent, total, url, qr, tuple((w, hole()) for w, _ in v.copy)))
         common = tuple((w, hole()) for w, _ in o.copy)
         out.append(PayOption(o.method, name, variants, common))
@@ -101,13 +109,20 @@ def _sentinel_options(options: Sequence[PayOption]) -> list[PayOption]:
 
 
 class _Shape:
-    """One shape's block as a ``str.format`` string, and whether its first block matched Jinja's."""
+    """One shape's block: its constant text between the holes and which value fills each hole (joined,
+    not ``str.format``: a quarter of the time), and whether its first block matched Jinja's."""
 
-    __slots__ = ("fmt", "checked")
+    __slots__ = ("texts", "holes", "checked")
 
-    def __init__(self, fmt: str):
-        self.fmt = fmt
+    def __init__(self, tokens: list[str]):
+        self.texts = tokens  # [const, hole, const, ..., const]: each hole's place is overwritten by fill
+        self.holes = [int(key) for key in tokens[1::2]]
         self.checked = False
+
+    def fill(self, values: list[str]) -> str:
+        out = self.texts.copy()
+        out[1::2] = [values[at] for at in self.holes]
+        return "".join(out)
 
 
 class PayBlockCompiler:
@@ -117,34 +132,43 @@ class PayBlockCompiler:
         self.draw = draw
         self.shapes: dict[tuple, object] = {}
         self.filled = 0  # blocks drawn from a compiled shape (not by Jinja)
+        self.learnt = False  # a shape was compiled and checked in this run (worth keeping in the page cache)
 
-    def block(self, voice, tips: tuple, options: Sequence[PayOption], reference: str) -> str:
+    def restore(self, shapes: dict[tuple, list[str]]) -> None:
+        """Take shapes an earlier run compiled and checked (page_cache.py keeps them: ``checked_shapes``)."""
+        for key, tokens in shapes.items():
+            shape = _Shape(tokens)
+            shape.checked = True
+            self.shapes[key] = shape
+
+    def checked_shapes(self) -> dict[tuple, list[str]]:
+        """Every shape whose block matched Jinja's, by key: its constant texts and holes (``_Shape.texts``)."""
+        return {key: shape.texts for key, shape in self.shapes.items() if isinstance(shape, _Shape) and shape.checked}
+
+    def block(self, language: str, tips: tuple, options: Sequence[PayOption], reference: str) -> str:
         """The ``#pay-options`` block of these options, exactly as Jinja draws it."""
         layout, values = layout_of(options, reference)
-        key = (voice.language, tuple(t.percent for t in tips), layout)
+        key = (language, tuple([t.percent for t in tips]), layout)
         shape = self.shapes.get(key)
         if shape is None:
-            shape = self.shapes[key] = self._compile(voice, tips, options, len(values))
+            shape = self.shapes[key] = self._compile(language, tips, options, len(values))
         if shape is _UNUSABLE:
-            return self.draw(voice, tips, options, reference)
+            return self.draw(language, tips, options, reference)
         assert isinstance(shape, _Shape)
-        html = shape.fmt.format(*values)
+        html = shape.fill(values)
         if not shape.checked:
-            jinja = self.draw(voice, tips, options, reference)
+            jinja = self.draw(language, tips, options, reference)
             if html != jinja:
                 self.shapes[key] = _UNUSABLE
                 return jinja
-            shape.checked = True
+            shape.checked = self.learnt = True
         self.filled += 1
         return html
 
-    def _compile(self, voice, tips: tuple, options: Sequence[PayOption], holes: int) -> object:
-        tokens = _tokens(self.draw(voice, tips, _sentinel_options(options), _s("0")))
+    def _compile(self, language: str, tips: tuple, options: Sequence[PayOption], holes: int) -> object:
+        tokens = _tokens(self.draw(language, tips, _sentinel_options(options), _s("0")))
         if tokens is None:
             return _UNUSABLE
         if any(not key.isdigit() or int(key) >= holes for key in tokens[1::2]):
             return _UNUSABLE
-        out = []
-        for i, token in enumerate(tokens):
-            out.append(token.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{int(token)}}}")
-        return _Shape("".join(out))
+        return _Shape(tokens)

@@ -48,6 +48,19 @@ def translations(language: str):
     return Translations.load(str(locale_dir()), [language], DOMAIN)
 
 
+@cache
+def plain_translations(language: str):
+    """The same catalog as ``translations`` read by the standard library's gettext (no Babel: a page drawn
+    from the page cache needs only its texts), loaded once per process."""
+    import gettext
+
+    catalog = catalog_file(language)
+    if catalog is None:
+        return gettext.NullTranslations()
+    with open(catalog, "rb") as file:
+        return gettext.GNUTranslations(file)
+
+
 def catalog_file(language: str) -> Path | None:
     """The compiled catalog ``translations`` loads for a language (found as Babel finds it), or None."""
     import gettext

@@ -57,8 +57,9 @@ NO_STORE = "no-store"  # pages: a balance must never be served from a cache
 IMMUTABLE = "public, max-age=31536000, immutable"  # assets: their names change with their content
 
 # Every response of every edge carries these, after Content-Type and Cache-Control (CONTRACT §6).
+# img-src data:: the pay options' QR codes are PNGs inside the page itself (a data: image loads nothing).
 CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
     "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = (

@@ -290,6 +290,11 @@ def _parse_format_key(text: str):
     return (tuple(parts[1]) if parts[1] is not None else None, tuple(parts[2]))
 
 
+def _tupled(value):
+    """A JSON array (lists in lists) as the tuples it was written from."""
+    return tuple(_tupled(item) for item in value) if isinstance(value, list) else value
+
+
 class CachedPages:
     """Pages drawn from the cache file (render.PageSource): a compiled page whose shapes come from the file."""
 
@@ -304,6 +309,8 @@ class CachedPages:
         self.drawn = 0
         body = stored.body if stored is not None else {}
         texts = body.get("texts", [])
+        # The pay blocks' checked shapes (compiled_pay.py): (language, tips, layout) -> constant texts and holes.
+        self.pay_shapes: dict[tuple, list[str]] = _stored_pay_shapes(body)
         for key, data in body.get("shapes", []):
             try:
                 formats = {_parse_format_key(k): texts[i] for k, i in data["formats"].items()}
@@ -396,5 +403,28 @@ def _export(renderer, stored: CacheFile | None, key: list) -> tuple[dict, dict]:
                 texts.append(text)
             numbered[k] = index[text]
         kept.append([list(shape_key), {**data, "formats": numbered}])
+    pay_shapes = _stored_pay_shapes(body)
+    pay_shapes.update(renderer.learnt_pay_shapes())
     header = {"key": key, "fingerprint": renderer.fingerprint}
-    return header, {"languages": languages, "shapes": kept, "texts": texts}
+    return header, {
+        "languages": languages,
+        "shapes": kept,
+        "texts": texts,
+        "pay_shapes": [[list(k), tokens] for k, tokens in pay_shapes.items()],
+    }
+
+
+def _stored_pay_shapes(body: dict) -> dict[tuple, list[str]]:
+    """The pay blocks' checked shapes (compiled_pay.py) a cache's body holds: (language, tip percents,
+    layout) -> the block's constant texts and holes, alternating."""
+    shapes = {}
+    for item in body.get("pay_shapes", []):
+        try:
+            key, tokens = item
+            holes = tokens[1::2]
+            if len(key) == 3 and len(tokens) % 2 and all(isinstance(t, str) for t in tokens):
+                if all(hole.isdigit() for hole in holes):
+                    shapes[_tupled(key)] = tokens
+        except (TypeError, ValueError):
+            continue
+    return shapes

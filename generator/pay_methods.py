@@ -16,14 +16,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from functools import cached_property
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from .checks import clean_line, has_control
 from .errors import InvalidInput, SettingsError, quoted
-from .money import major_string, to_decimal
+from .money import major_string
 
 # Currencies PayPal takes (developer.paypal.com/docs/reports/reference/paypal-supported-currencies).
 PAYPAL_CURRENCIES = frozenset(
@@ -322,80 +320,114 @@ class Payment(NamedTuple):
     copy: tuple[tuple[str, str], ...]  # (what, text)
 
 
-@dataclass(frozen=True)
 class Payer:
-    """Who pays: the customer's id, ref and email (the references are derived from them, once)."""
+    """Who pays: the customer's id, ref and email, and the references derived from them (each once: a page
+    is drawn for a new Payer, so plain attributes, not cached properties with their lock)."""
 
-    customer_id: int
-    ref: str | None
-    email: str | None = None
+    __slots__ = ("customer_id", "ref", "email", "reference", "_rf")
 
-    @cached_property
-    def reference(self) -> str:
+    def __init__(self, customer_id: int, ref: str | None, email: str | None = None):
         from .references import payment_reference
 
-        return payment_reference(self.customer_id, self.ref)
+        self.customer_id, self.ref, self.email = customer_id, ref, email
+        self.reference = payment_reference(customer_id, ref)
+        self._rf: str | None = None
 
-    @cached_property
+    @property
     def rf(self) -> str:
-        from .references import rf_reference  # python-stdnum: only when a page or message needs it
+        """The ISO 11649 creditor reference (python-stdnum: only when a page or message needs it)."""
+        if self._rf is None:
+            from .references import rf_reference
 
-        return rf_reference(self.customer_id, self.ref)
+            self._rf = rf_reference(self.customer_id, self.ref)
+        return self._rf
 
 
 def payment(method: PayMethod, amount_minor: int, currency: str, payer: Payer) -> Payment:
     """What ``method`` offers for ``amount_minor`` from this payer: exactly as its standard defines it."""
-    amount = major_string(amount_minor, currency)
+    return offers(method, currency, payer)(amount_minor, major_string(amount_minor, currency))
+
+
+Offer = Callable[[int, str], Payment]  # (amount_minor, its money.major_string) -> what the method offers
+
+
+def offers(method: PayMethod, currency: str, payer: Payer) -> Offer:
+    """What ``method`` offers this payer for any amount, given in minor units and as ``major_string``: the
+    parts that do not depend on the amount (references, account details, the start of each link) made once,
+    so a page's tip choices each cost only their amount."""
     reference = payer.reference
+    copy: tuple[tuple[str, str], ...] = (("reference", reference),)
     m = method.method
     if m in ("sepa", "swiss_qr"):
-        account: tuple[tuple[str, str], ...] = (("name", method["name"]), ("iban", method["iban"]))
-        account += (("bic", method["bic"]),) if method.get("bic") else ()
+        rf = payer.rf
+        copy = (("name", method["name"]), ("iban", method["iban"]))
+        copy += (("bic", method["bic"]),) if method.get("bic") else ()
+        copy += (("reference", rf),)
         if m == "sepa":
-            code = epc_payload(method, amount_minor, payer.rf)
-        else:
-            code = swiss_bill(dict(method.details), currency, amount_minor, payer.rf).qr_data()
-        return Payment(None, code, (*account, ("reference", payer.rf)))
+            head, tail = epc_parts(method, rf)
+            return lambda amount_minor, amount: Payment(None, head + amount + tail, copy)
+        start, end = swiss_parts(dict(method.details), currency, rf)
+
+        def swiss(amount_minor: int, amount: str) -> Payment:
+            if not 1 <= amount_minor <= SWISS_MAX_MINOR:
+                raise ValueError(f"a Swiss QR-bill cannot carry {amount} {currency}")
+            return Payment(None, start + amount + end, copy)
+
+        return swiss
     if m == "upi":
-        return Payment(
-            upi_uri(method, amount, reference), upi_uri(method, amount, reference), (("reference", reference),)
-        )
+
+        def upi(amount_minor: int, amount: str) -> Payment:
+            uri = upi_uri(method, amount, reference)
+            return Payment(uri, uri, copy)
+
+        return upi
     if m == "pix":
-        code = pix_payload(method, amount, reference)
-        return Payment(None, code, (("pix", code),))
+
+        def pix(amount_minor: int, amount: str) -> Payment:
+            code = pix_payload(method, amount, reference)
+            return Payment(None, code, (("pix", code),))
+
+        return pix
     if m == "paypal":
-        return Payment(f"https://paypal.me/{method['handle']}/{amount}{currency}", None, (("reference", reference),))
+        start = f"https://paypal.me/{method['handle']}/"
+        return lambda amount_minor, amount: Payment(f"{start}{amount}{currency}", None, copy)
     if m == "venmo":
-        note = quote(reference, safe="")
-        return Payment(
-            f"https://venmo.com/{method['handle']}?txn=pay&amount={amount}&note={note}",
-            None,
-            (("reference", reference),),
-        )
+        start, note = f"https://venmo.com/{method['handle']}?txn=pay&amount=", quote(reference, safe="")
+        return lambda amount_minor, amount: Payment(f"{start}{amount}&note={note}", None, copy)
     if m == "cashapp":
-        return Payment(f"https://cash.app/${method['cashtag']}/{amount}", None, (("reference", reference),))
+        start = f"https://cash.app/${method['cashtag']}/"
+        return lambda amount_minor, amount: Payment(f"{start}{amount}", None, copy)
     if m == "stripe":
         query = f"client_reference_id={quote(stripe_reference(reference), safe='')}"
         if payer.email:
             query += f"&prefilled_email={quote(payer.email, safe='')}"
-        return Payment(f"{method['url']}?{query}", None, (("reference", reference),))
+        url = f"{method['url']}?{query}"
+        return lambda amount_minor, amount: Payment(url, None, copy)
     if m == "link":
-        values = {
-            "amount": amount,
-            "amount_minor": str(amount_minor),
-            "currency": currency,
-            "reference": reference,
-        }
-        url = _PLACEHOLDER_RE.sub(lambda match: quote(values[match.group(1)], safe=""), method["url"])
-        return Payment(url, None, (("reference", reference),))
+
+        def link(amount_minor: int, amount: str) -> Payment:
+            values = {
+                "amount": amount,
+                "amount_minor": str(amount_minor),
+                "currency": currency,
+                "reference": reference,
+            }
+            url = _PLACEHOLDER_RE.sub(lambda match: quote(values[match.group(1)], safe=""), method["url"])
+            return Payment(url, None, copy)
+
+        return link
     if m == "bank":
-        return Payment(None, None, (("details", method["details"]), ("reference", reference)))
+        bank = Payment(None, None, (("details", method["details"]), ("reference", reference)))
+        return lambda amount_minor, amount: bank
     raise ValueError(f"unknown pay method {m!r}")
 
 
-def epc_fields(method: PayMethod, amount_minor: int, rf: str, charset: str = "1") -> list[str]:
-    """The EPC069-12 (version 002) fields, in order; the remittance is the structured RF reference."""
-    euros = to_decimal(amount_minor, "EUR")
+_AMOUNT_HOLE = "\0"  # where a GiroCode's amount goes (no setting holds a control character)
+
+
+def epc_fields(method: PayMethod, amount: str, rf: str, charset: str = "1") -> list[str]:
+    """The EPC069-12 (version 002) fields, in order, for ``amount`` (euros, e.g. ``40.05``); the remittance
+    is the structured RF reference."""
     return [
         "BCD",  # service tag
         "002",  # version
@@ -404,7 +436,7 @@ def epc_fields(method: PayMethod, amount_minor: int, rf: str, charset: str = "1"
         method.get("bic") or "",
         method["name"],
         method["iban"],
-        f"EUR{euros:.2f}",
+        f"EUR{amount}",
         "",  # purpose
         rf,  # structured remittance (ISO 11649)
         "",  # unstructured remittance (one or the other)
@@ -417,12 +449,19 @@ def epc_payload(method: PayMethod, amount_minor: int, rf: str) -> str:
     Its character set field says how ``qr_bytes`` encodes it: ISO 8859-1 where
     the name allows (what most banking apps expect), else UTF-8.
     """
-    text = "\n".join(epc_fields(method, amount_minor, rf, "2")).rstrip("\n")
+    head, tail = epc_parts(method, rf)
+    return head + major_string(amount_minor, "EUR") + tail
+
+
+def epc_parts(method: PayMethod, rf: str) -> tuple[str, str]:
+    """The GiroCode's text (``epc_payload``) before and after its amount (``money.major_string``)."""
+    text = "\n".join(epc_fields(method, _AMOUNT_HOLE, rf, "2")).rstrip("\n")
     try:
         text.encode("iso-8859-1")
     except UnicodeEncodeError:
-        text = "\n".join(epc_fields(method, amount_minor, rf, "1")).rstrip("\n")
-    return text
+        text = "\n".join(epc_fields(method, _AMOUNT_HOLE, rf, "1")).rstrip("\n")
+    head, tail = text.split(_AMOUNT_HOLE)
+    return head, tail
 
 
 def qr_bytes(method: str, payload: str) -> bytes:
@@ -433,18 +472,32 @@ def qr_bytes(method: str, payload: str) -> bytes:
     return payload.encode("utf-8")
 
 
-def swiss_bill(details: dict, currency: str, amount_minor: int, rf: str):
-    """The Swiss QR-bill (qrbill.QRBill) for the amount, with the RF reference (type SCOR)."""
+def swiss_bill(details: dict, currency: str, amount_minor: int | None, rf: str):
+    """The Swiss QR-bill (qrbill.QRBill) for the amount (None: left open), with the RF reference (type SCOR)."""
     from qrbill import QRBill
 
     creditor = _swiss_creditor(details["address"], details["name"])
     return QRBill(
         account=details["iban"],
         creditor=creditor,
-        amount=major_string(amount_minor, currency),
+        amount=major_string(amount_minor, currency) if amount_minor is not None else None,
         currency=currency,
         reference_number=rf,
     )
+
+
+# The largest amount a Swiss QR-bill carries (999,999,999.99), in minor units.
+SWISS_MAX_MINOR = 99_999_999_999
+_SWISS_AMOUNT = 18  # the amount's line in the QR-bill's text (SIX IG QR-bill 2.2: after account, creditors)
+
+
+def swiss_parts(details: dict, currency: str, rf: str) -> tuple[str, str]:
+    """The Swiss QR-bill's text (``swiss_bill(...).qr_data()``) before and after its amount
+    (``money.major_string``): qrbill checks and writes the bill once, not once a tip (~200 us each)."""
+    lines = swiss_bill(details, currency, None, rf).qr_data().split("\r\n")
+    if lines[_SWISS_AMOUNT : _SWISS_AMOUNT + 2] != ["", currency]:
+        raise ValueError("qrbill wrote a QR-bill paylink cannot read back")
+    return "\r\n".join(lines[:_SWISS_AMOUNT]) + "\r\n", "\r\n" + "\r\n".join(lines[_SWISS_AMOUNT + 1 :])
 
 
 def upi_uri(method: PayMethod, amount: str, reference: str) -> str:
@@ -468,13 +521,9 @@ def _emv(tag: str, value: str) -> str:
 
 def crc16_ccitt(data: bytes) -> int:
     """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF), as the BR Code's field 63 uses."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
+    import binascii
+
+    return binascii.crc_hqx(data, 0xFFFF)  # the same CRC in C (a bit loop here took ~120 us a code)
 
 
 def pix_payload(method: PayMethod, amount: str, reference: str) -> str:
@@ -574,7 +623,7 @@ class PayVariant(NamedTuple):
     percent: int
     total: str  # formatted
     url: str | None
-    qr_svg: Any  # Markup of an inline <svg>, or None
+    qr_code: Any  # Markup of the QR code's <img> (a PNG in a data: URI), or None
     copy: tuple[tuple[str, str], ...]
 
 
@@ -588,70 +637,86 @@ class PayOption(NamedTuple):
 
 
 class PayBlock:
-    """Draws the pay options of a site's pages; owned by one renderer, it keeps the QR codes it drew.
+    """Draws the pay options of a site's pages; owned by one renderer, with the QR cache it was handed.
 
-    A QR code depends only on its payload (method details, amount, reference),
-    so one drawn for a page is reused wherever the same payload recurs (the
-    same customer's page drawn again in a run, a statement). Bounded, so a
-    build of 100,000 pages does not keep them all.
+    A QR code depends only on its payload (method details, amount, reference), so
+    its image comes from the site's QR cache (qr_cache.QrCodes, owned by the
+    command's workspace) when the code was drawn before, and is drawn (and kept
+    there) otherwise. Without a cache handed over (a statement), it keeps its own
+    in memory (bounded).
     """
 
-    QR_CACHE_ENTRIES = 4096
+    OWN_CODES = 4096
 
     def __init__(self, methods: Sequence[PayMethod], currency: str, codes: Any = None):
+        from markupsafe import Markup, escape
+
         self.methods = tuple(methods)
         self.currency = currency
-        # The site's QR cache (qr_cache.QrCodes, owned by the command's workspace), if it handed one over.
         self.codes = codes
-        self._svgs: dict[tuple[str, str], str] = {}
+        self._own_codes: dict[tuple[str, str], tuple[str, int]] = {}
         self._catalog_words: dict[int, tuple] = {}
+        self._markup, self._escape = Markup, escape
 
-    def qr_svg(self, method: str, payload: str, title: str):
-        """The QR code of ``payload`` as inline SVG Markup (no style attribute, no script)."""
-        from markupsafe import Markup
-
-        key = (method, payload)
-        svg = self._svgs.get(key)
-        if svg is None:
-            codes = self.codes
-            if codes is None:
-                svg = qr_svg(method, payload)
-            else:
-                svg = qr_svg(
-                    method, payload, codes.modules(qr_bytes(method, payload), lambda: qr_modules(method, payload))
-                )
-            if len(self._svgs) >= self.QR_CACHE_ENTRIES:
-                self._svgs.clear()
-            self._svgs[key] = svg
-        return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{Markup.escape(title)}" ', 1))
+    def qr_code(self, method: str, payload: str, alt: str):
+        """The QR code of ``payload`` as an ``<img>`` (Markup): its PNG in a ``data:`` URI, with the alt text
+        ``alt`` (already escaped)."""
+        if self.codes is not None:
+            png, side = self.codes.image(qr_bytes(method, payload), lambda: qr_png(method, qr_modules(method, payload)))
+        else:
+            drawn = self._own_codes.get((method, payload))
+            if drawn is None:
+                if len(self._own_codes) >= self.OWN_CODES:
+                    self._own_codes.clear()
+                drawn = self._own_codes[method, payload] = qr_png(method, qr_modules(method, payload))
+            png, side = drawn
+        return self._markup(
+            f'<img class="pay-qr__code" src="data:image/png;base64,{png}" width="{side}" height="{side}" alt="{alt}">'
+        )
 
     def options(self, totals: Sequence[tuple[int, int, str]], payer: Payer, gettext) -> list[PayOption]:
         """Each method's option, with one variant per (tip percent, total minor, total formatted)."""
-        names, qr_title = self._words(gettext)
+        names, alts = self._words(gettext)
         make = tuple.__new__  # PayVariant(...) without its Python-level __new__: a build makes millions
+        escape = self._escape
         options = []
-        for method, name in zip(self.methods, names, strict=True):
+        currency = self.currency
+        # Each tip's amount as the links carry it and as the QR codes' alt text shows it (for every method).
+        amounts = [
+            (
+                *total,
+                major_string(total[1], currency),
+                str(escape(total[2])) if _TO_ESCAPE.search(total[2]) else total[2],
+            )
+            for total in totals
+        ]
+        for method, name, alt in zip(self.methods, names, alts, strict=True):
             variants = []
             m = method.method
             qr_method, amount_texts = m in QR_METHODS, m in AMOUNT_TEXTS
-            for percent, total_minor, total_text in totals:
-                offer = payment(method, total_minor, self.currency, payer)
-                svg = None
+            offer_for = offers(method, currency, payer)
+            for percent, total_minor, total_text, amount, total_html in amounts:
+                offer = offer_for(total_minor, amount)
+                code = None
                 if qr_method and offer.qr is not None:
-                    svg = self.qr_svg(m, offer.qr, qr_title % {"amount": total_text, "method": name})
+                    code = self.qr_code(m, offer.qr, total_html.join(alt))
                 own = tuple(item for item in offer.copy if item[0] in AMOUNT_TEXTS) if amount_texts else ()
-                variants.append(make(PayVariant, (percent, total_text, offer.url, svg, own)))
+                variants.append(make(PayVariant, (percent, total_text, offer.url, code, own)))
             common = tuple(item for item in offer.copy if item[0] not in AMOUNT_TEXTS) if amount_texts else offer.copy
             options.append(PayOption(m, name, variants, common))
         return options
 
-    def _words(self, gettext) -> tuple[list[str], str]:
-        """The methods' names and the QR codes' title in ``gettext``'s language (kept per catalog)."""
+    def _words(self, gettext) -> tuple[list[str], list[list[str]]]:
+        """The methods' names in ``gettext``'s language, and each one's QR code title ("QR code to pay
+        %(amount)s by …") escaped, cut where the amount goes (kept per catalog)."""
         catalog = getattr(gettext, "__self__", None)  # a catalog's bound gettext; else not kept
         words = self._catalog_words.get(id(catalog)) if catalog is not None else None
         if words is None or words[0] is not catalog:
             names = [method_name(method, gettext) for method in self.methods]
-            words = (catalog, names, gettext("QR code to pay %(amount)s by %(method)s"))
+            title = gettext("QR code to pay %(amount)s by %(method)s")
+            # Escaping goes character by character, so the escaped title is its escaped parts joined.
+            alts = [str(self._escape(title % {"amount": "\0", "method": name})).split("\0") for name in names]
+            words = (catalog, names, alts)
             if catalog is not None:
                 self._catalog_words[id(catalog)] = words
         return words[1], words[2]
@@ -677,66 +742,83 @@ def qr_modules(method: str, payload: str) -> tuple[int, bytes]:
     return size, int(rows, 2).to_bytes(width * size, "big")
 
 
+_TO_ESCAPE = re.compile("[&<>\"']")  # what autoescape would change (most amounts hold none of it)
 _DARK_AS_ONE = bytes(0x31 if value < 128 else 0x30 for value in range(256))
 
-
-def _byte_path(byte: int) -> str:
-    """Eight modules (a byte of ``qr_modules``' rows) as a path along the middle of their row: a line
-    through each run of dark ones, moving relatively from the left edge of the byte's modules to the
-    next byte's."""
-    out, at = [], 0
-    for match in re.finditer("1+", format(byte, "08b")):
-        if match.start() > at:
-            out.append(f"m{match.start() - at} 0")
-        out.append(f"h{match.end() - match.start()}")
-        at = match.end()
-    if at < 8:
-        out.append(f"m{8 - at} 0")
-    return "".join(out)
+# The Swiss QR-bill's code is drawn this many pixels a module, so its cross (7 mm of 46 mm) and the
+# cross's white edge land within a quarter of a module of where the standard puts them; every other code
+# is one pixel a module (the page enlarges it without smoothing: pay.css's image-rendering).
+SWISS_SCALE = 4
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-# The dark modules are one path stroked 1 module wide (a line along each row's runs is half the text
-# of a rectangle per run, and a page shows four codes): one path is drawn at once, so a run cut where
-# one byte's modules end shows no seam, and butt caps end each line on the modules' edges.
-_BYTE_PATHS = tuple(_byte_path(byte) for byte in range(256))
+def qr_png(method: str, modules: tuple[int, bytes]) -> tuple[str, int]:
+    """A QR code (``qr_modules``) as a PNG file in base64 (for a ``data:`` URI) and its side in pixels:
+    1 bit a pixel, the dark modules black on white, with a quiet zone of 4 modules inside the image (so
+    it scans on a dark page too). The Swiss QR-bill's code carries the Swiss cross in its middle."""
+    import binascii
+    import struct
+    import zlib
 
-
-def modules_path(size: int, rows: bytes) -> str:
-    """The path along the dark modules (``qr_modules``), each row's runs a line through the middle of
-    the row (stroke it 1 wide), with a quiet zone of 4 modules around them."""
+    size, rows = modules
+    scale = SWISS_SCALE if method == "swiss_qr" else 1
+    side = (size + 8) * scale  # pixels, quiet zones included
     width = (size + 7) // 8
-    byte_path = _BYTE_PATHS.__getitem__
-    next_row = f"m-{8 * width} 1"  # from the end of a row's last byte to the start of the next row
-    return "M4 4.5" + next_row.join(
-        "".join(map(byte_path, rows[at : at + width])) for at in range(0, width * size, width)
+    pad = 8 * width - size
+    white = (1 << side) - 1  # a row of white pixels: in a 1-bit grey PNG, 1 is white
+    if scale == 1:
+        lines = [
+            white ^ ((int.from_bytes(rows[at : at + width], "big") >> pad) << 4) for at in range(0, len(rows), width)
+        ]
+    else:
+        wider = str.maketrans({"0": "0" * scale, "1": "1" * scale})
+        lines = []
+        for at in range(0, len(rows), width):
+            dark = format(int.from_bytes(rows[at : at + width], "big") >> pad, f"0{size}b")
+            lines += [white ^ (int(dark.translate(wider), 2) << 4 * scale)] * scale
+    lines = [white] * (4 * scale) + lines + [white] * (4 * scale)
+    if method == "swiss_qr":
+        _swiss_cross(lines, side, size * scale, scale)
+    row_bytes = (side + 7) // 8
+    fill = 8 * row_bytes - side  # the last byte's unused bits (white)
+    end = (1 << fill) - 1
+    # Each row behind filter type 0 (none): deflate finds a scaled code's repeated rows by itself.
+    raw = b"".join(b"\0" + ((line << fill) | end).to_bytes(row_bytes, "big") for line in lines)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", binascii.crc32(kind + data))
+
+    png = (
+        _PNG_SIGNATURE
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))  # grey, 1 bit, not interlaced
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
     )
+    return binascii.b2a_base64(png, newline=False).decode("ascii"), side
 
 
-def qr_svg(method: str, payload: str, modules: tuple[int, bytes] | None = None) -> str:
-    """A QR code as an inline ``<svg>`` (dark on white, no style attribute), its modules those of
-    ``qr_modules`` (given, or drawn now). The Swiss QR-bill's code carries the Swiss cross in its middle
-    (7 mm of 46 mm)."""
-    inner, rows = modules if modules is not None else qr_modules(method, payload)
-    size = inner + 8  # quiet zones of 4
-    extra = _swiss_cross(size) if method == "swiss_qr" else ""
-    return (
-        f'<svg viewBox="0 0 {size} {size}" class="pay-qr__code">'
-        f'<path fill="#fff" d="M0 0h{size}v{size}h-{size}z"/>'
-        f'<path fill="none" stroke="#000" stroke-width="1" d="{modules_path(inner, rows)}"/>{extra}</svg>'
-    )
+def _swiss_cross(lines: list[int], side: int, inner: int, scale: int) -> None:
+    """Draw the Swiss cross over the middle of a Swiss QR-bill code's rows of pixels (``inner`` pixels
+    across without its quiet zones): a black square of 7 mm on the code's 46 mm, a white cross on it (arms
+    0.6 of the square long and 0.2 wide) and a white edge round it (0.3 of a module), each centred."""
 
+    def centred(length: float) -> tuple[int, int]:
+        n = round(length)
+        if (side - n) % 2:  # as the image's side is even or odd, so it sits exactly in the middle
+            n += 1 if n < length else -1
+        return (side - n) // 2, (side + n) // 2
 
-def _swiss_cross(size: int) -> str:
-    """The Swiss cross drawn over the middle of a Swiss QR-bill code of ``size`` modules (quiet zones of 4)."""
-    cross = Decimal(size - 8) * 7 / 46  # the cross's square, in modules
-    x = Decimal(size) / 2 - cross / 2
-    arm, bar = cross * Decimal("0.6"), cross * Decimal("0.2")
-    mid = Decimal(size) / 2
-    edge = Decimal("0.3")
-    return (
-        f'<rect x="{x - edge:.2f}" y="{x - edge:.2f}" width="{cross + 2 * edge:.2f}"'
-        f' height="{cross + 2 * edge:.2f}" fill="#fff"/>'
-        f'<rect x="{x:.2f}" y="{x:.2f}" width="{cross:.2f}" height="{cross:.2f}" fill="#000"/>'
-        f'<rect x="{mid - bar / 2:.2f}" y="{mid - arm / 2:.2f}" width="{bar:.2f}" height="{arm:.2f}" fill="#fff"/>'
-        f'<rect x="{mid - arm / 2:.2f}" y="{mid - bar / 2:.2f}" width="{arm:.2f}" height="{bar:.2f}" fill="#fff"/>'
-    )
+    def pixels(span: tuple[int, int]) -> int:  # the bits of these columns in a row
+        return ((1 << (span[1] - span[0])) - 1) << (side - span[1])
+
+    square = inner * 7 / 46
+    edge, black = centred(square + 2 * 0.3 * scale), centred(square)
+    arm, bar = centred(square * 0.6), centred(square * 0.2)
+    for y in range(*edge):
+        lines[y] |= pixels(edge)
+    for y in range(*black):
+        lines[y] &= ~pixels(black)
+    for y in range(*arm):
+        lines[y] |= pixels(bar)
+    for y in range(*bar):
+        lines[y] |= pixels(arm)

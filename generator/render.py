@@ -291,9 +291,11 @@ class Renderer:
 
     def pay_block(self, statement: Statement, facts: PageFacts) -> "Markup":
         """The ``#pay-options`` block of an outstanding page (escaped Markup, see _pay_options.html):
-        each ``[[pay]]`` method paying the balance plus each tip choice of ``facts``."""
+        each ``[[pay]]`` method paying the balance plus each tip choice of ``facts``. Once its shape is
+        compiled (in this run, or in the page cache), no template engine and no Babel are needed."""
         from markupsafe import Markup
 
+        from .i18n import plain_translations
         from .pay_methods import Payer
 
         if statement.customer_id is None:
@@ -302,24 +304,37 @@ class Renderer:
             (0, statement.balance_minor, facts.total)
         ]
         payer = Payer(statement.customer_id, statement.customer_ref, statement.customer_email)
-        voice = self.voice(facts.language)
-        options = self._pay_methods.options(choices, payer, translations(facts.language).gettext)
+        language = facts.language
+        options = self._pay_methods.options(choices, payer, plain_translations(language).gettext)
         if self.compiled:
-            html = self.pay_compiler.block(voice, facts.tips, options, payer.reference)
+            compiler = self.pay_compiler
+            html = compiler.block(language, facts.tips, options, payer.reference)
+            if compiler.learnt:  # a shape checked in this run: the page cache keeps it
+                self.learnt = True
         else:
-            html = self._draw_pay_block(voice, facts.tips, options, payer.reference)
+            html = self._draw_pay_block(language, facts.tips, options, payer.reference)
         return Markup(html)  # rendered with autoescape (or as it would render): customer text in it is escaped
 
     @cached_property
     def pay_compiler(self):
-        """The compiled pay block (compiled_pay.py): made on first use, owned by this renderer."""
+        """The compiled pay block (compiled_pay.py): made on first use, owned by this renderer, with the
+        shapes the page source (the page cache) holds."""
         from .compiled_pay import PayBlockCompiler
 
-        return PayBlockCompiler(self._draw_pay_block)
+        compiler = PayBlockCompiler(self._draw_pay_block)
+        known = getattr(self.cached, "pay_shapes", None)
+        if known:
+            compiler.restore(known)
+        return compiler
 
-    @staticmethod
-    def _draw_pay_block(voice: Voice, tips: tuple, options, reference: str) -> str:
+    def learnt_pay_shapes(self) -> dict:
+        """The pay block shapes this run compiled and checked (for the page cache)."""
+        compiler = self.__dict__.get("pay_compiler")
+        return compiler.checked_shapes() if compiler is not None else {}
+
+    def _draw_pay_block(self, language: str, tips: tuple, options, reference: str) -> str:
         """The pay block rendered by Jinja (the compiled pay block is cut from it and checked against it)."""
+        voice = self.voice(language)
         return voice.env.get_template("_pay_options.html").render(
             {**voice.common, "tips": tips, "options": options, "reference": reference}
         )

@@ -42,7 +42,7 @@ from paylink.tokens import LinkSigner, new_key, new_link_id
 VECTORS = Path(__file__).resolve().parent / "vectors"
 ALPHABET = string.ascii_letters + string.digits + "-_"
 CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
     "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {

@@ -203,7 +203,7 @@ def test_sepa_girocode_payload_and_details(tmp_path):
     assert rf == "jane-1"
     for percent, total in totals().items():
         variant = variants(page, "sepa")[percent]
-        assert variant.select_one("svg[role=img]") is not None
+        assert variant.select_one("img.pay-qr__code[alt]")["src"].startswith("data:image/png;base64,")
         assert f"€{total}" in variant.get_text()
     # The payload itself comes from the same function the page uses; its decoded QR is checked in Chromium.
     from paylink.pay_methods import PayMethod, epc_payload, qr_bytes
@@ -267,7 +267,7 @@ def test_upi_link_has_the_specs_parameters(tmp_path):
             "cu": ["INR"],
             "tn": [f"C{customer_id}"],
         }
-        assert variant.select_one("svg[role=img]") is not None
+        assert variant.select_one("img.pay-qr__code[alt]")["src"].startswith("data:image/png;base64,")
 
 
 def test_pix_copia_e_cola_is_a_valid_br_code_for_each_tip(tmp_path):
@@ -372,6 +372,7 @@ def test_statement_prints_the_methods_for_the_closing_balance(tmp_path):
     page = BeautifulSoup(target.read_text(encoding="utf-8"), "html.parser")
     methods = page.select("#pay-methods .pay-method")
     assert [m["data-method"] for m in methods] == ["sepa", "paypal"]
-    assert methods[0].select_one("svg") is not None and "RF27JANE1" in methods[0].get_text()
+    code = methods[0].select_one("img.pay-qr__code")
+    assert code["src"].startswith("data:image/png;base64,") and "RF27JANE1" in methods[0].get_text()
     assert methods[1].a["href"] == "https://paypal.me/testplumbing/40.05EUR"
     assert json.dumps(page.get_text()).count("<script") == 0

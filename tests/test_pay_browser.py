@@ -92,11 +92,16 @@ def visible_variant(page, method: str):
     return variant
 
 
-def decode_qr(locator) -> list[str]:
+def decode_qr(locator, *, sharp: bool = False) -> list[str]:
+    """The QR codes in a screenshot of ``locator``, decoded; ``sharp``: also check that it is drawn
+    without smoothing (each module a block of black or white, hardly a grey pixel between)."""
     import zxingcpp
     from PIL import Image
 
     image = Image.open(io.BytesIO(locator.screenshot()))
+    if sharp:
+        grey = image.convert("L").histogram()
+        assert sum(grey[48:208]) <= 0.01 * sum(grey), "the QR code is smoothed, not drawn module by module"
     return [_text(barcode.bytes) for barcode in zxingcpp.read_barcodes(image)]
 
 
@@ -146,9 +151,9 @@ def test_each_qr_code_decodes_to_the_standard_payload_for_each_tip(browser, serv
         for percent in (18, 0, 25, 20):
             page.locator(f'label[for="tip-{percent}"]').click()
             assert page.locator(f"#tip-{percent}").is_checked()
-            svg = visible_variant(page, method).locator("svg")
-            svg.scroll_into_view_if_needed()
-            decoded = decode_qr(svg)
+            code = visible_variant(page, method).locator("img.pay-qr__code")
+            code.scroll_into_view_if_needed()
+            decoded = decode_qr(code, sharp=True)
             assert len(decoded) == 1, decoded
             check_payload(method, decoded[0], totals()[percent])
         assert errors == []
@@ -232,7 +237,8 @@ def test_nothing_breaks_or_scrolls_sideways(browser, served, site, width):
 @pytest.mark.parametrize("who", ["owes", "many"])
 def test_prints_on_one_sheet_with_the_qr_codes_and_no_tips(browser, served, paper, who):
     origin, paths = served["eur"]
-    context, page, _ = open_page(browser, origin + paths[who], width=1280)
+    # Drawn 4 device pixels a CSS pixel, about a printer's 300 dpi: the 18 mm codes must come out sharp.
+    context, page, _ = open_page(browser, origin + paths[who], width=1280, device_scale_factor=4)
     try:
         page.locator('label[for="tip-20"]').click()  # paper shows the balance whatever was chosen
         page.emulate_media(media="print")
@@ -240,8 +246,33 @@ def test_prints_on_one_sheet_with_the_qr_codes_and_no_tips(browser, served, pape
         for method in ("sepa", "swiss_qr"):
             variant = visible_variant(page, method)
             assert variant.get_attribute("data-tip") == "0"
-            assert variant.locator("svg").is_visible()
+            code = variant.locator("img.pay-qr__code")
+            assert code.is_visible()
+            if who == "owes":
+                decoded = decode_qr(code, sharp=True)
+                assert len(decoded) == 1, decoded
+                check_payload(method, decoded[0], totals()[0])
         assert _pages_in(page.pdf(format=paper)) == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("method", ["sepa", "swiss_qr"])
+def test_the_statements_qr_codes_print_sharp_and_decode(browser, tmp_path, method):
+    """``statement --html``, opened as the file it is and printed: each bank QR code (30 mm) decodes to its
+    standard's payload for the closing balance, at about a printer's resolution."""
+    paylink, customer_id = pay_site(tmp_path / "site", [method, "paypal"], "EUR")
+    target = tmp_path / "statement.html"
+    paylink.ok("statement", str(customer_id), "--html", str(target))
+    context, page, errors = open_page(browser, target.as_uri(), width=1280, device_scale_factor=4)
+    try:
+        page.emulate_media(media="print")
+        code = page.locator(f'#pay-methods .pay-method[data-method="{method}"] img.pay-qr__code')
+        assert code.is_visible()
+        decoded = decode_qr(code, sharp=True)
+        assert len(decoded) == 1, decoded
+        check_payload(method, decoded[0], totals()[0])
+        assert _pages_in(page.pdf(format="A4")) == 1 and errors == []
     finally:
         context.close()
 

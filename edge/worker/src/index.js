@@ -45,7 +45,7 @@ const CONTENT_TYPES = {
 const NO_STORE = "no-store";
 const IMMUTABLE = "public, max-age=31536000, immutable";
 const CSP =
-  "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " +
+  "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; " +
   "form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 const SECURITY_HEADERS = [
   ["Referrer-Policy", "no-referrer"],
