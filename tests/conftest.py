@@ -18,6 +18,38 @@ PAYLINK = (
 UNEXPECTED = "Error: unexpected failure"
 
 
+# Modules whose module-scoped fixtures are costly (sites built and served, Chromium, workerd, moto, a
+# wheel): under pytest-xdist with --dist loadgroup (as scripts/test runs) each runs whole in one worker,
+# so those fixtures are made once per run, not once per worker; every other test goes to whichever
+# worker is free. (pytest 9 names a test by an id that pytest-xdist's own xdist_group marks no longer
+# reach, so the grouping is done here, by module name.)
+ONE_WORKER_MODULES = {
+    "test_browser",
+    "test_package",
+    "test_page_browser",
+    "test_page_digests",
+    "test_pay_browser",
+    "test_publish",
+    "test_watch",
+    "test_worker",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup: each module of ONE_WORKER_MODULES is one unit of work, every other test its own;
+    the largest units are handed out first."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if Path(module).stem in ONE_WORKER_MODULES else super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
+
+
 def invoke(*args: str, env: dict | None = None):
     """Run `paylink ARGS` in-process without --site (for init and site discovery)."""
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
