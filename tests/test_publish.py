@@ -450,7 +450,12 @@ def test_watch_publishes_and_retries_until_the_store_is_back(shop, store, s3_end
     log = (tmp_path / "watch.log").open("w")
     watch = subprocess.Popen(["paylink", "--site", str(site), "watch"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2)  # watching, failing to reach the store
+        deadline = time.monotonic() + 30  # until watch has tried the store and failed (not a fixed pause:
+        while time.monotonic() < deadline and watch.poll() is None:  # a busy machine starts it slowly)
+            if "publish store could not be updated" in (tmp_path / "watch.log").read_text():
+                break
+            time.sleep(0.05)
+        assert "publish store could not be updated" in (tmp_path / "watch.log").read_text()
         assert b"130.50" not in bucket_objects(store)[jane]["body"]
         set_publish(site, store[1], s3_endpoint)  # the store is back
         insert_entry(site, 1, 100, "Entered elsewhere", "2026-11-04T10:00:00Z")  # and another program posts meanwhile
