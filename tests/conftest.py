@@ -1,6 +1,7 @@
 """Shared fixtures: a real site folder under tmp_path, driven through the real CLI."""
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -16,6 +17,40 @@ PAYLINK = (
     or str(Path(sys.executable).parent / "paylink")  # not installed: the error names where it was looked for
 )
 UNEXPECTED = "Error: unexpected failure"
+
+
+# Under pytest-xdist with --dist loadgroup (as scripts/test runs), a test module that makes something
+# for several of its tests (a module- or session-scoped fixture: sites built and served, Chromium,
+# workerd, moto, a wheel) runs whole in one worker, so that is made once per run, not once per worker;
+# every other test goes to whichever worker is free. (pytest 9 names a test by an id that
+# pytest-xdist's own xdist_group marks no longer reach, so the grouping is done here.)
+SHARED_FIXTURE = re.compile(r"@pytest\.fixture\(scope=\"(module|session)\"")
+
+
+def modules_with_shared_fixtures() -> set[str]:
+    """The names of the test modules that define a module- or session-scoped fixture."""
+    return {
+        path.stem
+        for path in Path(__file__).parent.glob("test_*.py")
+        if SHARED_FIXTURE.search(path.read_text(encoding="utf-8"))
+    }
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup: each module with shared fixtures is one unit of work, every other test its own;
+    the largest units are handed out first."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    grouped = modules_with_shared_fixtures()
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if Path(module).stem in grouped else super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
 
 
 def invoke(*args: str, env: dict | None = None):

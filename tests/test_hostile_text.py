@@ -3,6 +3,7 @@ through the CLI, CSV imports and paylink.toml alike; and an `Error:` line quotes
 characters of any value, however long the value."""
 
 import json
+import shutil
 from contextlib import closing
 from pathlib import Path
 
@@ -43,13 +44,20 @@ def assert_quotes_little(line: str) -> None:
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in line), ascii(line)
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    site = make_site(tmp_path / "site")
+@pytest.fixture(scope="module")
+def pristine_shop(tmp_path_factory) -> Path:
+    """Ann Lee with a link, made once per module with the real CLI; copied, never changed."""
+    site = make_site(tmp_path_factory.mktemp("hostile") / "site")
     pl = Paylink(site)
     pl.ok("customer", "add", "Ann Lee", "--ref", "ann")
     pl.ok("link", "generate", "ann")
     return site
+
+
+@pytest.fixture
+def shop(pristine_shop: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the module's shop for one test."""
+    return Path(shutil.copytree(pristine_shop, tmp_path / "site", symlinks=True))
 
 
 # --- the command line ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -149,89 +150,100 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, url: str, *, width: int = 390, height: int = 844, scheme: str = "light", **options):
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme, **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.goto(url, wait_until="load")
-    return context, page, errors
+class Tabs:
+    """The module's Chromium pages: one for pages as the edge sends them (CSP enforced), one with the CSP
+    bypassed (for axe), each reused by every test.
+
+    A new page is a new renderer process (about 0.3 s of CPU); a navigation in an open page costs a
+    quarter of that. Each ``open`` starts clean: the viewport and colour scheme asked for, screen media,
+    a fresh list of errors, and a new navigation (the page keeps no storage or cookies that could carry
+    state from one test to the next).
+    """
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.pages: dict[bool, tuple[Any, list[str]]] = {}
+
+    def open(self, url: str, *, width: int = 390, height: int = 844, scheme: str = "light", bypass_csp: bool = False):
+        """Navigate the page of that CSP mode to ``url``; return it and the list its errors go to."""
+        if bypass_csp not in self.pages:
+            page = self.browser.new_context(bypass_csp=bypass_csp).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            self.pages[bypass_csp] = (page, errors)
+        page, errors = self.pages[bypass_csp]
+        page.set_viewport_size({"width": width, "height": height})
+        page.emulate_media(media="null", color_scheme=scheme)
+        errors.clear()
+        page.goto(url, wait_until="load")
+        return page, errors
+
+
+@pytest.fixture(scope="module")
+def tabs(browser) -> Tabs:
+    return Tabs(browser)
 
 
 # --- tips, button, disabled controls ------------------------------------------------------
 
 
 @pytest.mark.parametrize(("language", "word"), [("en", "Pay"), ("es", "Pagar")])
-def test_choosing_a_tip_updates_the_total_and_the_button(browser, sites, language, word):
-    context, page, errors = open_page(browser, sites[language].url("outstanding"))
-    try:
-        assert page.locator("#total").inner_text() == "$40.05"
-        assert page.locator("#pay-button").inner_text() == f"{word} $40.05"
-        for percent, total in (("18", "$47.26"), ("25", "$50.06"), ("0", "$40.05"), ("20", "$48.06")):
-            page.locator(f'label[for="tip-{percent}"]').click()
-            assert page.locator(f"#tip-{percent}").is_checked()
-            page.wait_for_function(
-                "want => document.getElementById('total').textContent === want", arg=total, timeout=2000
-            )
-            assert page.locator("#pay-button").inner_text() == f"{word} {total}"
-        assert errors == []
-    finally:
-        context.close()
+def test_choosing_a_tip_updates_the_total_and_the_button(tabs, sites, language, word):
+    page, errors = tabs.open(sites[language].url("outstanding"))
+    assert page.locator("#total").inner_text() == "$40.05"
+    assert page.locator("#pay-button").inner_text() == f"{word} $40.05"
+    for percent, total in (("18", "$47.26"), ("25", "$50.06"), ("0", "$40.05"), ("20", "$48.06")):
+        page.locator(f'label[for="tip-{percent}"]').click()
+        assert page.locator(f"#tip-{percent}").is_checked()
+        page.wait_for_function("want => document.getElementById('total').textContent === want", arg=total, timeout=2000)
+        assert page.locator("#pay-button").inner_text() == f"{word} {total}"
+    assert errors == []
 
 
-def test_card_fields_checkboxes_and_button_are_disabled_and_tips_are_live(browser, sites):
-    context, page, errors = open_page(browser, sites["en"].url("outstanding"))
-    try:
-        for selector in ("#cc-name", "#cc-number", "#cc-exp", "#cc-csc", "#postal-code", "#save_card", "#sms_consent"):
-            assert page.locator(selector).is_disabled(), selector
-        assert page.locator("#pay-button").is_disabled()
-        page.locator('label[for="sms_consent"]').click(force=True)
-        assert not page.locator("#sms_consent").is_checked()
-        for radio in page.locator("input[name=tip]").all():
-            assert radio.is_enabled()
-        assert errors == []
-    finally:
-        context.close()
+def test_card_fields_checkboxes_and_button_are_disabled_and_tips_are_live(tabs, sites):
+    page, errors = tabs.open(sites["en"].url("outstanding"))
+    for selector in ("#cc-name", "#cc-number", "#cc-exp", "#cc-csc", "#postal-code", "#save_card", "#sms_consent"):
+        assert page.locator(selector).is_disabled(), selector
+    assert page.locator("#pay-button").is_disabled()
+    page.locator('label[for="sms_consent"]').click(force=True)
+    assert not page.locator("#sms_consent").is_checked()
+    for radio in page.locator("input[name=tip]").all():
+        assert radio.is_enabled()
+    assert errors == []
 
 
 @pytest.mark.parametrize(("language", "word"), [("en", "Canceled"), ("es", "Cancelado")])
-def test_a_canceled_entry_shows_once_struck_through_and_its_void_and_reason_do_not(browser, sites, language, word):
+def test_a_canceled_entry_shows_once_struck_through_and_its_void_and_reason_do_not(tabs, sites, language, word):
     """The "many" customer's deposit was voided "duplicate import": one row, struck through, marked."""
-    context, page, errors = open_page(browser, sites[language].url("many"))
-    try:
-        page.locator("details#recent-charges summary").click()
-        rows = page.locator("details#recent-charges tbody tr")
-        assert rows.count() == 20
-        canceled = page.locator("details#recent-charges tbody tr.voided")
-        assert canceled.count() == 1
-        row = canceled.first
-        assert row.locator(".badge").inner_text() == word and row.locator(".badge").is_visible()
-        struck = row.evaluate(
-            "tr => [...tr.querySelectorAll('s, td.amount')].map(e => getComputedStyle(e).textDecorationLine)"
-        )
-        assert struck == ["line-through", "line-through"]  # the description and the amount
-        assert "Deposit" in row.inner_text() and "120.00" in row.inner_text()
-        body = page.locator("body").inner_text()
-        assert body.count("Deposit") == 1 and "duplicate import" not in body
-        assert page.locator("#older-entries").inner_text().startswith(("5 ", "No se muestran 5 "))
-        assert errors == []
-    finally:
-        context.close()
+    page, errors = tabs.open(sites[language].url("many"))
+    page.locator("details#recent-charges summary").click()
+    rows = page.locator("details#recent-charges tbody tr")
+    assert rows.count() == 20
+    canceled = page.locator("details#recent-charges tbody tr.voided")
+    assert canceled.count() == 1
+    row = canceled.first
+    assert row.locator(".badge").inner_text() == word and row.locator(".badge").is_visible()
+    struck = row.evaluate(
+        "tr => [...tr.querySelectorAll('s, td.amount')].map(e => getComputedStyle(e).textDecorationLine)"
+    )
+    assert struck == ["line-through", "line-through"]  # the description and the amount
+    assert "Deposit" in row.inner_text() and "120.00" in row.inner_text()
+    body = page.locator("body").inner_text()
+    assert body.count("Deposit") == 1 and "duplicate import" not in body
+    assert page.locator("#older-entries").inner_text().startswith(("5 ", "No se muestran 5 "))
+    assert errors == []
 
 
 @pytest.mark.parametrize(("language", "key"), [("en", "outstanding"), ("es", "outstanding"), ("en", "long")])
-def test_pay_notice_is_on_the_first_phone_screen_above_the_card_fields(browser, sites, language, key):
-    context, page, _ = open_page(browser, sites[language].url(key), **PHONE)
-    try:
-        notice = page.locator("#pay-notice").bounding_box()
-        card = page.locator("#cc-name").bounding_box()
-        assert notice is not None and card is not None
-        assert notice["y"] >= 0 and notice["y"] + notice["height"] <= 844, notice
-        assert notice["y"] + notice["height"] <= card["y"], (notice, card)
-        assert page.locator("#pay-notice").is_visible()
-    finally:
-        context.close()
+def test_pay_notice_is_on_the_first_phone_screen_above_the_card_fields(tabs, sites, language, key):
+    page, _ = tabs.open(sites[language].url(key), **PHONE)
+    notice = page.locator("#pay-notice").bounding_box()
+    card = page.locator("#cc-name").bounding_box()
+    assert notice is not None and card is not None
+    assert notice["y"] >= 0 and notice["y"] + notice["height"] <= 844, notice
+    assert notice["y"] + notice["height"] <= card["y"], (notice, card)
+    assert page.locator("#pay-notice").is_visible()
 
 
 # --- never broken ----------------------------------------------------------------------------
@@ -249,36 +261,30 @@ LINES_OF = """
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("width", [320, 360, 390, 1280])
 @pytest.mark.parametrize("state", STATES)
-def test_amounts_dates_and_phones_never_break_and_nothing_scrolls_sideways(browser, sites, state, width, language):
-    context, page, errors = open_page(browser, sites[language].url(state), width=width)
-    try:
-        page.locator("details#recent-charges summary").click()
-        if page.locator("#tip-25").count():
-            page.locator('label[for="tip-25"]').click()
-        measured = page.evaluate(LINES_OF, UNBREAKABLE)
-        assert len(measured) >= 4
-        broken = [text for text, lines in measured if lines != 1]
-        assert broken == [], f"split across lines at {width}px: {broken}"
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert page.evaluate(
-            "[...document.querySelectorAll('.charges__body, main, footer')].every(e => e.scrollWidth <= e.clientWidth)"
-        )
-        assert errors == []
-    finally:
-        context.close()
+def test_amounts_dates_and_phones_never_break_and_nothing_scrolls_sideways(tabs, sites, state, width, language):
+    page, errors = tabs.open(sites[language].url(state), width=width)
+    page.locator("details#recent-charges summary").click()
+    if page.locator("#tip-25").count():
+        page.locator('label[for="tip-25"]').click()
+    measured = page.evaluate(LINES_OF, UNBREAKABLE)
+    assert len(measured) >= 4
+    broken = [text for text, lines in measured if lines != 1]
+    assert broken == [], f"split across lines at {width}px: {broken}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate(
+        "[...document.querySelectorAll('.charges__body, main, footer')].every(e => e.scrollWidth <= e.clientWidth)"
+    )
+    assert errors == []
 
 
-def test_long_name_and_huge_balance_fit_a_320px_phone(browser, sites):
-    context, page, _ = open_page(browser, sites["en"].url("long"), width=320)
-    try:
-        assert page.locator("#balance").inner_text() == "$12,345,678.90"
-        box = page.locator("#balance").bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 320
-        greeting = page.locator(".greeting").bounding_box()
-        assert greeting["x"] + greeting["width"] <= 320
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320
-    finally:
-        context.close()
+def test_long_name_and_huge_balance_fit_a_320px_phone(tabs, sites):
+    page, _ = tabs.open(sites["en"].url("long"), width=320)
+    assert page.locator("#balance").inner_text() == "$12,345,678.90"
+    box = page.locator("#balance").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 320
+    greeting = page.locator(".greeting").bounding_box()
+    assert greeting["x"] + greeting["width"] <= 320
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
 
 
 # --- print ---------------------------------------------------------------------------------------
@@ -291,31 +297,25 @@ def _pages_in(pdf: bytes) -> int:
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("paper", ["Letter", "A4"])
 @pytest.mark.parametrize("key", ["many", "outstanding", "long"])
-def test_prints_on_one_sheet(browser, sites, language, paper, key):
-    context, page, _ = open_page(browser, sites[language].url(key), width=1280)
-    try:
-        pdf = page.pdf(format=paper)
-        assert pdf.startswith(b"%PDF")
-        assert _pages_in(pdf) == 1, f"{_pages_in(pdf)} {paper} pages"
-    finally:
-        context.close()
+def test_prints_on_one_sheet(tabs, sites, language, paper, key):
+    page, _ = tabs.open(sites[language].url(key), width=1280)
+    pdf = page.pdf(format=paper)
+    assert pdf.startswith(b"%PDF")
+    assert _pages_in(pdf) == 1, f"{_pages_in(pdf)} {paper} pages"
 
 
-def test_print_shows_the_statement_and_hides_the_form(browser, sites):
-    context, page, _ = open_page(browser, sites["en"].url("many"), width=800)
-    try:
-        page.emulate_media(media="print")
-        rows = page.locator("details#recent-charges tbody tr")
-        assert rows.count() == 20
-        assert all(rows.nth(i).is_visible() for i in range(20))
-        for visible in ("header", ".greeting", "#balance", "#as-of", "#pay-notice", "#older-entries", "footer address"):
-            assert page.locator(visible).is_visible(), visible
-        for hidden in ("form#payment-form", "input[name=tip]", "#cc-number", "#sms_consent", "#pay-button", "#total"):
-            assert not page.locator(hidden).first.is_visible(), hidden
-        assert "(555) 010-0100" in page.locator("footer address").inner_text()
-        assert "Springfield" in page.locator("footer address").inner_text()
-    finally:
-        context.close()
+def test_print_shows_the_statement_and_hides_the_form(tabs, sites):
+    page, _ = tabs.open(sites["en"].url("many"), width=800)
+    page.emulate_media(media="print")
+    rows = page.locator("details#recent-charges tbody tr")
+    assert rows.count() == 20
+    assert all(rows.nth(i).is_visible() for i in range(20))
+    for visible in ("header", ".greeting", "#balance", "#as-of", "#pay-notice", "#older-entries", "footer address"):
+        assert page.locator(visible).is_visible(), visible
+    for hidden in ("form#payment-form", "input[name=tip]", "#cc-number", "#sms_consent", "#pay-button", "#total"):
+        assert not page.locator(hidden).first.is_visible(), hidden
+    assert "(555) 010-0100" in page.locator("footer address").inner_text()
+    assert "Springfield" in page.locator("footer address").inner_text()
 
 
 # --- accessibility -------------------------------------------------------------------------------
@@ -338,18 +338,15 @@ def axe_source() -> str:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("key", [*STATES, "gone", "missing"])
-def test_axe_finds_no_violations(browser, sites, axe_source, key, language, scheme):
+def test_axe_finds_no_violations(tabs, sites, axe_source, key, language, scheme):
     # axe is injected as a script element, which the edge's CSP would refuse: bypass it for axe only.
-    context, page, _ = open_page(browser, sites[language].url(key), scheme=scheme, bypass_csp=True)
-    try:
-        if page.locator("details#recent-charges").count():
-            page.locator("details#recent-charges summary").click()
-        if page.locator("#tip-18").count():
-            page.locator('label[for="tip-18"]').click()
-        page.add_script_tag(content=axe_source)
-        assert page.evaluate(AXE_RUN) == []
-    finally:
-        context.close()
+    page, _ = tabs.open(sites[language].url(key), scheme=scheme, bypass_csp=True)
+    if page.locator("details#recent-charges").count():
+        page.locator("details#recent-charges summary").click()
+    if page.locator("#tip-18").count():
+        page.locator('label[for="tip-18"]').click()
+    page.add_script_tag(content=axe_source)
+    assert page.evaluate(AXE_RUN) == []
 
 
 # --- screenshots -----------------------------------------------------------------------------------
@@ -357,20 +354,17 @@ def test_axe_finds_no_violations(browser, sites, axe_source, key, language, sche
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [320, 390, 1280])
-def test_screenshots(browser, sites, tmp_path, width, scheme):
+def test_screenshots(tabs, sites, tmp_path, width, scheme):
     """Screenshots of every state; kept in $PAYLINK_SCREENSHOTS when set (docs/screenshots came from here)."""
     keep = Path(os.environ["PAYLINK_SCREENSHOTS"]) if os.environ.get("PAYLINK_SCREENSHOTS") else tmp_path
     keep.mkdir(parents=True, exist_ok=True)
     for language in ("en", "es"):
         for key in STATES:
-            context, page, errors = open_page(browser, sites[language].url(key), width=width, scheme=scheme)
-            try:
-                if page.locator("#tip-20").count():
-                    page.locator('label[for="tip-20"]').click()
-                page.locator("details#recent-charges summary").click()
-                shot = keep / f"{key}-{language}-{width}-{scheme}.png"
-                page.screenshot(path=str(shot), full_page=True)
-                assert shot.read_bytes().startswith(b"\x89PNG")
-                assert errors == []
-            finally:
-                context.close()
+            page, errors = tabs.open(sites[language].url(key), width=width, scheme=scheme)
+            if page.locator("#tip-20").count():
+                page.locator('label[for="tip-20"]').click()
+            page.locator("details#recent-charges summary").click()
+            shot = keep / f"{key}-{language}-{width}-{scheme}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.read_bytes().startswith(b"\x89PNG")
+            assert errors == []

@@ -1,9 +1,12 @@
 """The page cache (generator/page_cache.py): a posting command draws its page without Jinja or Babel,
 and the page is byte for byte the one a fresh full build writes.
 
-Every command here is the real `paylink` console script in its own process, so
-nothing learnt in one command (caches, primed formats) can leak into another
-except through the cache file itself.
+Every command these first tests check is the real `paylink` console script in its
+own process, so nothing learnt in one command (caches, primed formats) can leak
+into another except through the cache file itself; the ledgers they start from
+are made in this process (the real CLI through CliRunner), and the cache those
+checked commands use is written anew by one of them (a full build in a process of
+its own), or removed first.
 """
 
 import datetime as dt
@@ -72,35 +75,10 @@ SITES = {
 }
 
 
-def make_site(root: Path, *extra: str) -> Path:
-    done = subprocess.run(
-        [PAYLINK, "init", str(root), "--name", "Test <Plumbing> & Sons", *extra], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return root
-
-
-def add_customers(site: Path) -> list[str]:
-    """Customers in both languages and every state, one with more entries than a page shows."""
-    ids = []
-    for name, language in [("Ann <b>O'Neil</b>", "en"), ("José Núñez", "es"), ("Zoë & Co", None), ("Mo", "es")]:
-        args = ["customer", "add", name, "--json", *(["--language", language] if language else [])]
-        customer = str(json.loads(run(site, *args).stdout)["id"])
-        run(site, "link", "generate", customer)
-        ids.append(customer)
-    rows = ["customer,kind,amount,description,date", f"{ids[0]},charge,120,Drain <repair> & parts,2026-03-09"]
-    rows.append(f"{ids[1]},credit,5,Refund,2026-11-01")
-    rows += [f"{ids[3]},charge,{n + 1},Visit {n},2026-0{1 + n % 9}-{10 + n % 18}" for n in range(23)]
-    csv_file = site.parent / "entries.csv"
-    csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    run(site, "import", "entries", str(csv_file))
-    return ids
-
-
 @pytest.mark.parametrize("extra", list(SITES.values()), ids=list(SITES))
 def test_pages_drawn_from_the_cache_equal_a_fresh_full_build(tmp_path: Path, extra: list[str]):
-    site = make_site(tmp_path / "site", *extra)
-    ids = add_customers(site)
+    site = make_site_here(tmp_path / "site", *extra)  # the ledger made in this process: not what is tested,
+    ids = add_customers_here(site)  # and the build below, in a process of its own, rewrites the cache
     run(site, "build", "--full")  # draws and checks its shapes: the cache learns them
     assert (site / PAGE_CACHE).is_file()
     assert os.stat(site / PAGE_CACHE).st_mode & 0o777 == 0o600
@@ -122,8 +100,8 @@ def test_pages_drawn_from_the_cache_equal_a_fresh_full_build(tmp_path: Path, ext
 
 
 def test_a_charge_with_a_current_cache_imports_neither_jinja_nor_babel(tmp_path: Path):
-    site = make_site(tmp_path / "site")
-    ids = add_customers(site)
+    site = make_site_here(tmp_path / "site")
+    ids = add_customers_here(site)
     (site / PAGE_CACHE).unlink()
     _, loaded = run_probed(site, "charge", ids[0], "3", "First")  # draws with Jinja, learns this page's shape
     assert "jinja2" in loaded
@@ -147,7 +125,7 @@ def cli(site: Path) -> Paylink:
 
 
 def add_customers_here(site: Path) -> list[str]:
-    """As ``add_customers``, in this process."""
+    """Customers in both languages and every state, one with more entries than a page shows, added in this process."""
     paylink = cli(site)
     ids = []
     for name, language in [("Ann <b>O'Neil</b>", "en"), ("José Núñez", "es"), ("Zoë & Co", None), ("Mo", "es")]:

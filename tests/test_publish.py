@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-import uuid
 from contextlib import closing
 from pathlib import Path
 
@@ -38,13 +37,31 @@ def key_from_file(monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
 
 
+BUCKET = "paylink-test"  # each test's bucket: one name, emptied for each test (each xdist worker has its own moto)
+
+
+@pytest.fixture(scope="session")
+def s3(s3_endpoint):
+    """The tests' own boto3 client, to look inside the store (made once: a client costs 0.2 s of CPU)."""
+    return s3_client(s3_endpoint)
+
+
+def empty_bucket(client, bucket: str) -> None:
+    """Make ``bucket`` exist and hold nothing."""
+    if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=bucket)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
 @pytest.fixture
-def store(s3_endpoint):
-    """A fresh bucket in moto for one test: (client, bucket name)."""
-    client = s3_client(s3_endpoint)
-    bucket = f"paylink-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    return client, bucket
+def store(s3):
+    """The test's bucket in moto, empty: (client, bucket name). Every test has the same name, so a copy of
+    the module's shop, whose ledger names the store it published to, publishes to it as the shop did."""
+    empty_bucket(s3, BUCKET)
+    return s3, BUCKET
 
 
 def set_publish(site: Path, bucket: str, endpoint: str, prefix: str = PREFIX) -> None:
@@ -56,18 +73,42 @@ def set_publish(site: Path, bucket: str, endpoint: str, prefix: str = PREFIX) ->
     toml.write_text("\n".join(lines) + "\n")
 
 
+@pytest.fixture(scope="module")
+def shop_made(tmp_path_factory, s3, s3_endpoint) -> tuple[Path, dict[str, dict]]:
+    """The shop, made once per module with the real CLI, each command publishing to BUCKET as it went:
+    its folder, and every object the store then held (key -> body, content type, cache control)."""
+    empty_bucket(s3, BUCKET)
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv(KEY_ENV, raising=False)
+        site = make_site(tmp_path_factory.mktemp("shop") / "site", "--base-url", "https://pay.example.com")
+        set_publish(site, BUCKET, s3_endpoint)
+        paylink = Paylink(site)
+        paylink.ok("customer", "add", "Jane Doe", "--ref", "jane")
+        paylink.ok("customer", "add", "Sam Roe", "--ref", "sam")
+        paylink.ok("link", "generate", "--all")
+        paylink.ok("charge", "jane", "120.50", "Boiler repair", "--date", "2026-11-02")
+    objects = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            obj = s3.get_object(Bucket=BUCKET, Key=item["Key"])
+            objects[item["Key"]] = {"Body": obj["Body"].read(), "ContentType": obj["ContentType"]}
+            objects[item["Key"]]["CacheControl"] = obj["CacheControl"]
+    return site, objects
+
+
 @pytest.fixture
-def shop(tmp_path, store, s3_endpoint):
-    """A site publishing to the test's bucket, with two customers who have links: (paylink, site)."""
-    site = make_site(tmp_path / "site", "--base-url", "https://pay.example.com")
-    _, bucket = store
-    set_publish(site, bucket, s3_endpoint)
-    paylink = Paylink(site)
-    paylink.ok("customer", "add", "Jane Doe", "--ref", "jane")
-    paylink.ok("customer", "add", "Sam Roe", "--ref", "sam")
-    paylink.ok("link", "generate", "--all")
-    paylink.ok("charge", "jane", "120.50", "Boiler repair", "--date", "2026-11-02")
-    return paylink, site
+def shop(tmp_path, store, shop_made):
+    """A site publishing to the test's bucket, with two customers who have links: (paylink, site).
+
+    A copy of the module's shop, with its store put back as the shop's commands left it (the same
+    objects, bodies and headers), so each test starts where making the shop anew would have left it.
+    """
+    made, objects = shop_made
+    site = Path(shutil.copytree(made, tmp_path / "site", symlinks=True))
+    client, bucket = store
+    for key, obj in objects.items():
+        client.put_object(Bucket=bucket, Key=key, **obj)
+    return Paylink(site), site
 
 
 def build_files(site: Path) -> dict[str, bytes]:
@@ -409,7 +450,12 @@ def test_watch_publishes_and_retries_until_the_store_is_back(shop, store, s3_end
     log = (tmp_path / "watch.log").open("w")
     watch = subprocess.Popen(["paylink", "--site", str(site), "watch"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2)  # watching, failing to reach the store
+        deadline = time.monotonic() + 30  # until watch has tried the store and failed (not a fixed pause:
+        while time.monotonic() < deadline and watch.poll() is None:  # a busy machine starts it slowly)
+            if "publish store could not be updated" in (tmp_path / "watch.log").read_text():
+                break
+            time.sleep(0.05)
+        assert "publish store could not be updated" in (tmp_path / "watch.log").read_text()
         assert b"130.50" not in bucket_objects(store)[jane]["body"]
         set_publish(site, store[1], s3_endpoint)  # the store is back
         insert_entry(site, 1, 100, "Entered elsewhere", "2026-11-04T10:00:00Z")  # and another program posts meanwhile

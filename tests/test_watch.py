@@ -8,6 +8,7 @@ the time actually observed.
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -315,12 +316,13 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture
-def large_site(tmp_path: Path) -> Path:
-    """A site with enough linked customers that a full build lends helper processes."""
+@pytest.fixture(scope="module")
+def large_site_made(tmp_path_factory) -> Path:
+    """A site with enough linked customers that a full build lends helper processes, made once per module."""
     from conftest import make_site
     from paylink.page_helpers import PARALLEL_MIN_PAGES
 
+    tmp_path = tmp_path_factory.mktemp("large")
     site = make_site(tmp_path / "large")
     paylink = Paylink(site)
     count = PARALLEL_MIN_PAGES + 1000
@@ -338,6 +340,12 @@ def large_site(tmp_path: Path) -> Path:
     paylink.ok("import", "entries", str(entries))
     paylink.ok("link", "generate", "--all")
     return site
+
+
+@pytest.fixture
+def large_site(large_site_made: Path, tmp_path: Path) -> Path:
+    """A copy of the module's large site for one test."""
+    return Path(shutil.copytree(large_site_made, tmp_path / "large", symlinks=True))
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helper processes need a second core")
