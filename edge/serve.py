@@ -37,6 +37,10 @@ from paylink.layout import BUILD_DIR_ENV, KEY_ENV, SITE_ENV
 from paylink.tokens import NoSigningKey, load_keys
 
 APP_TARGET = "paylink.edge.app:asgi_application"
+# What each granian worker loads: a factory that makes the worker die with the server, then gives APP_TARGET.
+WORKER_FACTORY = "paylink.edge.serve:worker_application"
+SERVER_PID_ENV = "PAYLINK_SERVE_PID"  # the server's pid, for its workers (set by run)
+WORKERS_KILL_TIMEOUT = 5  # seconds a worker has to stop on SIGTERM before the server kills it
 LISTEN_BACKLOG = 4096
 CONNECTIONS_PER_WORKER = 16384  # granian's backpressure: connections a worker takes at once
 HEADER_READ_TIMEOUT_MS = 5000  # a client that has not sent its headers by then is dropped
@@ -96,9 +100,11 @@ def run(
     os.environ.pop(SITE_ENV, None)
     os.environ[BUILD_DIR_ENV] = str(build_dir)
     os.environ[KEY_ENV] = ",".join(keys)
+    os.environ[SERVER_PID_ENV] = str(os.getpid())
     _raise_open_files_limit()
     server = Granian(
-        APP_TARGET,
+        WORKER_FACTORY,
+        factory=True,
         address=address,
         port=port,
         interface=Interfaces.ASGINL,
@@ -108,8 +114,21 @@ def run(
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
         log_access=False,  # would log tokens; the edge logs requests itself
         respawn_failed_workers=True,  # a worker killed (OOM, signal) is replaced, not fatal
+        # A worker that missed the stop (a SIGTERM while it was still starting) is killed, not waited for.
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT,
     )
     server.serve()
+
+
+def worker_application():
+    """Each granian worker's application (granian calls it in the worker): the edge's ASGI app,
+    in a worker that dies with the server, so a server killed outright leaves no worker serving."""
+    from paylink.orphans import die_with_parent
+
+    die_with_parent(int(os.environ[SERVER_PID_ENV]))
+    from paylink.edge.app import asgi_application
+
+    return asgi_application
 
 
 def _raise_open_files_limit() -> None:

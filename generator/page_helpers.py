@@ -8,6 +8,7 @@ killed build leaves nothing behind.
 
 import os
 import sqlite3
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -144,15 +145,9 @@ def _helper_start(site_root: str, parent_pid: int) -> None:
     global _helper_reader
     import signal
 
-    try:
-        import ctypes
+    from .orphans import die_with_parent
 
-        PR_SET_PDEATHSIG = 1  # noqa: N806 — <linux/prctl.h>
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the pool's own pipes end the helper when the parent goes
-    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
-        os._exit(0)
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from .site import Site
     from .storage import connect_reader
@@ -164,6 +159,9 @@ def _helper_start(site_root: str, parent_pid: int) -> None:
 
         qr_codes = QrCodes(site.root / QR_CACHE)
     _helper_reader = (connect_reader(site.db_path), Renderer(site.settings, site.templates_dir, qr_codes=qr_codes))
+    # From here on a helper's own failures go back to the parent with its results; what is left for
+    # stderr is the pool's plumbing failing as a killed parent's pipes close: say nothing of it.
+    sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 — for the helper's lifetime
 
 
 def _new_codes(renderer: Renderer) -> list:

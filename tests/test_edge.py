@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import signal
 import socket
 import string
@@ -438,6 +439,50 @@ def test_server_stops_cleanly_on_signal(site, tmp_path, sig):
     finally:
         status = srv.stop(sig)
     assert status == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+
+
+def children_of(pid: int) -> list[int]:
+    """The live (not zombie) processes whose parent is ``pid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_server_killed_outright_leaves_no_worker_serving(site, tmp_path):
+    """SIGKILL gives the server no chance to stop its workers: each asked, as it started, to die with it."""
+    srv = start_server(site, tmp_path / "edge.log")
+    try:
+        assert request(srv.port, f"/p/{site.live}").status == 200  # a worker answers: it has started
+        workers = children_of(srv.process.pid)
+        assert workers, "the edge runs its worker in a process of its own"
+    finally:
+        srv.process.kill()
+        srv.process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:  # never leave one behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a worker outlived the server that was killed"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
 
