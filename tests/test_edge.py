@@ -39,6 +39,7 @@ from paylink.edge.app import (
     token_fingerprint,
 )
 from paylink.tokens import LinkSigner, new_key, new_link_id
+from processes import alive, children_of
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -441,29 +442,6 @@ def test_server_stops_cleanly_on_signal(site, tmp_path, sig):
     assert status == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
-
-
-def children_of(pid: int) -> list[int]:
-    """The live (not zombie) processes whose parent is ``pid``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-            if int(ppid) == pid and state != "Z":
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_a_server_killed_outright_leaves_no_worker_serving(site, tmp_path):

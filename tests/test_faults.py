@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Paylink, make_site
+from processes import alive, children_of
 from sitepages import build_files, insert_entry, ledger, snapshot_path, temp_leftovers
 
 PAYLINK = shutil.which("paylink") or "paylink"
@@ -232,31 +233,6 @@ def test_broken_template_build_is_an_error_and_a_keyed_retry_posts_once(shop: Pa
 
 
 # --- kill -9 of a large build ---------------------------------------------------------------
-
-
-def children_of(pid: int) -> set[int]:
-    """Every live process descended from ``pid``."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def folder_is_empty(folder: Path) -> bool:
