@@ -60,7 +60,8 @@ class Worker:
     def __init__(self, keys: list[str], prefix: str = PREFIX):
         env = {**os.environ, "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1"}
         self.process = subprocess.Popen(
-            ["node", "test/serve.mjs", "--keys", ",".join(keys), "--prefix", prefix, "--bucket", BUCKET],
+            # --name=value: a key may begin with "-", which node's parseArgs would take for an option.
+            ["node", "test/serve.mjs", f"--keys={','.join(keys)}", f"--prefix={prefix}", f"--bucket={BUCKET}"],
             cwd=WORKER,
             env=env,
             stdin=subprocess.PIPE,
@@ -71,6 +72,8 @@ class Worker:
         line = self.process.stdout.readline()
         if not line:
             self.process.wait(timeout=10)
+            self.process.stdin.close()
+            self.process.stdout.close()
             raise RuntimeError(f"the Worker did not start (exit {self.process.returncode})")
         urls = json.loads(line)
         self.url, self.s3 = urls["worker"], urls["s3"]
