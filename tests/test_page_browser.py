@@ -151,8 +151,9 @@ def browser():
 
 
 class Tabs:
-    """The module's Chromium pages: one for pages as the edge sends them (CSP enforced), one with the CSP
-    bypassed (for axe), each reused by every test.
+    """The module's Chromium pages, one for each set of context options a test asks for (the CSP
+    enforced as the edge sends it or bypassed for axe, JavaScript off, a printer's pixel density,
+    clipboard permissions), each reused by every test that asks for the same options.
 
     A new page is a new renderer process (about 0.3 s of CPU); a navigation in an open page costs a
     quarter of that. Each ``open`` starts clean: the viewport and colour scheme asked for, screen media,
@@ -162,17 +163,19 @@ class Tabs:
 
     def __init__(self, browser):
         self.browser = browser
-        self.pages: dict[bool, tuple[Any, list[str]]] = {}
+        self.pages: dict[tuple, tuple[Any, list[str]]] = {}
 
-    def open(self, url: str, *, width: int = 390, height: int = 844, scheme: str = "light", bypass_csp: bool = False):
-        """Navigate the page of that CSP mode to ``url``; return it and the list its errors go to."""
-        if bypass_csp not in self.pages:
-            page = self.browser.new_context(bypass_csp=bypass_csp).new_page()
+    def open(self, url: str, *, width: int = 390, height: int = 844, scheme: str = "light", **context_options):
+        """Navigate the page of those context options (``bypass_csp``, ``java_script_enabled``,
+        ``device_scale_factor``, ``permissions``) to ``url``; return it and the list its errors go to."""
+        key = tuple(sorted((name, repr(value)) for name, value in context_options.items()))
+        if key not in self.pages:
+            page = self.browser.new_context(**context_options).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
             page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            self.pages[bypass_csp] = (page, errors)
-        page, errors = self.pages[bypass_csp]
+            self.pages[key] = (page, errors)
+        page, errors = self.pages[key]
         page.set_viewport_size({"width": width, "height": height})
         page.emulate_media(media="null", color_scheme=scheme)
         errors.clear()

@@ -17,7 +17,7 @@ from conftest import Paylink
 from edgeserver import start_edge
 from paylink.tokens import parse_keys
 from stdnum import iso11649
-from test_page_browser import AXE, AXE_RUN, CHROMIUM, CHROMIUM_ARGS, LINES_OF, _pages_in
+from test_page_browser import AXE, AXE_RUN, CHROMIUM, CHROMIUM_ARGS, LINES_OF, Tabs, _pages_in
 from test_pay import IBAN_CH, IBAN_DE, emv, epc_fields, pay_site, totals
 
 pytestmark = pytest.mark.browser
@@ -76,14 +76,10 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, url: str, *, width=390, height=844, scheme="light", **options):
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme, **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.goto(url, wait_until="load")
-    return context, page, errors
+@pytest.fixture(scope="module")
+def tabs(browser) -> Tabs:
+    """One reused Chromium page per set of context options (see test_page_browser.Tabs)."""
+    return Tabs(browser)
 
 
 def visible_variant(page, method: str):
@@ -144,162 +140,130 @@ def check_payload(method: str, payload: str, total: str) -> None:
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
 @pytest.mark.parametrize("method", ["sepa", "swiss_qr", "upi", "pix"])
-def test_each_qr_code_decodes_to_the_standard_payload_for_each_tip(browser, served, method, javascript):
+def test_each_qr_code_decodes_to_the_standard_payload_for_each_tip(tabs, served, method, javascript):
     origin, paths = served[QR_SITE[method]]
-    context, page, errors = open_page(browser, origin + paths["owes"], java_script_enabled=javascript)
-    try:
-        for percent in (18, 0, 25, 20):
-            page.locator(f'label[for="tip-{percent}"]').click()
-            assert page.locator(f"#tip-{percent}").is_checked()
-            code = visible_variant(page, method).locator("img.pay-qr__code")
-            code.scroll_into_view_if_needed()
-            decoded = decode_qr(code, sharp=True)
-            assert len(decoded) == 1, decoded
-            check_payload(method, decoded[0], totals()[percent])
-        assert errors == []
-    finally:
-        context.close()
+    page, errors = tabs.open(origin + paths["owes"], java_script_enabled=javascript)
+    for percent in (18, 0, 25, 20):
+        page.locator(f'label[for="tip-{percent}"]').click()
+        assert page.locator(f"#tip-{percent}").is_checked()
+        code = visible_variant(page, method).locator("img.pay-qr__code")
+        code.scroll_into_view_if_needed()
+        decoded = decode_qr(code, sharp=True)
+        assert len(decoded) == 1, decoded
+        check_payload(method, decoded[0], totals()[percent])
+    assert errors == []
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
-def test_choosing_a_tip_changes_every_links_amount(browser, served, javascript):
+def test_choosing_a_tip_changes_every_links_amount(tabs, served, javascript):
     origin, paths = served["usd"]
-    context, page, errors = open_page(browser, origin + paths["owes"], java_script_enabled=javascript)
-    try:
-        for percent in (20, 0, 25, 18):
-            total = totals()[percent]
-            page.locator(f'label[for="tip-{percent}"]').click()
-            assert page.locator(f"#tip-{percent}").is_checked()
-            venmo = visible_variant(page, "venmo").locator("a").get_attribute("href")
-            assert parse_qs(urlsplit(venmo).query)["amount"] == [total]
-            assert visible_variant(page, "cashapp").locator("a").get_attribute("href").endswith(f"/{total}")
-            assert f"${total}" in visible_variant(page, "stripe").inner_text()
-            assert f"a={total}&" in visible_variant(page, "link").locator("a").get_attribute("href")
-            if javascript:
-                page.wait_for_function(
-                    "want => document.getElementById('total').textContent === want", arg=f"${total}", timeout=2000
-                )
-        assert errors == []
-    finally:
-        context.close()
+    page, errors = tabs.open(origin + paths["owes"], java_script_enabled=javascript)
+    for percent in (20, 0, 25, 18):
+        total = totals()[percent]
+        page.locator(f'label[for="tip-{percent}"]').click()
+        assert page.locator(f"#tip-{percent}").is_checked()
+        venmo = visible_variant(page, "venmo").locator("a").get_attribute("href")
+        assert parse_qs(urlsplit(venmo).query)["amount"] == [total]
+        assert visible_variant(page, "cashapp").locator("a").get_attribute("href").endswith(f"/{total}")
+        assert f"${total}" in visible_variant(page, "stripe").inner_text()
+        assert f"a={total}&" in visible_variant(page, "link").locator("a").get_attribute("href")
+        if javascript:
+            page.wait_for_function(
+                "want => document.getElementById('total').textContent === want", arg=f"${total}", timeout=2000
+            )
+    assert errors == []
 
 
-def test_copy_buttons_copy_with_javascript_and_text_is_selectable_without(browser, served):
+def test_copy_buttons_copy_with_javascript_and_text_is_selectable_without(tabs, served):
     origin, paths = served["eur"]
-    context, page, errors = open_page(
-        browser, origin + paths["owes"], permissions=["clipboard-read", "clipboard-write"]
-    )
-    try:
-        button = page.locator('.pay-option[data-method="sepa"] .pay-copy__button').nth(1)
-        assert button.is_visible()
-        button.click()
-        assert page.evaluate("navigator.clipboard.readText()") == IBAN_DE
-        assert errors == []
-    finally:
-        context.close()
-    context, page, _ = open_page(browser, origin + paths["owes"], java_script_enabled=False)
-    try:
-        assert not page.locator(".pay-copy__button").first.is_visible()
-        assert page.locator('.pay-option[data-method="sepa"] .pay-copy__text').nth(1).inner_text() == IBAN_DE
-    finally:
-        context.close()
+    page, errors = tabs.open(origin + paths["owes"], permissions=["clipboard-read", "clipboard-write"])
+    button = page.locator('.pay-option[data-method="sepa"] .pay-copy__button').nth(1)
+    assert button.is_visible()
+    button.click()
+    assert page.evaluate("navigator.clipboard.readText()") == IBAN_DE
+    assert errors == []
+    page, _ = tabs.open(origin + paths["owes"], java_script_enabled=False)
+    assert not page.locator(".pay-copy__button").first.is_visible()
+    assert page.locator('.pay-option[data-method="sepa"] .pay-copy__text').nth(1).inner_text() == IBAN_DE
 
 
 @pytest.mark.parametrize("site", list(SITES))
-def test_first_option_is_on_the_first_phone_screen(browser, served, site):
+def test_first_option_is_on_the_first_phone_screen(tabs, served, site):
     origin, paths = served[site]
-    context, page, _ = open_page(browser, origin + paths["owes"])
-    try:
-        assert page.locator("#pay-notice").count() == 0 and page.locator("#payment-form").count() == 0
-        first = page.locator("#pay-options .pay-option").first.bounding_box()
-        assert first is not None and 0 <= first["y"] < 844, first
-    finally:
-        context.close()
+    page, _ = tabs.open(origin + paths["owes"])
+    assert page.locator("#pay-notice").count() == 0 and page.locator("#payment-form").count() == 0
+    first = page.locator("#pay-options .pay-option").first.bounding_box()
+    assert first is not None and 0 <= first["y"] < 844, first
 
 
 @pytest.mark.parametrize("width", [320, 390])
 @pytest.mark.parametrize("site", list(SITES))
-def test_nothing_breaks_or_scrolls_sideways(browser, served, site, width):
+def test_nothing_breaks_or_scrolls_sideways(tabs, served, site, width):
     origin, paths = served[site]
-    context, page, errors = open_page(browser, origin + paths["owes"], width=width)
-    try:
-        page.locator('label[for="tip-25"]').click()
-        measured = page.evaluate(LINES_OF, "#balance, #total, .tip__amount, .pay-variant__amount")
-        assert [text for text, lines in measured if lines != 1] == []
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert page.evaluate("[...document.querySelectorAll('.pay-option')].every(e => e.scrollWidth <= e.clientWidth)")
-        assert errors == []
-    finally:
-        context.close()
+    page, errors = tabs.open(origin + paths["owes"], width=width)
+    page.locator('label[for="tip-25"]').click()
+    measured = page.evaluate(LINES_OF, "#balance, #total, .tip__amount, .pay-variant__amount")
+    assert [text for text, lines in measured if lines != 1] == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate("[...document.querySelectorAll('.pay-option')].every(e => e.scrollWidth <= e.clientWidth)")
+    assert errors == []
 
 
 @pytest.mark.parametrize("paper", ["Letter", "A4"])
 @pytest.mark.parametrize("who", ["owes", "many"])
-def test_prints_on_one_sheet_with_the_qr_codes_and_no_tips(browser, served, paper, who):
+def test_prints_on_one_sheet_with_the_qr_codes_and_no_tips(tabs, served, paper, who):
     origin, paths = served["eur"]
     # Drawn 4 device pixels a CSS pixel, about a printer's 300 dpi: the 18 mm codes must come out sharp.
-    context, page, _ = open_page(browser, origin + paths[who], width=1280, device_scale_factor=4)
-    try:
-        page.locator('label[for="tip-20"]').click()  # paper shows the balance whatever was chosen
-        page.emulate_media(media="print")
-        assert not page.locator("input[name=tip]").first.is_visible()
-        for method in ("sepa", "swiss_qr"):
-            variant = visible_variant(page, method)
-            assert variant.get_attribute("data-tip") == "0"
-            code = variant.locator("img.pay-qr__code")
-            assert code.is_visible()
-            if who == "owes":
-                decoded = decode_qr(code, sharp=True)
-                assert len(decoded) == 1, decoded
-                check_payload(method, decoded[0], totals()[0])
-        assert _pages_in(page.pdf(format=paper)) == 1
-    finally:
-        context.close()
+    page, _ = tabs.open(origin + paths[who], width=1280, device_scale_factor=4)
+    page.locator('label[for="tip-20"]').click()  # paper shows the balance whatever was chosen
+    page.emulate_media(media="print")
+    assert not page.locator("input[name=tip]").first.is_visible()
+    for method in ("sepa", "swiss_qr"):
+        variant = visible_variant(page, method)
+        assert variant.get_attribute("data-tip") == "0"
+        code = variant.locator("img.pay-qr__code")
+        assert code.is_visible()
+        if who == "owes":
+            decoded = decode_qr(code, sharp=True)
+            assert len(decoded) == 1, decoded
+            check_payload(method, decoded[0], totals()[0])
+    assert _pages_in(page.pdf(format=paper)) == 1
 
 
 @pytest.mark.parametrize("method", ["sepa", "swiss_qr"])
-def test_the_statements_qr_codes_print_sharp_and_decode(browser, tmp_path, method):
+def test_the_statements_qr_codes_print_sharp_and_decode(tabs, tmp_path, method):
     """``statement --html``, opened as the file it is and printed: each bank QR code (30 mm) decodes to its
     standard's payload for the closing balance, at about a printer's resolution."""
     paylink, customer_id = pay_site(tmp_path / "site", [method, "paypal"], "EUR")
     target = tmp_path / "statement.html"
     paylink.ok("statement", str(customer_id), "--html", str(target))
-    context, page, errors = open_page(browser, target.as_uri(), width=1280, device_scale_factor=4)
-    try:
-        page.emulate_media(media="print")
-        code = page.locator(f'#pay-methods .pay-method[data-method="{method}"] img.pay-qr__code')
-        assert code.is_visible()
-        decoded = decode_qr(code, sharp=True)
-        assert len(decoded) == 1, decoded
-        check_payload(method, decoded[0], totals()[0])
-        assert _pages_in(page.pdf(format="A4")) == 1 and errors == []
-    finally:
-        context.close()
+    page, errors = tabs.open(target.as_uri(), width=1280, device_scale_factor=4)
+    page.emulate_media(media="print")
+    code = page.locator(f'#pay-methods .pay-method[data-method="{method}"] img.pay-qr__code')
+    assert code.is_visible()
+    decoded = decode_qr(code, sharp=True)
+    assert len(decoded) == 1, decoded
+    check_payload(method, decoded[0], totals()[0])
+    assert _pages_in(page.pdf(format="A4")) == 1 and errors == []
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("site", list(SITES))
-def test_axe_finds_no_violations(browser, served, site, scheme):
+def test_axe_finds_no_violations(tabs, served, site, scheme):
     origin, paths = served[site]
-    context, page, _ = open_page(browser, origin + paths["owes"], scheme=scheme, bypass_csp=True)
-    try:
-        page.locator('label[for="tip-18"]').click()
-        page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-        assert page.evaluate(AXE_RUN) == []
-    finally:
-        context.close()
+    page, _ = tabs.open(origin + paths["owes"], scheme=scheme, bypass_csp=True)
+    page.locator('label[for="tip-18"]').click()
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    assert page.evaluate(AXE_RUN) == []
 
 
-def test_screenshot(browser, served, tmp_path):
+def test_screenshot(tabs, served, tmp_path):
     """The README's screenshot (docs/screenshots/pay-eur-390-light.png came from here with $PAYLINK_SCREENSHOTS)."""
     keep = Path(os.environ["PAYLINK_SCREENSHOTS"]) if os.environ.get("PAYLINK_SCREENSHOTS") else tmp_path
     keep.mkdir(parents=True, exist_ok=True)
     origin, paths = served["eur"]
-    context, page, errors = open_page(browser, origin + paths["owes"])
-    try:
-        page.locator('label[for="tip-18"]').click()
-        shot = keep / "pay-eur-390-light.png"
-        page.screenshot(path=str(shot), full_page=True)
-        assert shot.read_bytes().startswith(b"\x89PNG") and errors == []
-    finally:
-        context.close()
+    page, errors = tabs.open(origin + paths["owes"])
+    page.locator('label[for="tip-18"]').click()
+    shot = keep / "pay-eur-390-light.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes().startswith(b"\x89PNG") and errors == []
