@@ -26,6 +26,7 @@ user name or password.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -146,9 +147,28 @@ def make_client(target: Target, *, fast: bool = False):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-    session = boto3.session.Session()
+    session = boto3.session.Session(botocore_session=_botocore_session())
     region = session.region_name or ("auto" if target.endpoint else "us-east-1")
     return session.client("s3", endpoint_url=target.endpoint, region_name=region, config=Config(**options))
+
+
+def _botocore_session():
+    """A new botocore session (credentials and settings read afresh, as before) that shares one data
+    loader a process: botocore's service descriptions (~2 MB of JSON) are parsed once, not for every
+    client. `paylink watch` makes a client each time it publishes: ~0.1 s of CPU each, ~0.01 s now."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.register_component("data_loader", _data_loader())
+    return session
+
+
+@functools.cache
+def _data_loader():
+    """botocore's loader of its own JSON files; it keeps what it parsed (read-only data of the library)."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
 
 
 def store_errors() -> tuple[type[BaseException], ...]:

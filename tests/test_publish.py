@@ -851,3 +851,22 @@ def test_watch_waits_longer_between_tries_of_a_store_that_stays_down(shop, store
     assert tries <= 8, f"watch tried the store {tries} times in 10 s"
     assert used < 1.5, f"watch used {used:.2f} s of CPU in 10 s while the store was down"
     assert log.read_text().count("publish store could not be updated") == 1  # said once, not once per try
+
+
+# --- clients ---------------------------------------------------------------------------------------
+
+
+def test_each_client_reads_credentials_afresh_and_shares_only_botocores_parsed_files(monkeypatch):
+    """`paylink watch` makes a client each time it publishes: botocore's service files are parsed once a
+    process, but keys changed between two publishes (a rotated key in the environment) are the ones used."""
+    from paylink.publish import Target, make_client
+
+    target = Target("bucket", "", "http://127.0.0.1:9", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FIRSTKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "first-secret")
+    first = make_client(target)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "SECONDKEY")
+    second = make_client(target, fast=True)
+    assert first._request_signer._credentials.access_key == "FIRSTKEY"
+    assert second._request_signer._credentials.access_key == "SECONDKEY"
+    assert first._loader is second._loader  # one parse of the service descriptions
