@@ -1143,6 +1143,7 @@ def run_measurement(bench: Bench, name: str) -> None:
     """Run one measurement; if it fails, print why and mark its unfilled rows ERROR."""
     measure, row_ids = MEASUREMENTS[name]
     print(f"… {name}", flush=True)
+    os.sync()  # the last measurement's writes (a 100,000-page build leaves ~1 GB) go to disk before this one
     started = time.perf_counter()
     try:
         measure(bench)
