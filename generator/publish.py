@@ -557,7 +557,7 @@ def _outcome(send, name: str) -> tuple[str | None, BaseException | None]:
         return None, exc
 
 
-# --- what actions and the watcher call ----------------------------------------------
+# --- what the actions (watch too) call ------------------------------------------------
 
 
 def store_warning(exc: BaseException, endpoint: str | None = None) -> str:

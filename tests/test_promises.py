@@ -25,10 +25,10 @@ from conftest import PAYLINK, Paylink
 from edgeserver import clean_env, default_sigint, request, running_edge
 from paylink import imports, layout, snapshots, storage
 from paylink.actions import Workspace, build
+from paylink.actions.watch import _build_once
 from paylink.render import Renderer
 from paylink.site import Site
 from paylink.tokens import LINK_SALT, LinkSigner
-from paylink.watcher import _build_once
 from sitepages import balance_text, insert_entry, ledger, pending_customers, snapshot_path, temp_leftovers
 
 VECTORS = Path(__file__).resolve().parent / "vectors"

@@ -6,7 +6,7 @@ Read from the source with ``ast``, for every command function in ``generator/cli
 - it uses at most one function of ``actions`` (a second one means the command
   orchestrates: the composition belongs in an action);
 - its module imports from the package only ``actions``, the errors, the
-  formatting helpers, and the watcher (see ALLOWED), never the domain,
+  formatting helpers (see ALLOWED), never the domain,
   the renderer, the page writer or the edge.
 """
 
@@ -33,8 +33,6 @@ ALLOWED = {
     "errors": "PaylinkError and quoted(): turning a refusal into one Error: line",
     "money": "format_money / major_string: writing an amount for people (base.Context.money)",
     "model": "state_of: writing a balance's state in a result document",
-    "watcher": "the watch act itself: it builds through actions, so actions cannot import it back"
-    " (test_import_cycles); `paylink watch` calls watcher.watch and nothing else",
 }
 
 
@@ -242,7 +240,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_error_line(site):
 
 
 def test_watch_checks_the_ledger_as_every_command_does_before_watching(site, paylink):
-    """watcher.watch, the watch act, refuses a ledger in another currency before it starts watching."""
+    """actions.watch, the watch act, refuses a ledger in another currency before it starts watching."""
     paylink.ok("customer", "add", "Jane")
     paylink.ok("charge", "1", "12.00", "Work")
     settings = site / "paylink.toml"

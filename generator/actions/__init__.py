@@ -6,7 +6,7 @@ CLI, the demo and the benchmarks call these actions and never the page writer
 after a change of their own. Nothing here prints or prompts.
 
 One module per idea (the workspace, the site, customers, posting, links,
-imports, statements, reminders); every act is reached as ``actions.<name>``
+imports, statements, reminders, watching); every act is reached as ``actions.<name>``
 (``from paylink.actions import post_entry``). A module is imported when one of
 its names is first asked for, so a command loads only the acts it runs: a no-op
 ``paylink build`` does not pay for the customers' and links' result types.
@@ -75,6 +75,10 @@ if TYPE_CHECKING:  # the names as type checkers see them; at run time, __getattr
         customer_statement,
         make_statement,
     )
+    from .watch import (  # noqa: F401
+        Report,
+        watch,
+    )
 
 # Each public name of the acts' modules, by module (tests/test_actions_package.py checks it against them).
 MODULES = {
@@ -119,6 +123,7 @@ MODULES = {
         "start_site",
     ),
     "statements": ("StatementMade", "customer_statement", "make_statement"),
+    "watch": ("Report", "watch"),
 }
 _WHERE = {name: module for module, names in MODULES.items() for name in names}
 

@@ -201,7 +201,7 @@ def watch(ctx: Context) -> None:
     Example:
       paylink watch
     """
-    from ..watcher import watch
+    from ..actions import watch
 
     def report(event: str, detail: str) -> None:
         if event == "watching":

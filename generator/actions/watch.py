@@ -13,8 +13,9 @@ failure and retried after a short backoff (0.25 s, doubling to at most 1 s),
 so the pages catch up within a couple of seconds of the cause being fixed; a
 success after a failure says so. Idle, the loop only wakes once a second.
 
-Builds and pushes to the store go through ``actions`` like every command's;
-a store out of reach is retried with a growing pause (2 s doubling to 60 s).
+Builds and pushes to the store go through the same acts as every command's
+(``actions.build``, ``push_to_store``); a store out of reach is retried with a
+growing pause (2 s doubling to 60 s).
 
 Ctrl-C is the watcher's alone: a terminal sends SIGINT to every process of the
 foreground job, helper processes of a large build too, and one still starting
@@ -34,9 +35,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import actions
-from .render import builtin_templates_dir
-from .site import DB_FILE, SETTINGS_FILE, Site
+from ..render import builtin_templates_dir
+from ..site import DB_FILE, SETTINGS_FILE, Site
+from .site import build
+from .workspace import Workspace, push_to_store, store_behind
 
 SETTLE_S = 0.2  # quiet time that ends a burst of events
 MAX_WAIT_S = 0.8  # a steady stream of events still gets a build this often
@@ -48,22 +50,20 @@ STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S = 2.0, 60.0  # pauses between tries of a 
 Report = Callable[[str, str], None]
 
 
-def watch(ws: actions.Workspace, report: Report, *, stop: threading.Event | None = None) -> None:
+def watch(ws: Workspace, report: Report, *, stop: threading.Event | None = None) -> None:
     """``paylink watch``: check the site's ledger as every command does, report ("watching", the site's folder),
-    then keep ``build/`` current until ``stop`` is set (or KeyboardInterrupt), reporting as ``watch_site`` does.
-
-    The watch act lives here, not in ``actions``: the watcher builds through the actions, so they cannot
-    import it back (tests/test_import_cycles.py).
+    then keep ``build/`` current until ``stop`` is set (or KeyboardInterrupt), reporting ("built"|"error", text)
+    as it goes.
     """
     ws.conn  # noqa: B018 — the same checks as every command (the ledger's currency) before watching
     report("watching", str(ws.site.root))
-    watch_site(ws.site, report, stop=stop)
+    _watch_until_stopped(ws.site, report, stop=stop)
 
 
-def watch_site(site: Site, report: Report, *, stop: threading.Event | None = None) -> None:
+def _watch_until_stopped(site: Site, report: Report, *, stop: threading.Event | None = None) -> None:
     """Watch until ``stop`` is set (or KeyboardInterrupt); report ("built"|"error", text) as it goes."""
     # Before any thread starts (watchdog starts some as soon as a folder is scheduled).
-    with ctrl_c_for_this_process_only():
+    with _ctrl_c_for_this_process_only():
         _watch_site(site, report, stop=stop)
 
 
@@ -108,7 +108,7 @@ def _watch_site(site: Site, report: Report, *, stop: threading.Event | None) -> 
     watch_templates()
     observer.start()
     conn = site.open_ledger()
-    push_to_store = StoreRetry(site, conn, report)  # with `publish` set: send the queue, retry while unreachable
+    store_retry = _StoreRetry(site, conn, report)  # with `publish` set: send the queue, retry while unreachable
     try:
         last_version = None
         failure: str | None = None  # the last build's error, while builds keep failing
@@ -128,7 +128,7 @@ def _watch_site(site: Site, report: Report, *, stop: threading.Event | None) -> 
                     else:
                         retry_s = min(retry_s * 2, RETRY_MAX_S)
                     failure = error
-            push_to_store()
+            store_retry()
             woke = wake.wait(POLL_S if failure is None else retry_s)
             if woke:
                 _settle(wake)
@@ -143,7 +143,7 @@ _RELAY = signal.SIGUSR1
 
 
 @contextmanager
-def ctrl_c_for_this_process_only() -> Iterator[None]:
+def _ctrl_c_for_this_process_only() -> Iterator[None]:
     """Within the block, Ctrl-C (SIGINT) raises KeyboardInterrupt in the main thread as usual, but the
     programs started meanwhile (a build's helper processes) ignore it (see the module's docstring).
 
@@ -215,7 +215,7 @@ def _data_version(conn: sqlite3.Connection) -> int:
 def _build_once(site: Site, conn: sqlite3.Connection, report: Report, *, failed_before: bool = False) -> str | None:
     """Run one build with freshly read settings; return what went wrong (never raise), or None."""
     try:
-        result = actions.build(actions.Workspace.over(Site(site.root), conn), push=False)
+        result = build(Workspace.over(Site(site.root), conn), push=False)
     except Exception as exc:  # keep watching and retrying: the cause may be fixed any moment
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -226,7 +226,7 @@ def _build_once(site: Site, conn: sqlite3.Connection, report: Report, *, failed_
     return None
 
 
-class StoreRetry:
+class _StoreRetry:
     """With ``publish`` set: sends what builds left queued, and retries a store out of reach with a growing pause."""
 
     def __init__(self, site: Site, conn: sqlite3.Connection, report: Report):
@@ -239,13 +239,13 @@ class StoreRetry:
     def __call__(self) -> None:
         if time.monotonic() < self.next_try:
             return
-        ws = actions.Workspace.over(Site(self.site.root), self.conn)  # settings read fresh, like the builds
+        ws = Workspace.over(Site(self.site.root), self.conn)  # settings read fresh, like the builds
         try:  # the queue fills only while `publish` is set: an idle watch reads one count a second
-            if not actions.store_behind(ws):
+            if not store_behind(ws):
                 return
         except Exception:  # noqa: BLE001 — broken settings or a busy ledger: the build reports it
             return
-        actions.push_to_store(ws)
+        push_to_store(ws)
         if not ws.warnings:
             if self.pause:
                 self.report("built", "The publish store is up to date again.")
