@@ -99,6 +99,13 @@ def test_both_edges_compare_signatures_in_constant_time():
     # No comparison of signature bytes in JavaScript: no indexing of the signature, no byte loop that returns early.
     assert not re.search(r"signature\s*\[", js)
     assert not re.search(r"[!=]==?\s*signature|signature\s*[!=]==?", js)
+    # Nor anywhere else: the Worker signs only to derive a key, and a derived key can verify and nothing
+    # more (a sign-and-compare in a helper would throw, and the token vectors at both edges would fail).
+    source = WORKER_SOURCE.read_text(encoding="utf-8")
+    signing = [m.start() for m in re.finditer(r"crypto\.subtle\.sign\(", source)]
+    derive = _function_source(source, "deriveKey")
+    assert len(signing) == 1 and derive.count("crypto.subtle.sign(") == 1, "crypto.subtle.sign outside deriveKey"
+    assert re.search(r"return hmacKey\(derived, \[\"verify\"\]\);", derive), "a derived key may do more than verify"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 from conftest import PAYLINK, Paylink
-from paylink import actions
+from paylink import actions, snapshots
 from paylink.page_lock import LOCK_FILE
 from paylink.pages import PageWriter
 from sitepages import balance_text, insert_entry, ledger
@@ -70,6 +70,40 @@ def test_staged_pages_are_fsynced_before_the_commit(site: Path, paylink: Paylink
     staged = [i for i, (kind, path) in enumerate(events) if kind == "fsync" and "/build/p/.tmp-" in path]
     assert staged, events
     assert staged[0] < commit, f"the staged page was not fsynced before the COMMIT: {events}"
+
+
+def test_many_staged_pages_are_synced_before_the_commit(site: Path, paylink: Paylink, tmp_path: Path, monkeypatch):
+    """More pages than FSYNC_EACH_MAX are made durable with one syncfs of their file system: before the COMMIT too."""
+    import ctypes
+
+    count = snapshots.FSYNC_EACH_MAX + 4
+    customers = tmp_path / "customers.csv"
+    customers.write_text("name\n" + "".join(f"Customer {i}\n" for i in range(count)), encoding="utf-8")
+    paylink.ok("import", "customers", str(customers))
+    events: list[tuple[str, str]] = []
+    real_fsync, real_syncfs = os.fsync, ctypes.CDLL(None, use_errno=True).syncfs
+
+    def recording_fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def recording_syncfs(fd: int) -> int:
+        events.append(("syncfs", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_syncfs(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(snapshots, "_libc_syncfs", recording_syncfs)
+    with actions.Workspace.find(str(site)) as ws:
+        ws.conn.set_trace_callback(lambda statement: events.append(("sql", statement.strip().upper())))
+        given = actions.give_all_links(ws)  # one transaction: a page for each customer
+        ws.conn.set_trace_callback(None)
+    assert len(given) == count and len(os.listdir(site / "build" / "p")) == count
+    commit = events.index(("sql", "COMMIT"))
+    pages = str(site / "build" / "p")
+    synced = [i for i, (kind, path) in enumerate(events) if kind == "syncfs" and path == pages]
+    order = [event for event in events if event[0] != "sql" or event[1] == "COMMIT"]
+    assert synced, f"no syncfs of build/p: {order}"
+    assert synced[0] < commit, f"the staged pages were not synced before the COMMIT: {order}"
 
 
 def test_a_commit_between_a_postings_commit_and_its_tidying_up_reaches_the_page(site: Path, paylink: Paylink):

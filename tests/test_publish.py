@@ -831,6 +831,7 @@ def test_watch_waits_longer_between_tries_of_a_store_that_stays_down(shop, store
         assert paylink("charge", "jane", "10", "Valve").exit_code == 3  # something queued: watch keeps trying
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
         log = tmp_path / "watch.log"
+        before_watch = len(connected)
         with open(log, "wb") as err:
             watch = subprocess.Popen(
                 [PAYLINK, "--site", str(site), "watch"], stdout=subprocess.DEVNULL, stderr=err, env=env
@@ -846,9 +847,15 @@ def test_watch_waits_longer_between_tries_of_a_store_that_stays_down(shop, store
         finally:
             watch.terminate()
             watch.wait(timeout=10)
-    print(f"\nwatch with the store down for 10 s: {tries} connections, {used:.2f} s of CPU")
+    # watch's tries: its connections, apart by more than 1.5 s (a try's own two attempts are under 1 s apart).
+    times = connected[before_watch:]
+    starts = [0] + [i for i in range(1, len(times)) if times[i] - times[i - 1] > 1.5]
+    pauses = [round(times[b] - times[b - 1], 1) for b in starts[1:]]
+    print(f"\nwatch with the store down for 10 s: {tries} connections, pauses {pauses} s, {used:.2f} s of CPU")
     # Pauses of 2, 4, 8 s: two tries (of two attempts each) in these 10 s; without them, one a second or so.
     assert tries <= 8, f"watch tried the store {tries} times in 10 s"
+    # And they grow: the second is 4 s (a pause that stays at 2 s ends within 3 s: the loop wakes once a second).
+    assert len(pauses) >= 2 and max(pauses) >= 3.5, f"the pauses between tries did not grow: {pauses} s"
     assert used < 1.5, f"watch used {used:.2f} s of CPU in 10 s while the store was down"
     assert log.read_text().count("publish store could not be updated") == 1  # said once, not once per try
 
