@@ -298,6 +298,7 @@ def import_entries(
         rows = _EarlierRows(conn, table.name, timezone, check=not again, skip=new_only)
         # The readers' caches, looked up here first: a million rows repeat a few thousand texts.
         amounts, dates, known = cells.amounts_read, cells.dates_read, customers.known
+        line_of_row = rows.lines.append  # the file line of each row of the chunk
         kinds = {**_KINDS, **KINDS.get(language, {})}
         with _entry_triggers_set_aside(conn) as bulk:
             for line, row in table.records(ENTRY_COLUMNS):
@@ -329,7 +330,7 @@ def import_entries(
                         problems.add(line, conflict)
                         continue
                 chunk.append((customer_id, sign * amount, description, posted_at, key))
-                rows.add(line, customer_id, sign * amount, posted_at, description, key is None)
+                line_of_row(line)
                 if len(chunk) >= IMPORT_CHUNK:
                     skipped += rows.sieve(chunk, problems)
                     count += _insert_entries(conn, chunk, touched, bulk)
@@ -354,9 +355,10 @@ class _EarlierRows:
     A fingerprint is the first 64 bits of BLAKE2b over (customer id, signed amount, the
     entry's date in the site's time zone, description): two different rows
     share one with a chance of about one in 10**7 among ten billion pairs. Per
-    chunk, the keyless rows' fingerprints are looked up in one query (a JSON
-    array joined to the index), and the chunk's fingerprints are written in one
-    ``executemany``, sorted, so the index inserts land near each other.
+    chunk, the fingerprints are taken in one pass over the chunk, the keyless
+    rows' are looked up in one query (a JSON array joined to the index), and the
+    chunk's are written in one statement (a JSON array, sorted, so the index
+    inserts land near each other).
     """
 
     def __init__(self, conn: sqlite3.Connection, file_name: str, timezone: str, *, check: bool, skip: bool):
@@ -368,25 +370,27 @@ class _EarlierRows:
         self.check = check and conn.execute("SELECT 1 FROM imported_rows LIMIT 1").fetchone() is not None
         self.skip = skip
         self.days: dict[str, str] = {}  # posted_at -> its local date: an import has a few hundred
-        self.prints: list[int] = []  # one per row of the chunk, in chunk order
-        self.keyless: list[int] = []  # indexes into the chunk of the rows without a key
-        self.lines: list[int] = []  # the file line of each row of the chunk
+        self.lines: list[int] = []  # the file line of each row of the chunk (the caller appends them)
 
-    def add(self, line: int, customer_id: int, amount: int, posted_at: str, description: str, keyless: bool) -> None:
-        """Take the fingerprint of the row just appended to the chunk."""
-        day = self.days.get(posted_at)
-        if day is None:
-            day = self.days[posted_at] = _local_day(posted_at, self.zone)
-        text = f"{customer_id}\x1f{amount}\x1f{day}\x1f{description}".encode()
-        if keyless and self.check:
-            self.keyless.append(len(self.prints))
-        self.prints.append(_first_int64(_blake2b(text).digest())[0])
-        self.lines.append(line)
+    def fingerprints(self, chunk: list[tuple]) -> list[int]:
+        """The fingerprint of each row of a chunk of (customer id, signed amount, description, posted_at, key)."""
+        days, day_of, digest, first = self.days, self._day, _blake2b, _first_int64
+        return [
+            first(digest(f"{customer}\x1f{amount}\x1f{days.get(at) or day_of(at)}\x1f{description}".encode()).digest())[
+                0
+            ]
+            for customer, amount, description, at, _ in chunk
+        ]
+
+    def _day(self, posted_at: str) -> str:
+        day = self.days[posted_at] = _local_day(posted_at, self.zone)
+        return day
 
     def sieve(self, chunk: list[tuple], problems: "_Problems") -> int:
         """Take out of the chunk the rows an earlier import posted (a problem each, or skipped), record the
         rest's fingerprints, and return how many were skipped."""
-        prints, keyless, lines = self.prints, self.keyless, self.lines
+        prints, lines = self.fingerprints(chunk), self.lines
+        keyless = [i for i, row in enumerate(chunk) if row[4] is None] if self.check else []
         skipped = 0
         if keyless:
             found = self.conn.execute(
@@ -403,11 +407,14 @@ class _EarlierRows:
                 chunk[:] = [chunk[i] for i in kept]
                 prints = [prints[i] for i in kept]
                 skipped = len(drop) if self.skip else 0
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO imported_rows (fingerprint, import_id) VALUES (?, ?)",
-            [(p, self.import_id) for p in sorted(set(prints))],
+        # One statement over a JSON array: a third of the cost of an executemany of a tuple a row.
+        # Repeats (equal rows in one file) are ignored by the primary key.
+        prints.sort()
+        self.conn.execute(
+            "INSERT OR IGNORE INTO imported_rows (fingerprint, import_id) SELECT value, ? FROM json_each(?)",
+            (self.import_id, json.dumps(prints)),
         )
-        self.prints, self.keyless, self.lines = [], [], []
+        lines.clear()
         return skipped
 
     def _already(self, import_id: int) -> str:

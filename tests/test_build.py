@@ -371,3 +371,41 @@ def test_early_writeback_threads_end_with_their_batch(site: Path, tmp_path: Path
     writebacks = [t for t in started if t.name == "paylink-writeback"]
     assert writebacks, "a build of this many pages should have started the disk early"
     assert not [t for t in writebacks if t.is_alive()]
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (None, b"<p>page</p>"),  # no file yet
+        (b"", b""),  # both empty
+        (b"", b"x"),
+        (b"<p>$10.00</p>", b"<p>$10.00</p>"),  # the same bytes: left alone
+        (b"<p>$10.00</p>", b"<p>$10.01</p>"),  # the same size, other bytes: read and compared
+        (b"<p>$10.00</p>", b"<p>$100.00</p>"),  # another size: told by stat alone
+        (b"<p>$100.00</p>", b"<p>$10.00</p>"),
+        (b"a" * 70_000, b"a" * 69_999 + b"b"),  # larger than one read may return
+    ],
+)
+def test_a_page_is_rewritten_exactly_when_its_bytes_differ(tmp_path, old, new):
+    """write_if_changed (a build's pages) and Staged.add (a posting's) agree with a plain comparison of
+    the bytes, and a page left alone keeps its file (inode and mtime)."""
+    from paylink import snapshots
+
+    for stage in (False, True):
+        folder = tmp_path / f"p{stage}"
+        folder.mkdir()
+        page = folder / "page.html"
+        if old is not None:
+            page.write_bytes(old)
+        before = page.stat() if old is not None else None
+        if stage:
+            staged = snapshots.Staged()
+            wrote = staged.add(folder, "page.html", new)
+            staged.put_in_place()
+        else:
+            wrote = snapshots.write_if_changed(folder, "page.html", new)
+        assert wrote == (old != new)
+        assert page.read_bytes() == new
+        if not wrote:
+            after = page.stat()
+            assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)

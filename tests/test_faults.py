@@ -188,6 +188,36 @@ def test_full_disk_posts_nothing(shop: Path, command: str):
         assert temp_leftovers(shop) == []
 
 
+def test_a_disk_that_fills_halfway_through_a_large_imports_pages_posts_nothing(tmp_path: Path):
+    """An import touching many pages: the disk fills after some of them are staged; the import is
+    refused, and the pages staged before are removed with it (no temp file is left)."""
+    site = make_site(tmp_path / "site")
+    pl = Paylink(site)
+    count = 150
+    customers = tmp_path / "customers.csv"
+    customers.write_text("name,ref\n" + "".join(f"Customer {n},C{n}\n" for n in range(count)), encoding="utf-8")
+    pl.ok("import", "customers", str(customers))
+    pl.ok("link", "generate", "--all")
+    entries = tmp_path / "entries.csv"
+    entries.write_text(
+        "customer,kind,amount,description,date\n" + "".join(f"C{n},charge,{n + 1},Visit,\n" for n in range(count)),
+        encoding="utf-8",
+    )
+    build = site / "build"
+    with small_disk(build, "8m"):
+        fill(build)
+        filler = build / "filler-0"
+        os.truncate(filler, filler.stat().st_size - 256 * 1024)  # room for some pages, not for all
+        rows, files = ledger_rows(site), build_files(site)
+        result = pl("import", "entries", str(entries))
+        assert_nothing_written(site, result, rows, files)
+        assert "No space left on device" in result.stderr
+        for name in build.glob("filler*"):
+            name.unlink()
+        assert pl.json("import", "entries", str(entries)) == {"imported": count, "skipped": 0}
+        assert temp_leftovers(site) == []
+
+
 # --- a broken site template ------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 and spreadsheets in the site's language."""
 
 import datetime as dt
+import hashlib
 import re
 from contextlib import closing
 from pathlib import Path
@@ -164,6 +165,36 @@ def test_earlier_rows_are_found_across_chunks(site, tmp_path, people, monkeypatc
     assert [int(n) for n in re.findall(r"^  line (\d+): the same row", message, re.M)] == [3, 4, 5, 6, 7]
     assert people.json("import", "entries", str(b), "--new-only") == {"imported": 4, "skipped": 5}
     assert balance_text(site, 1) == f"${1 + 2 + 3 + 4 + 5 + 6 + 7 + 7 + 7}.00"
+
+
+def test_the_fingerprints_kept_are_the_documented_digest_of_each_distinct_row(tmp_path):
+    """imported_rows holds, once per import, the first 8 bytes of BLAKE2b (big-endian, signed) of
+    "customer id, signed amount, local date, description" joined by \\x1f: computed here on their own,
+    for rows that are awkward (a credit, a time near midnight in the site's zone, non-ASCII, a repeat)."""
+    paylink = Paylink(make_site(tmp_path / "ny", "--timezone", "America/New_York"))
+    paylink.ok("customer", "add", "Jane", "--ref", "JANE")
+    paylink.ok("customer", "add", "Bob", "--ref", "BOB")
+    rows = [
+        ("JANE", "charge", "1,234.05", "Año nuevo — café ☕", "2026-01-01", 1, 123405),
+        ("2", "credit", "0.10", "Refund", "2026-03-08", 2, -10),
+        ("bob", "charge", "7", "Job", "2026-07-04", 2, 700),
+        ("JANE", "charge", "1,234.05", "Año nuevo — café ☕", "2026-01-01", 1, 123405),  # a repeat: one print
+    ]
+    text = HEADER + "\n" + "".join(f'{c},{k},"{a}",{d},{day}\n' for c, k, a, d, day, _, _ in rows)
+    assert paylink.json("import", "entries", str(write_csv(tmp_path, "a.csv", text))) == {"imported": 4, "skipped": 0}
+    with closing(ledger(paylink.site)) as conn:
+        stored = conn.execute("SELECT fingerprint, import_id FROM imported_rows ORDER BY fingerprint").fetchall()
+        posted = conn.execute("SELECT customer_id, amount_minor, description, posted_at FROM entries").fetchall()
+    assert sorted(row[:3] for row in posted) == sorted((c, a, d) for _, _, _, d, _, c, a in rows)
+    zone = ZoneInfo("America/New_York")
+    expected = set()
+    for customer, amount, description, posted_at in posted:
+        moment = dt.datetime.strptime(posted_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        text = f"{customer}\x1f{amount}\x1f{moment.astimezone(zone).date().isoformat()}\x1f{description}"
+        digest = hashlib.blake2b(text.encode()).digest()
+        expected.add((int.from_bytes(digest[:8], "big", signed=True), 1))
+    assert len(expected) == 3
+    assert stored == sorted(expected)
 
 
 def test_an_import_that_posts_nothing_leaves_no_record(site, tmp_path, people):
