@@ -349,13 +349,20 @@ def large_site(large_site_made: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helper processes need a second core")
-@pytest.mark.parametrize("after_s", [None, 0.1, 0.3, 0.6])
+def first_page_written_since(folder: Path, since_ns: int) -> bool:
+    """Whether the build has written a page (or a page's temp file) in ``folder`` since ``since_ns``."""
+    with os.scandir(folder) as entries:
+        return any(entry.stat().st_mtime_ns > since_ns for entry in entries)
+
+
+@pytest.mark.parametrize("after_s", [None, 0.1, 0.3, "writing"])
 def test_ctrl_c_during_a_large_build_stops_watch_and_its_helpers(large_site, tmp_path, after_s):
     watcher = Watcher(large_site, tmp_path / "watch.log", own_group=True)
     try:
         watcher.wait_started()
         # A settings change makes the next build re-render every page, with helper processes.
         settings = large_site / "paylink.toml"
+        changed_ns = time.time_ns()
         settings.write_text(settings.read_text().replace("Test Plumbing", "Renamed Plumbing"), encoding="utf-8")
         seen: set[int] = set()
         deadline = time.monotonic() + 30
@@ -365,7 +372,10 @@ def test_ctrl_c_during_a_large_build_stops_watch_and_its_helpers(large_site, tmp
         assert any(is_helper(pid) for pid in seen), f"no helper process started: {watcher.stderr()}"
         if after_s is None:  # as soon as a helper's Python is up, still starting (importing paylink)
             wait_for("a helper to start Python", lambda: any(sigint_taken(p) for p in seen if is_helper(p)), 10)
-        else:  # mid-build: helpers starting up (0.1-0.3 s) or rendering (later)
+        elif after_s == "writing":  # mid-build, pages being written: as soon as the first one is
+            pages = large_site / "build" / "p"
+            wait_for("the first page rewritten", lambda: first_page_written_since(pages, changed_ns), 30)
+        else:  # mid-build: helpers starting up
             time.sleep(after_s)
         seen |= descendants(watcher.proc.pid)
         assert "Wrote" not in watcher.stderr(), "the build ended before Ctrl-C"
